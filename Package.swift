@@ -1,0 +1,99 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "swift-iscsi",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "tgtd", targets: ["tgtd"]),
+        .executable(name: "tgtadm", targets: ["tgtadm"]),
+        .library(name: "ISCSIProtocol", targets: ["ISCSIProtocol"]),
+        .library(name: "ISCSITarget", targets: ["ISCSITarget"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    ],
+    targets: [
+        // Hardware CRC32C (SSE4.2 / ARMv8 CRC) behind a tiny C API, with a table fallback.
+        .target(name: "CCRC32C"),
+        .target(
+            name: "ISCSIProtocol",
+            dependencies: ["CCRC32C", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .target(name: "SCSIProtocol"),
+        .target(
+            name: "Backstore",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .target(
+            name: "SCSITarget",
+            dependencies: [
+                "SCSIProtocol", "Backstore",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .target(
+            name: "ISCSITarget",
+            dependencies: [
+                "ISCSIProtocol", "SCSITarget", "Backstore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "ISCSIAdmin",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "tgtd",
+            dependencies: [
+                "ISCSITarget", "ISCSIAdmin", "Backstore", "SCSITarget",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "tgtadm",
+            dependencies: ["ISCSIAdmin"]
+        ),
+        .target(
+            name: "ISCSITestSupport",
+            dependencies: [
+                "ISCSIProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Tests/ISCSITestSupport"
+        ),
+        .testTarget(
+            name: "ISCSIProtocolTests",
+            dependencies: [
+                "ISCSIProtocol", "ISCSITestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(name: "SCSITargetTests", dependencies: ["SCSITarget", "SCSIProtocol", "Backstore"]),
+        .testTarget(name: "BackstoreTests", dependencies: ["Backstore"]),
+        .testTarget(
+            name: "ISCSITargetTests",
+            dependencies: [
+                "ISCSITarget", "ISCSIProtocol", "ISCSITestSupport", "Backstore", "SCSITarget",
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(name: "ISCSIAdminTests", dependencies: ["ISCSIAdmin"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,1 @@
+// ISCSIAdmin module.

@@ -1,0 +1,1 @@
+// ISCSITarget module.
