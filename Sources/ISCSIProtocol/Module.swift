@@ -1,1 +1,0 @@
-// ISCSIProtocol module.
