@@ -42,6 +42,7 @@ let package = Package(
             dependencies: [
                 "ISCSIProtocol", "SCSITarget", "Backstore",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]

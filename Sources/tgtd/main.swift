@@ -1,1 +1,1 @@
-print("tgtd")
+TGTDCommand.main()

@@ -1,1 +1,0 @@
-// ISCSITarget module.

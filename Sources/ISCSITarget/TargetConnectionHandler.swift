@@ -1,0 +1,379 @@
+import ISCSIProtocol
+import Logging
+import NIOCore
+import SCSITarget
+
+/// One TCP connection of the target: frames PDUs, drives the login and session state machines
+/// and performs their actions. All state lives on the channel's event loop.
+final class TargetConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private enum State {
+        case login(LoginStateMachine)
+        case fullFeature(SessionStateMachine)
+        case closed
+    }
+
+    private let server: TargetServer
+    private var logger: Logger
+    private var state: State
+    private var decoder: PDUFrameDecoder
+    private var encoder = PDUEncoder(headerDigest: false, dataDigest: false)
+    private var cumulation: ByteBuffer?
+    private var actions: SessionStateMachine.Actions = []
+    private var context: ChannelHandlerContext?
+    private var session: TargetSessionRecord?
+    private var device: SCSITargetDevice?
+    private var executing = 0
+    private var receivedSinceTick = false
+    private var pingTask: RepeatedTask?
+    private var pingSentAt: NIODeadline?
+    private var drainPromise: EventLoopPromise<Void>?
+    private var needsFlush = false
+
+    init(server: TargetServer) {
+        self.server = server
+        self.logger = server.logger
+        let configuration = server.configuration
+        self.decoder = PDUFrameDecoder(
+            limits: FramingLimits(
+                maxDataSegmentLength: configuration.loginMaxDataSegmentLength, headerDigest: false,
+                dataDigest: false, maxAHSLength: 1020))
+        self.state = .login(Self.makeLoginMachine(server: server, peer: nil))
+    }
+
+    private static func makeLoginMachine(server: TargetServer, peer: SocketAddress?) -> LoginStateMachine {
+        let registry = server.registry
+        let configuration = server.configuration
+        return LoginStateMachine(
+            configuration: configuration.negotiation, portalGroupTag: configuration.portalGroupTag,
+            maxCmdSNWindow: configuration.commandWindow,
+            resolveTarget: { targetName, initiatorName in
+                guard let target = registry.target(named: targetName) else {
+                    return .failure(.notFound("no target named \(targetName)"))
+                }
+                guard target.admits(initiatorName: initiatorName, address: peer) else {
+                    return .failure(.authorizationFailure("\(initiatorName) is not in the ACL of \(targetName)"))
+                }
+                return .success(target)
+            })
+    }
+
+    // MARK: Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if let peer = context.channel.remoteAddress { logger[metadataKey: "peer"] = "\(peer)" }
+        server.connectionOpened(self)
+        // ACLs need the peer address, known only now.
+        state = .login(Self.makeLoginMachine(server: server, peer: context.channel.remoteAddress))
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        pingTask?.cancel()
+        pingTask = nil
+        if let session {
+            server.sessions.remove(session)
+            device?.nexusLost(session.nexus)
+            logger.info("session \(session.tsih) closed")
+        }
+        state = .closed
+        server.connectionClosed(self)
+        drainPromise?.succeed(())
+        drainPromise = nil
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        logger.info("connection error: \(error)")
+        context.close(promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var incoming = unwrapInboundIn(data)
+        receivedSinceTick = true
+        if cumulation == nil || cumulation!.readableBytes == 0 {
+            cumulation = incoming
+        } else {
+            cumulation!.writeBuffer(&incoming)
+        }
+        while case .some = cumulation, !isClosed {
+            let frame: PDUFrame?
+            do {
+                frame = try decoder.next(from: &cumulation!)
+            } catch {
+                frameError(error, context: context)
+                return
+            }
+            guard let frame else { break }
+            handleFrame(frame, context: context)
+        }
+        if let c = cumulation, c.readableBytes == 0 { cumulation = nil } else { cumulation?.discardReadBytes() }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flushIfNeeded(context: context)
+    }
+
+    private var isClosed: Bool {
+        if case .closed = state { return true }
+        return false
+    }
+
+    // MARK: Frames
+
+    private func frameError(_ error: Error, context: ChannelHandlerContext) {
+        if let framing = error as? FramingError, case .dataDigestMismatch(_, _, let header) = framing,
+            case .fullFeature(var machine) = state
+        {
+            // A data digest error loses one PDU, not the connection.
+            actions.removeAll(keepingCapacity: true)
+            machine.reject(header, reason: .dataDigestError, into: &actions)
+            state = .fullFeature(machine)
+            perform(context: context)
+            flushIfNeeded(context: context)
+            return
+        }
+        close(context: context, reason: "\(error)")
+    }
+
+    private func handleFrame(_ frame: PDUFrame, context: ChannelHandlerContext) {
+        let pdu: ISCSIPDU
+        do {
+            pdu = try ISCSIPDU(frame: frame)
+        } catch {
+            if case .fullFeature(var machine) = state {
+                actions.removeAll(keepingCapacity: true)
+                machine.reject(frame.bhs, reason: .commandNotSupported, into: &actions)
+                state = .fullFeature(machine)
+                logger.info("rejected PDU: \(error)")
+                perform(context: context)
+            } else {
+                close(context: context, reason: "undecodable PDU during login: \(error)")
+            }
+            return
+        }
+        switch state {
+        case .login(var machine):
+            guard case .loginRequest(let request) = pdu else {
+                close(context: context, reason: "\(pdu.opcode) before login completed")
+                return
+            }
+            let action = machine.receive(request)
+            state = .login(machine)
+            handleLoginAction(action, context: context)
+        case .fullFeature(var machine):
+            actions.removeAll(keepingCapacity: true)
+            machine.received(pdu, rawHeader: frame.bhs, into: &actions)
+            state = .fullFeature(machine)
+            perform(context: context)
+        case .closed:
+            break
+        }
+    }
+
+    private func handleLoginAction(_ action: LoginStateMachine.Action, context: ChannelHandlerContext) {
+        switch action {
+        case .respond(let response):
+            write(.loginResponse(response), context: context)
+        case .fail(let response, let failure):
+            logger.info("\(failure)")
+            write(.loginResponse(response), context: context)
+            close(context: context, reason: nil)
+        case .complete(var response, let outcome):
+            let record = register(outcome, context: context)
+            response.tsih = record.tsih
+            write(.loginResponse(response), context: context)
+            enterFullFeaturePhase(outcome, context: context)
+        }
+    }
+
+    private func register(_ outcome: LoginOutcome, context: ChannelHandlerContext) -> TargetSessionRecord {
+        let channel = context.channel
+        let registered = server.sessions.register(
+            isid: outcome.isid, initiatorName: outcome.initiatorName, initiatorAlias: outcome.initiatorAlias,
+            target: outcome.target, connectionID: outcome.connectionID, peerAddress: channel.remoteAddress,
+            closeConnection: { reason in
+                channel.eventLoop.execute { channel.close(promise: nil) }
+                _ = reason
+            })
+        if let old = registered.reinstated {
+            logger.info("session \(old.tsih) of \(old.initiatorName) reinstated")
+            old.closeConnection("session reinstated")
+            outcome.target?.device.nexusLost(old.nexus)
+        }
+        session = registered.record
+        device = outcome.target?.device
+        let kind = outcome.target.map { "target \($0.name)" } ?? "discovery"
+        logger.info("session \(registered.record.tsih): \(outcome.initiatorName) logged in to \(kind)")
+        return registered.record
+    }
+
+    private func enterFullFeaturePhase(_ outcome: LoginOutcome, context: ChannelHandlerContext) {
+        let parameters = outcome.parameters
+        let server = self.server
+        let initiatorName = outcome.initiatorName
+        let sessionTarget = outcome.target
+        let localAddress = context.channel.localAddress
+        let peer = context.channel.remoteAddress
+        let machine = SessionStateMachine(
+            outcome: outcome, maxCmdSNWindow: server.configuration.commandWindow,
+            sendTargets: { value in
+                TargetConnectionHandler.sendTargetsAnswer(
+                    value, server: server, initiatorName: initiatorName, peer: peer, sessionTarget: sessionTarget,
+                    localAddress: localAddress)
+            })
+        state = .fullFeature(machine)
+        // Digests and the negotiated segment size apply from the next PDU on.
+        decoder.limits.headerDigest = parameters.headerDigest
+        decoder.limits.dataDigest = parameters.dataDigest
+        decoder.limits.maxDataSegmentLength = parameters.targetMaxRecvDataSegmentLength
+        encoder.headerDigest = parameters.headerDigest
+        encoder.dataDigest = parameters.dataDigest
+        startPings(context: context)
+    }
+
+    static func sendTargetsAnswer(
+        _ value: String, server: TargetServer, initiatorName: String, peer: SocketAddress?,
+        sessionTarget: ExportedTarget?, localAddress: SocketAddress?
+    ) -> [TextKeyValue] {
+        var targets: [ExportedTarget]
+        switch value {
+        case "All":
+            // Only discovery sessions may ask for every target (RFC 7143 13.3 / appendix C).
+            targets = sessionTarget == nil ? server.registry.targets : [sessionTarget!]
+        case "":
+            targets = sessionTarget.map { [$0] } ?? []
+        default:
+            targets = server.registry.target(named: value).map { [$0] } ?? []
+        }
+        targets = targets.filter { $0.admits(initiatorName: initiatorName, address: peer) }
+        let addresses = server.targetAddresses(localAddress: localAddress)
+        var pairs: [TextKeyValue] = []
+        for target in targets {
+            pairs.append(TextKeyValue(key: "TargetName", value: target.name))
+            for address in addresses { pairs.append(TextKeyValue(key: "TargetAddress", value: address)) }
+        }
+        return pairs
+    }
+
+    // MARK: Actions
+
+    private func perform(context: ChannelHandlerContext) {
+        for action in actions {
+            switch action {
+            case .send(let pdu):
+                write(pdu, context: context)
+            case .execute(let itt, let request):
+                execute(itt, request, context: context)
+            case .resetLogicalUnit(let lun):
+                if let session { _ = device?.logicalUnitReset(lun, by: session.nexus) }
+            case .resetTarget(let cold):
+                if let session, let target = session.target {
+                    target.device.targetReset(by: session.nexus)
+                    if cold {
+                        for other in server.sessions.sessions(of: target) where other !== session {
+                            other.closeConnection("target cold reset")
+                        }
+                    }
+                }
+            case .closeAfterFlush(let reason):
+                flushIfNeeded(context: context)
+                close(context: context, reason: reason == "logout" ? nil : reason)
+            }
+        }
+        actions.removeAll(keepingCapacity: true)
+    }
+
+    private func execute(_ itt: UInt32, _ request: SCSICommandRequest, context: ChannelHandlerContext) {
+        guard let device, let session else { return }
+        executing += 1
+        device.execute(request, nexus: session.nexus, on: context.eventLoop).whenComplete { [self] result in
+            executing -= 1
+            let outcome: SCSICommandResult
+            switch result {
+            case .success(let r): outcome = r
+            case .failure(let error):
+                logger.error("command failed in the SCSI layer: \(error)")
+                outcome = SCSICommandResult(status: .checkCondition, senseData: Self.internalFailureSense)
+            }
+            guard case .fullFeature(var machine) = state else { return }
+            var local: SessionStateMachine.Actions = []
+            swap(&local, &actions)
+            actions.removeAll(keepingCapacity: true)
+            machine.commandCompleted(initiatorTaskTag: itt, result: outcome, into: &actions)
+            state = .fullFeature(machine)
+            perform(context: context)
+            swap(&local, &actions)
+            flushIfNeeded(context: context)
+            if executing == 0, drainPromise != nil { close(context: context, reason: "shutting down") }
+        }
+    }
+
+    /// HARDWARE ERROR / INTERNAL TARGET FAILURE (44/00).
+    static let internalFailureSense: ByteBuffer = {
+        var b = ByteBuffer()
+        b.writeBytes([0x70, 0, 0x04, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x44, 0x00, 0, 0, 0, 0])
+        return b
+    }()
+
+    private func write(_ pdu: ISCSIPDU, context: ChannelHandlerContext) {
+        let encoded = encoder.encode(pdu, allocator: context.channel.allocator)
+        context.write(wrapOutboundOut(encoded.header), promise: nil)
+        if let data = encoded.data { context.write(wrapOutboundOut(data), promise: nil) }
+        if let trailer = encoded.trailer { context.write(wrapOutboundOut(trailer), promise: nil) }
+        needsFlush = true
+    }
+
+    private func flushIfNeeded(context: ChannelHandlerContext) {
+        if needsFlush {
+            needsFlush = false
+            context.flush()
+        }
+    }
+
+    private func close(context: ChannelHandlerContext, reason: String?) {
+        if let reason { logger.info("closing connection: \(reason)") }
+        flushIfNeeded(context: context)
+        state = .closed
+        context.close(promise: nil)
+    }
+
+    // MARK: Pings and draining
+
+    private func startPings(context: ChannelHandlerContext) {
+        guard let interval = server.configuration.nopInterval else { return }
+        let timeout = server.configuration.nopTimeout
+        pingTask = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [self] _ in
+            guard case .fullFeature(var machine) = state else { return }
+            if machine.outstandingPing != nil, let sent = pingSentAt, NIODeadline.now() - sent >= timeout {
+                close(context: context, reason: "initiator did not answer NOP-In for \(timeout.nanoseconds / 1_000_000_000)s")
+                return
+            }
+            if receivedSinceTick || machine.outstandingPing != nil {
+                receivedSinceTick = false
+                return
+            }
+            if let ping = machine.makePing() {
+                state = .fullFeature(machine)
+                pingSentAt = .now()
+                write(.nopIn(ping), context: context)
+                flushIfNeeded(context: context)
+            }
+        }
+    }
+
+    /// Closes the connection once no command is in the SCSI layer.
+    func drain() -> EventLoopFuture<Void> {
+        guard let context else { return server.group.next().makeSucceededVoidFuture() }
+        let loop = context.eventLoop
+        return loop.flatSubmit { [self] in
+            if isClosed { return loop.makeSucceededVoidFuture() }
+            let promise = loop.makePromise(of: Void.self)
+            drainPromise = promise
+            if executing == 0 { close(context: context, reason: "shutting down") }
+            return promise.futureResult
+        }
+    }
+}

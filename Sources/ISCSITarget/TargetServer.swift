@@ -1,0 +1,154 @@
+import ISCSIProtocol
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import SCSITarget
+
+/// Settings of the iSCSI engine that are not per target.
+public struct TargetServerConfiguration: Sendable {
+    /// The portal group every portal belongs to (tgt uses 1).
+    public var portalGroupTag: UInt16 = 1
+    /// Commands the initiator may have outstanding beyond ExpCmdSN.
+    public var commandWindow: UInt32 = 128
+    public var negotiation = TargetNegotiationConfiguration()
+    /// Ping a connection after this long without traffic; nil disables pings.
+    public var nopInterval: TimeAmount? = .seconds(15)
+    /// Drop a connection whose ping stays unanswered this long.
+    public var nopTimeout: TimeAmount = .seconds(30)
+    /// Bytes a login PDU may carry before MaxRecvDataSegmentLength is negotiated.
+    public var loginMaxDataSegmentLength = 8192
+
+    public init() {}
+}
+
+/// A listening address, as `--iscsi portal=HOST:PORT` gives it.
+public struct Portal: Hashable, Sendable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `HOST:PORT`, `[IPV6]:PORT`, `HOST` (port 3260) or `[IPV6]`.
+    public init?(parsing text: String, defaultPort: Int = 3260) {
+        var host = text
+        var port = defaultPort
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { return nil }
+            host = String(text[text.index(after: text.startIndex)..<close])
+            let rest = text[text.index(after: close)...]
+            if !rest.isEmpty {
+                guard rest.hasPrefix(":"), let p = Int(rest.dropFirst()) else { return nil }
+                port = p
+            }
+        } else if text.filter({ $0 == ":" }).count == 1, let colon = text.firstIndex(of: ":") {
+            host = String(text[..<colon])
+            guard let p = Int(text[text.index(after: colon)...]) else { return nil }
+            port = p
+        }
+        guard !host.isEmpty, (1...65535).contains(port) else { return nil }
+        self.host = host
+        self.port = port
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// The iSCSI engine: portals, logins, sessions. Targets and LUNs come from the registry.
+public final class TargetServer: @unchecked Sendable {
+    public let registry: TargetRegistry
+    public let sessions = SessionTable()
+    public let configuration: TargetServerConfiguration
+    let group: EventLoopGroup
+    let logger: Logger
+    private let lock = NIOLock()
+    private var listeners: [Portal: Channel] = [:]
+    private let connections = ConnectionSet()
+
+    public init(registry: TargetRegistry, configuration: TargetServerConfiguration, group: EventLoopGroup, logger: Logger) {
+        self.registry = registry
+        self.configuration = configuration
+        self.group = group
+        self.logger = logger
+    }
+
+    /// Portals in the order they were added, with the port actually bound (for port 0).
+    public var portals: [Portal] {
+        lock.withLock {
+            listeners.map { portal, channel in
+                Portal(host: portal.host, port: channel.localAddress?.port ?? portal.port)
+            }.sorted { $0.description < $1.description }
+        }
+    }
+
+    /// Starts listening on a portal; returns the bound port.
+    @discardableResult
+    public func addPortal(_ portal: Portal) throws -> Int {
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let handler = TargetConnectionHandler(server: self)
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                }
+            }
+        let channel = try bootstrap.bind(host: portal.host, port: portal.port).wait()
+        lock.withLock { listeners[portal] = channel }
+        let port = channel.localAddress?.port ?? portal.port
+        logger.info("listening on \(Portal(host: portal.host, port: port))")
+        return port
+    }
+
+    public func removePortal(_ portal: Portal) throws {
+        let channel = lock.withLock { listeners.removeValue(forKey: portal) }
+        try channel?.close().wait()
+    }
+
+    /// Stops accepting, lets in-flight commands finish, then closes every connection.
+    public func shutdown() {
+        let all = lock.withLock { () -> [Channel] in
+            defer { listeners.removeAll() }
+            return Array(listeners.values)
+        }
+        for channel in all { try? channel.close().wait() }
+        connections.drainAll()
+    }
+
+    func connectionOpened(_ connection: TargetConnectionHandler) { connections.insert(connection) }
+    func connectionClosed(_ connection: TargetConnectionHandler) { connections.remove(connection) }
+
+    /// The addresses answered to SendTargets: each portal, with a wildcard replaced by the
+    /// address the initiator reached us on.
+    func targetAddresses(localAddress: SocketAddress?) -> [String] {
+        let tag = configuration.portalGroupTag
+        return portals.map { portal in
+            var host = portal.host
+            if host == "0.0.0.0" || host == "::" || host == "*" {
+                host = localAddress?.ipAddress ?? host
+            }
+            let shown = host.contains(":") ? "[\(host)]" : host
+            return "\(shown):\(portal.port),\(tag)"
+        }
+    }
+}
+
+/// Live connections, so shutdown can drain them.
+final class ConnectionSet: @unchecked Sendable {
+    private let lock = NIOLock()
+    private var members: [ObjectIdentifier: TargetConnectionHandler] = [:]
+
+    func insert(_ c: TargetConnectionHandler) { lock.withLock { members[ObjectIdentifier(c)] = c } }
+    func remove(_ c: TargetConnectionHandler) { lock.withLock { _ = members.removeValue(forKey: ObjectIdentifier(c)) } }
+
+    func drainAll() {
+        let all = lock.withLock { Array(members.values) }
+        let futures = all.map { $0.drain() }
+        for future in futures { try? future.wait() }
+    }
+}

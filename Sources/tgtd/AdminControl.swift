@@ -1,0 +1,1 @@
+final class AdminControl { init(daemon: TargetDaemon) {}; func start() throws {}; func stop() {} }

@@ -1,0 +1,89 @@
+import ArgumentParser
+import Backstore
+import Dispatch
+import ISCSITarget
+import Logging
+import NIOCore
+import NIOPosix
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `tgtd`: the target daemon, with tgt's command line.
+struct TGTDCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tgtd",
+        abstract: "Userspace iSCSI target daemon (tgt-compatible command line).")
+
+    @Flag(name: [.customShort("f"), .customLong("foreground")], help: "Stay in the foreground.")
+    var foreground = false
+
+    @Option(name: [.customShort("C"), .customLong("control-port")], help: "Control port N (tgtadm -C N).")
+    var controlPort = 0
+
+    @Option(
+        name: .customLong("iscsi"),
+        help: ArgumentHelp("iSCSI driver option; portal=HOST:PORT adds a portal (repeatable).", valueName: "portal=HOST:PORT"))
+    var iscsiOptions: [String] = []
+
+    @Option(name: [.customShort("t"), .customLong("nr_iothreads")], help: "Backing-store IO threads.")
+    var ioThreads = 8
+
+    @Option(name: .customLong("state-dir"), help: "Directory for daemon state (default ./tgtd-state).")
+    var stateDirectory = "tgtd-state"
+
+    @Flag(name: .customLong("demo"), help: "Export a sparse 1 GiB file LUN from the state directory and print its URL.")
+    var demo = false
+
+    @Option(name: [.customShort("d"), .customLong("debug")], help: "Debug level (0 or 1).")
+    var debug = 0
+
+    func validate() throws {
+        for option in iscsiOptions where parsePortal(option) == nil {
+            throw ValidationError("bad --iscsi option '\(option)': expected portal=HOST:PORT")
+        }
+    }
+
+    private func parsePortal(_ option: String) -> Portal? {
+        guard option.hasPrefix("portal=") else { return nil }
+        return Portal(parsing: String(option.dropFirst("portal=".count)))
+    }
+
+    func run() throws {
+        if !foreground {
+            // Detach before any thread exists, as fork() requires.
+            guard daemon(1, 0) == 0 else { throw ValidationError("cannot daemonize") }
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = debug > 0 ? .debug : .info
+            return handler
+        }
+        let logger = Logger(label: "tgtd")
+        var portals = iscsiOptions.compactMap(parsePortal)
+        if portals.isEmpty { portals = [Portal(host: "0.0.0.0", port: 3260), Portal(host: "::", port: 3260)] }
+
+        let daemon = try TargetDaemon(
+            controlPort: controlPort, ioThreads: ioThreads, stateDirectory: stateDirectory, logger: logger)
+        for portal in portals {
+            do {
+                try daemon.server.addPortal(portal)
+            } catch {
+                // An IPv6 wildcard on a host without IPv6 is not fatal when other portals work.
+                if portals.count > 1 && portal.host == "::" {
+                    logger.warning("cannot listen on \(portal): \(error)")
+                    continue
+                }
+                throw ValidationError("cannot listen on \(portal): \(error)")
+            }
+        }
+        if demo {
+            let url = try daemon.createDemoTarget()
+            print(url)
+            fflush(stdout)
+        }
+        try daemon.startControl()
+        daemon.runUntilSignalled()
+    }
+}

@@ -1,0 +1,95 @@
+import Backstore
+import Dispatch
+import ISCSITarget
+import Logging
+import NIOCore
+import NIOPosix
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The running daemon: event loops, the IO pool, the iSCSI engine and the control socket.
+final class TargetDaemon: @unchecked Sendable {
+    let group: MultiThreadedEventLoopGroup
+    let ioPool: NIOThreadPool
+    let registry = TargetRegistry()
+    let server: TargetServer
+    let controlPort: Int
+    let stateDirectory: String
+    let logger: Logger
+    private var control: AdminControl?
+
+    init(controlPort: Int, ioThreads: Int, stateDirectory: String, logger: Logger) throws {
+        self.controlPort = controlPort
+        self.stateDirectory = stateDirectory
+        self.logger = logger
+        group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        ioPool = NIOThreadPool(numberOfThreads: max(1, ioThreads))
+        ioPool.start()
+        server = TargetServer(
+            registry: registry, configuration: TargetServerConfiguration(), group: group, logger: logger)
+    }
+
+    func startControl() throws {
+        let control = AdminControl(daemon: self)
+        try control.start()
+        self.control = control
+    }
+
+    /// The README's main job: a sparse 1 GiB file LUN in the state directory.
+    func createDemoTarget() throws -> String {
+        mkdir(stateDirectory, 0o755)
+        let path = stateDirectory + "/disk0.img"
+        let fd = open(path, O_RDWR | O_CREAT, 0o644)
+        guard fd >= 0 else { throw DaemonError("cannot create \(path): \(String(cString: strerror(errno)))") }
+        var st = stat()
+        fstat(fd, &st)
+        if st.st_size == 0 { ftruncate(fd, 1 << 30) }
+        close(fd)
+        let name = "iqn.2026-11.org.swift-iscsi:demo"
+        let target = try registry.createTarget(tid: 1, name: name)
+        let store = try BackstoreFactory.open(path: path, type: "rdwr", size: nil, readOnly: false, ioPool: ioPool)
+        try target.device.addLogicalUnit(1, backstore: store, blockSize: 512)
+        target.bind(.all)
+        let portal = server.portals.first ?? Portal(host: "127.0.0.1", port: 3260)
+        var host = portal.host
+        if host == "0.0.0.0" || host == "::" { host = "127.0.0.1" }
+        if host.contains(":") { host = "[\(host)]" }
+        return "iscsi://\(host):\(portal.port)/\(name)/1"
+    }
+
+    /// Blocks until SIGTERM or SIGINT, then drains in-flight IO and exits 0.
+    func runUntilSignalled() -> Never {
+        signal(SIGTERM, SIG_IGN)
+        signal(SIGINT, SIG_IGN)
+        signal(SIGPIPE, SIG_IGN)
+        let queue = DispatchQueue(label: "tgtd.signals")
+        let done = DispatchSemaphore(value: 0)
+        var sources: [DispatchSourceSignal] = []
+        for sig in [SIGTERM, SIGINT] {
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
+            source.setEventHandler { done.signal() }
+            source.resume()
+            sources.append(source)
+        }
+        done.wait()
+        logger.info("signal received: draining IO and shutting down")
+        control?.stop()
+        server.shutdown()
+        for target in registry.targets {
+            for lu in target.device.logicalUnits {
+                if let store = try? target.device.removeLogicalUnit(lu.lun) { try? store.close() }
+            }
+        }
+        try? ioPool.syncShutdownGracefully()
+        try? group.syncShutdownGracefully()
+        _ = sources
+        exit(0)
+    }
+}
+
+struct DaemonError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Every test: unit tests (warnings are errors), then the integration run against real peers
+# (libiscsi's tools and conformance suite, qemu-img, Debian's tgtd for comparison).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+swift build -c release -Xswiftc -warnings-as-errors
+swift test -Xswiftc -warnings-as-errors
+bash scripts/integration.sh
