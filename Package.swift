@@ -47,13 +47,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(
-            name: "ISCSIAdmin",
-            dependencies: [
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-            ]
-        ),
+        .target(name: "ISCSIAdmin"),
         .executableTarget(
             name: "tgtd",
             dependencies: [
@@ -85,7 +79,14 @@ let package = Package(
             ]
         ),
         .testTarget(name: "SCSITargetTests", dependencies: ["SCSITarget", "SCSIProtocol", "Backstore"]),
-        .testTarget(name: "BackstoreTests", dependencies: ["Backstore"]),
+        .testTarget(
+            name: "BackstoreTests",
+            dependencies: [
+                "Backstore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "ISCSITargetTests",
             dependencies: [
