@@ -13,7 +13,7 @@ public final class TargetSessionRecord: @unchecked Sendable {
     public let connectionID: UInt16
     public let peerAddress: SocketAddress?
     /// Closes the session's connection from any thread (reinstatement, target reset, shutdown).
-    let closeConnection: @Sendable (String) -> Void
+    public let closeConnection: @Sendable (String) -> Void
 
     init(
         tsih: UInt16, isid: UInt64, initiatorName: String, initiatorAlias: String?, target: ExportedTarget?,
