@@ -64,9 +64,14 @@ public struct SCSICommandResult: Sendable {
     /// Data for the initiator. May be longer than the allocation length would allow only if the
     /// transport truncates it; the transport reports residuals from expectedDataTransferLength.
     public var dataIn: ByteBuffer?
-    public init(status: SCSIStatus, senseData: ByteBuffer? = nil, dataIn: ByteBuffer? = nil) {
+    /// For a command with Data-Out: the bytes its CDB asks the initiator to send (transfer
+    /// length x block size, a parameter list length), however many actually came. The transport
+    /// derives the write residual from it and expectedDataTransferLength (RFC 7143 11.4.5.2).
+    public var dataOutLength: Int?
+    public init(status: SCSIStatus, senseData: ByteBuffer? = nil, dataIn: ByteBuffer? = nil, dataOutLength: Int? = nil) {
         self.status = status
         self.senseData = senseData
         self.dataIn = dataIn
+        self.dataOutLength = dataOutLength
     }
 }

@@ -1,0 +1,93 @@
+import NIOCore
+import SCSIProtocol
+
+/// What INQUIRY reports for one logical unit, built once as tgtd builds it (usr/spc.c) so that
+/// iscsi-inq and iscsi-ls print the same. Buffers are sliced per command, never copied.
+struct LogicalUnitIdentity: Sendable {
+    let scsiID: String
+    let serial: String
+    let standardInquiry: ByteBuffer
+    private let vpdPages: [(code: UInt8, page: ByteBuffer)]
+
+    init(targetID: Int, lun: UInt64, deviceType: PeripheralDeviceType, options: LogicalUnitOptions, maximumWriteSame: UInt32) {
+        let scsiID = options.scsiID ?? "IET     " + Self.hex(UInt64(targetID), width: 4) + Self.hex(lun, width: 4)
+        let serial = options.serialNumber ?? "beaf\(targetID)\(lun)"
+        self.scsiID = scsiID
+        self.serial = serial
+
+        let isController = deviceType == .storageArrayController
+        var standard = StandardInquiryData(
+            deviceType: deviceType, vendor: options.vendor, product: isController ? "Controller" : options.product,
+            revision: options.revision,
+            versionDescriptors: [
+                VersionDescriptor.sbc3, VersionDescriptor.iSCSI, isController ? VersionDescriptor.scc2 : VersionDescriptor.spc3,
+            ])
+        standard.removable = options.removable && !isController
+        standardInquiry = ByteBuffer(bytes: standard.bytes)
+
+        let peripheral = deviceType.rawValue
+        var limits = VPDPage.BlockLimits()
+        limits.maximumCompareAndWriteLength = 128  // what tgtd reports
+        limits.maximumWriteSameLength = UInt64(maximumWriteSame)
+        let pages: [(UInt8, [UInt8])] = [
+            (VPDPage.unitSerialNumber, VPDPage.unitSerialNumberPage(peripheral: peripheral, serial: serial)),
+            (
+                VPDPage.deviceIdentification,
+                VPDPage.deviceIdentificationPage(
+                    peripheral: peripheral, designators: Self.designators(scsiID: scsiID, targetID: targetID, lun: lun))
+            ),
+            (VPDPage.blockLimits, VPDPage.blockLimitsPage(peripheral: peripheral, limits: limits)),
+            (VPDPage.blockDeviceCharacteristics, VPDPage.blockDeviceCharacteristicsPage(peripheral: peripheral)),
+            (VPDPage.logicalBlockProvisioning, VPDPage.logicalBlockProvisioningPage(peripheral: peripheral)),
+        ]
+        let supported = VPDPage.supportedPagesPage(peripheral: peripheral, pages: [VPDPage.supportedPages] + pages.map(\.0))
+        vpdPages = ([(VPDPage.supportedPages, supported)] + pages).map { ($0.0, ByteBuffer(bytes: $0.1)) }
+    }
+
+    func vpdPage(_ code: UInt8) -> ByteBuffer? {
+        vpdPages.first { $0.code == code }?.page
+    }
+
+    /// tgt's three designators: the SCSI ID as a T10 vendor ID (36 bytes, zero padded), a
+    /// locally assigned NAA from target and LUN numbers, and an IEEE registered extended NAA
+    /// whose value is the SCSI ID read as hexadecimal digits (other characters count as 0).
+    static func designators(scsiID: String, targetID: Int, lun: UInt64) -> [Designator] {
+        var t10 = Array(scsiID.utf8.prefix(36))
+        t10 += [UInt8](repeating: 0, count: 36 - t10.count)
+
+        let numeric = (UInt64(truncatingIfNeeded: targetID) << 32 | lun) & 0x0FFF_FFFF_FFFF_FFFF | 0x3000_0000_0000_0000
+
+        var high: UInt64 = 0
+        var low: UInt64 = 0
+        for character in scsiID.utf8 {
+            high = high << 4 | low >> 60
+            low = low << 4 | UInt64(hexValue(character))
+        }
+        high = high & 0x0FFF_FFFF_FFFF_FFFF | 0x6000_0000_0000_0000
+
+        return [
+            Designator(codeSet: .ascii, type: .t10VendorID, value: t10),
+            Designator(codeSet: .binary, type: .naa, value: bigEndianBytes(numeric)),
+            Designator(codeSet: .binary, type: .naa, value: bigEndianBytes(high) + bigEndianBytes(low)),
+        ]
+    }
+
+    private static func hexValue(_ character: UInt8) -> UInt8 {
+        switch character {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return character - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return character - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return character - UInt8(ascii: "A") + 10
+        default: return 0
+        }
+    }
+
+    private static func bigEndianBytes(_ value: UInt64) -> [UInt8] {
+        (0..<8).map { UInt8(truncatingIfNeeded: value >> UInt64(56 - 8 * $0)) }
+    }
+
+    /// Lower-case hexadecimal, zero padded to at least `width` digits (printf "%0*x").
+    static func hex(_ value: UInt64, width: Int) -> String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: max(0, width - digits.count)) + digits
+    }
+}

@@ -1,0 +1,26 @@
+import SCSIProtocol
+
+/// SPC-2 RESERVE and RELEASE (6 and 10) of a whole logical unit by one I_T nexus. A conflicting
+/// RESERVE was already refused at admission.
+enum ReservationCommands {
+    static func reserve(_ context: CommandContext) -> CommandOutcome {
+        // RESERVE(6): 3RDPTY, third-party ID and EXTENT; RESERVE(10): 3RDPTY, LONGID, EXTENT.
+        guard context.cdb[1] & 0x1F == 0 else { return .invalidField(cdbByte: 1) }
+        let granted: Bool = context.device.lock.withLock {
+            let unit = context.unit
+            guard unit.reservationHolder == nil || unit.reservationHolder == context.nexusID else { return false }
+            unit.reservationHolder = context.nexusID
+            return true
+        }
+        return granted ? .good : .done(SCSICommandResult(status: .reservationConflict))
+    }
+
+    /// Releasing a reservation someone else holds, or none, is GOOD and changes nothing.
+    static func release(_ context: CommandContext) -> CommandOutcome {
+        guard context.cdb[1] & 0x1F == 0 else { return .invalidField(cdbByte: 1) }
+        context.device.lock.withLock {
+            if context.unit.reservationHolder == context.nexusID { context.unit.reservationHolder = nil }
+        }
+        return .good
+    }
+}

@@ -1,0 +1,210 @@
+import Backstore
+import NIOCore
+import SCSIProtocol
+
+/// The SCSI side of one iSCSI target: its logical units and their SPC/SBC emulation.
+///
+/// Thread-safe: connections on different event loops call in at once. One lock guards the
+/// unit table and every unit's state; a command holds it only to pass its admission checks
+/// (unit attention, reservation, medium) and to read the unit's state.
+public final class SCSITargetDevice: @unchecked Sendable {
+    public let targetID: Int
+    public let targetName: String
+    let allocator = ByteBufferAllocator()
+    let lock = DeviceLock()
+    /// LUN 0, which answers for LUNs that do not exist.
+    let controller: LogicalUnit
+    /// Indexed by LUN; slot 0 always holds the controller. Guarded by `lock`.
+    private var units: [LogicalUnit?]
+
+    public init(targetID: Int, targetName: String) {
+        self.targetID = targetID
+        self.targetName = targetName
+        controller = LogicalUnit(controllerOf: targetID)
+        units = [controller]
+    }
+
+    // MARK: Configuration
+
+    public func addLogicalUnit(
+        _ lun: UInt64, backstore: Backstore, blockSize: Int = 512, options: LogicalUnitOptions = .init()
+    ) throws {
+        guard lun <= SAMLUN.maximum else { throw SCSITargetError.lunOutOfRange(lun) }
+        let unit = try LogicalUnit(disk: lun, targetID: targetID, backstore: backstore, blockSize: blockSize, options: options)
+        try lock.withLock {
+            let index = Int(lun)
+            if index < units.count, units[index] != nil { throw SCSITargetError.duplicateLUN(lun) }
+            if index >= units.count { units += [LogicalUnit?](repeating: nil, count: index + 1 - units.count) }
+            units[index] = unit
+            inventoryChanged()
+        }
+    }
+
+    /// Removes a unit and hands back its store for the caller to close; LUN 0 stays.
+    public func removeLogicalUnit(_ lun: UInt64) throws -> Backstore? {
+        guard lun != 0 else { throw SCSITargetError.lunZeroIsController }
+        return try lock.withLock {
+            guard let unit = unitLocked(lun) else { throw SCSITargetError.noSuchLUN(lun) }
+            units[Int(lun)] = nil
+            while units.count > 1, units[units.count - 1] == nil { units.removeLast() }
+            inventoryChanged()
+            return unit.backstore
+        }
+    }
+
+    public var logicalUnits: [LogicalUnitInfo] {
+        lock.withLock { units.compactMap { $0.map(Self.info) } }
+    }
+
+    /// Re-reads the store's size, e.g. after it grew; nexuses that know the unit get
+    /// CAPACITY DATA HAS CHANGED. False if there is no such disk unit.
+    @discardableResult
+    public func capacityDidChange(_ lun: UInt64) -> Bool {
+        lock.withLock {
+            guard let unit = unitLocked(lun), let store = unit.backstore else { return false }
+            let blocks = store.byteSize >> UInt64(unit.blockShift)
+            if blocks != unit.blockCount {
+                unit.blockCount = blocks
+                unit.postAttention(.capacityDataHasChanged)
+            }
+            return true
+        }
+    }
+
+    // MARK: Nexus events
+
+    /// The nexus is gone (session closed or lost): its reservations and attentions go too.
+    public func nexusLost(_ nexus: SCSINexus) {
+        lock.withLock {
+            for case let unit? in units { unit.forget(nexus.id) }
+        }
+    }
+
+    /// LOGICAL UNIT RESET: clears the unit's reservation and medium-removal prevention, and
+    /// every nexus that knows the unit (the requester too, SAM-5 6.3.3) gets BUS DEVICE RESET
+    /// FUNCTION OCCURRED. False if there is no such unit.
+    public func logicalUnitReset(_ lun: UInt64, by nexus: SCSINexus) -> Bool {
+        lock.withLock {
+            guard let unit = unitLocked(lun) else { return false }
+            unit.reset()
+            return true
+        }
+    }
+
+    /// TARGET (WARM or COLD) RESET: every unit is reset.
+    public func targetReset(by nexus: SCSINexus) {
+        lock.withLock {
+            for case let unit? in units { unit.reset() }
+        }
+    }
+
+    // MARK: Commands
+
+    public func execute(_ request: SCSICommandRequest, nexus: SCSINexus, on eventLoop: EventLoop)
+        -> EventLoopFuture<SCSICommandResult>
+    {
+        let cdb = request.cdb.withUnsafeReadableBytes { CDB($0) }
+        let outcome: CommandOutcome
+        switch admit(cdb, lun: request.lun, nexusID: nexus.id) {
+        case .admitted(let unit, let state, let handler):
+            outcome = handler(
+                CommandContext(
+                    device: self, unit: unit, cdb: cdb, request: request, nexusID: nexus.id, eventLoop: eventLoop,
+                    state: state))
+        case .rejected(let rejection):
+            outcome = rejection.outcome
+        case .noSuchUnit(let controller):
+            outcome = PrimaryCommands.withoutUnit(
+                CommandContext(
+                    device: self, unit: controller, cdb: cdb, request: request, nexusID: nexus.id, eventLoop: eventLoop,
+                    state: UnitState(blockCount: 0, writeProtected: true, writeThrough: true)))
+        }
+        switch outcome {
+        case .done(let result): return eventLoop.makeSucceededFuture(result)
+        case .pending(let future): return future
+        }
+    }
+
+    private enum Admission {
+        case admitted(LogicalUnit, UnitState, CommandHandler)
+        case rejected(Rejection)
+        case noSuchUnit(controller: LogicalUnit)
+    }
+
+    private enum Rejection {
+        case unitAttention(AdditionalSenseCode)
+        case reservationConflict
+        case invalidOpcode
+        case mediumNotPresent
+        case unsupportedControl(byte: Int)
+
+        var outcome: CommandOutcome {
+            switch self {
+            case .unitAttention(let code): return .check(.unitAttention, code)
+            case .reservationConflict: return .done(SCSICommandResult(status: .reservationConflict))
+            case .invalidOpcode: return .check(.illegalRequest, .invalidCommandOperationCode)
+            case .mediumNotPresent: return .check(.notReady, .mediumNotPresent)
+            case .unsupportedControl(let byte): return .invalidField(cdbByte: UInt16(byte))
+            }
+        }
+    }
+
+    /// The checks every command passes, under the lock, in the order LIO makes them: pending unit
+    /// attention, supported opcode, reservation conflict, medium present, CONTROL byte.
+    private func admit(_ cdb: CDB, lun: UInt64, nexusID: UInt64) -> Admission {
+        lock.withLock {
+            guard let unit = unitLocked(lun) else { return .noSuchUnit(controller: controller) }
+            let opcode = cdb.opcode
+            let traits = unit.commands.traits[Int(opcode)]
+            let index = unit.nexusIndex(nexusID)
+            if !traits.contains(.ignoresUnitAttention), let code = unit.takeAttention(at: index) {
+                return .rejected(.unitAttention(code))
+            }
+            guard let handler = unit.commands.handlers[Int(opcode)] else { return .rejected(.invalidOpcode) }
+            if let holder = unit.reservationHolder, holder != nexusID, !Self.allowedWhenReserved(cdb, traits) {
+                return .rejected(.reservationConflict)
+            }
+            if traits.contains(.needsMedium) && !unit.mediumPresent { return .rejected(.mediumNotPresent) }
+            // NACA (ACA) and LINK are not supported (SAM-5 5.2).
+            if cdb.control & CommandSet.controlUsage != 0 { return .rejected(.unsupportedControl(byte: cdb.length - 1)) }
+            return .admitted(unit, unit.snapshot, handler)
+        }
+    }
+
+    /// SPC-2 5.5.1 lets PREVENT ALLOW MEDIUM REMOVAL through only when it allows removal.
+    private static func allowedWhenReserved(_ cdb: CDB, _ traits: CommandTraits) -> Bool {
+        traits.contains(.allowedWhenReserved)
+            || (cdb.opcode == SCSIOpcode.preventAllowMediumRemoval && cdb[4] & 0x03 == 0)
+    }
+
+    // MARK: Helpers for handlers (callers hold the lock where noted)
+
+    /// Caller holds the lock.
+    func unitLocked(_ lun: UInt64) -> LogicalUnit? {
+        lun < UInt64(units.count) ? units[Int(lun)] : nil
+    }
+
+    /// Caller holds the lock.
+    var lunsLocked: [UInt64] { units.compactMap { $0?.lun } }
+
+    /// Caller holds the lock. The inventory REPORT LUNS returns is different now: REPORTED LUNS
+    /// DATA HAS CHANGED for every nexus that knows some unit (SPC-4 6.33).
+    private func inventoryChanged() {
+        for case let unit? in units { unit.postAttention(.reportedLUNsDataHasChanged) }
+    }
+
+    /// Caller holds the lock.
+    func forEachUnitLocked(_ body: (LogicalUnit) -> Void) {
+        for case let unit? in units { body(unit) }
+    }
+
+    private static func info(_ unit: LogicalUnit) -> LogicalUnitInfo {
+        LogicalUnitInfo(
+            lun: unit.lun, type: unit.isController ? "controller" : "disk", scsiID: unit.identity.scsiID,
+            scsiSerial: unit.identity.serial, size: unit.blockCount << UInt64(unit.blockShift), blockSize: unit.blockSize,
+            online: unit.mediumPresent, removable: unit.options.removable && !unit.isController,
+            preventRemoval: unit.removalPrevented, readOnly: unit.options.readOnly,
+            softwareWriteProtect: unit.softwareWriteProtect, thinProvisioning: false,
+            backingStoreType: unit.backstore?.typeName ?? "null", backingStorePath: unit.backstore?.path)
+    }
+}

@@ -1,0 +1,59 @@
+import Backstore
+import NIOCore
+import SCSIProtocol
+
+/// WRITE SAME (10) and (16) without unmapping: one block (or zeros with NDOB) repeated over
+/// the range, written in chunks of at most 1 MiB.
+enum WriteSameCommand {
+    static let chunkBytes = 1 << 20
+
+    static func writeSame(_ context: CommandContext) -> CommandOutcome {
+        let cdb = context.cdb
+        let flags = cdb[1]
+        let sixteen = cdb.opcode == SCSIOpcode.writeSame16
+        if flags & 0xE0 != 0 { return .invalidField(cdbByte: 1) }  // WRPROTECT
+        guard !context.state.writeProtected else { return .writeProtected }
+        // ANCHOR and UNMAP need thin provisioning; LBDATA and PBDATA are obsolete.
+        if flags & 0x1E != 0 { return .invalidField(cdbByte: 1) }
+        let noDataOut = sixteen && flags & 0x01 != 0
+        let (lba, requested) = cdb.blockRange
+        guard lba < context.state.blockCount else { return .lbaOutOfRange }
+        // NUMBER OF LOGICAL BLOCKS 0 means through the last LBA (WSNZ is 0).
+        let blocks = requested == 0 ? context.state.blockCount - lba : UInt64(requested)
+        let limit = UInt64(context.unit.maximumWriteSameBlocks)
+        if limit > 0 && blocks > limit { return .invalidField(cdbByte: sixteen ? 10 : 7) }
+        guard context.inRange(lba: lba, blocks: blocks) else { return .lbaOutOfRange }
+
+        let blockSize = context.unit.blockSize
+        let block: ByteBuffer
+        if noDataOut {
+            block = ByteBuffer(repeating: 0, count: blockSize)
+        } else {
+            guard let dataOut = context.request.dataOut, dataOut.readableBytes == blockSize else {
+                return .parameterListLengthError
+            }
+            block = dataOut
+        }
+        guard let store = context.unit.backstore else { return .check(.hardwareError, .internalTargetFailure) }
+
+        let chunkBlocks = min(blocks, UInt64(max(1, chunkBytes / blockSize)))
+        var pattern = context.device.allocator.buffer(capacity: Int(chunkBlocks) * blockSize)
+        for _ in 0..<chunkBlocks { pattern.writeImmutableBuffer(block) }
+        let chunks = pattern
+
+        let shift = UInt64(context.unit.blockShift)
+        let eventLoop = context.eventLoop
+        let fua = context.state.writeThrough
+        @Sendable func writeChunks(from start: UInt64, remaining: UInt64) -> EventLoopFuture<Void> {
+            let count = min(remaining, chunkBlocks)
+            let chunk = chunks.getSlice(at: chunks.readerIndex, length: Int(count << shift))!
+            return store.write(chunk, offset: start << shift, fua: fua, on: eventLoop).flatMap {
+                guard remaining > count else { return eventLoop.makeSucceededVoidFuture() }
+                // Hop through the loop so long ranges do not deepen the stack.
+                return eventLoop.flatSubmit { writeChunks(from: start + count, remaining: remaining - count) }
+            }
+        }
+        return BackstoreCompletion.status(
+            writeChunks(from: lba, remaining: blocks), writing: true, dataOutLength: noDataOut ? 0 : blockSize, on: eventLoop)
+    }
+}

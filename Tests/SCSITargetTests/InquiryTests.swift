@@ -1,0 +1,108 @@
+import SCSIProtocol
+import XCTest
+
+@testable import SCSITarget
+
+/// INQUIRY data byte for byte as Debian's tgtd 1.0.85 sent it for target 1 (captured with
+/// tshark while iscsi-inq and iscsi-ls ran against LUN 0 and a 1 GiB LUN 1).
+final class InquiryTests: XCTestCase {
+    static let tgtdStandard0 = hex(
+        "0c0005123d0000024945542020202020436f6e74726f6c6c6572202020202020303030310000000000000000000000000000000000000000000004c0096001fb0000"
+    )
+    static let tgtdStandard1 = hex(
+        "000005123d00000249455420202020205649525455414c2d4449534b20202020303030310000000000000000000000000000000000000000000004c0096003000000"
+    )
+    static let tgtdDeviceID1 = hex(
+        "00830048020100244945542020202020303030313030303100000000000000000000000000000000000000000103000830000001000000010103001060000000000000000e00000000010001"
+    )
+    static let tgtdDeviceID0 = hex(
+        "0c830048020100244945542020202020303030313030303000000000000000000000000000000000000000000103000830000001000000000103001060000000000000000e00000000010000"
+    )
+
+    func inquiry(_ harness: Harness, lun: UInt64 = 1, evpd: Bool = false, page: UInt8 = 0, length: UInt16 = 255)
+        -> SCSICommandResult
+    {
+        harness.run([SCSIOpcode.inquiry, evpd ? 1 : 0, page] + be(UInt64(length), 2) + [0], lun: lun)
+    }
+
+    func testStandardDataMatchesTgtd() throws {
+        let harness = try Harness()
+        XCTAssertEqual(assertGood(inquiry(harness, lun: 0, length: 512)), Self.tgtdStandard0)
+        XCTAssertEqual(assertGood(inquiry(harness, lun: 1, length: 512)), Self.tgtdStandard1)
+    }
+
+    func testAllocationLengthTruncates() throws {
+        let harness = try Harness()
+        XCTAssertEqual(assertGood(inquiry(harness, length: 5)), Array(Self.tgtdStandard1.prefix(5)))
+        XCTAssertEqual(assertGood(inquiry(harness, length: 64)), Array(Self.tgtdStandard1.prefix(64)))
+        XCTAssertEqual(assertGood(inquiry(harness, length: 0)), [])
+        XCTAssertEqual(assertGood(inquiry(harness, evpd: true, page: 0x80, length: 6)), hex("008000242020"))
+    }
+
+    func testVPDPagesMatchTgtd() throws {
+        let harness = try Harness()
+        XCTAssertEqual(assertGood(inquiry(harness, evpd: true, page: 0x00)), hex("00000006008083b0b1b2"))
+        XCTAssertEqual(assertGood(inquiry(harness, lun: 0, evpd: true, page: 0x00)), hex("0c000006008083b0b1b2"))
+        XCTAssertEqual(
+            assertGood(inquiry(harness, evpd: true, page: 0x80)),
+            hex("00800024") + Array(repeating: 0x20, count: 30) + Array("beaf11".utf8))
+        XCTAssertEqual(
+            assertGood(inquiry(harness, lun: 0, evpd: true, page: 0x80)),
+            hex("0c800024") + Array(repeating: 0x20, count: 30) + Array("beaf10".utf8))
+        XCTAssertEqual(assertGood(inquiry(harness, evpd: true, page: 0x83)), Self.tgtdDeviceID1)
+        XCTAssertEqual(assertGood(inquiry(harness, lun: 0, evpd: true, page: 0x83)), Self.tgtdDeviceID0)
+        XCTAssertEqual(assertGood(inquiry(harness, evpd: true, page: 0xB0)), hex("00b0003c0080") + Array(repeating: 0, count: 58))
+        XCTAssertEqual(assertGood(inquiry(harness, evpd: true, page: 0xB1)), hex("00b10040") + Array(repeating: 0, count: 64))
+        XCTAssertEqual(assertGood(inquiry(harness, evpd: true, page: 0xB2)), hex("00b2000400000000"))
+        XCTAssertEqual(assertGood(inquiry(harness, lun: 0, evpd: true, page: 0xB2)), hex("0cb2000400000000"))
+    }
+
+    func testBlockLimitsReportsTheWriteSameLimit() throws {
+        let page = assertGood(inquiry(try Harness(options: LogicalUnitOptions(maximumWriteSameBlocks: 0xFFFF)), evpd: true, page: 0xB0))
+        XCTAssertEqual(page.count, 64)
+        XCTAssertEqual(Array(page[36..<44]), be(0xFFFF, 8), "MAXIMUM WRITE SAME LENGTH")
+        XCTAssertEqual(page[5], 128, "MAXIMUM COMPARE AND WRITE LENGTH as tgtd reports it")
+    }
+
+    func testPageCodeWithoutEVPDAndUnknownPagesAreInvalidFields() throws {
+        let harness = try Harness()
+        assertCheck(inquiry(harness, evpd: false, page: 0x80), .illegalRequest, .invalidFieldInCDB)
+        assertCheck(inquiry(harness, evpd: false, page: 0x01), .illegalRequest, .invalidFieldInCDB)
+        assertCheck(inquiry(harness, evpd: true, page: 0x86), .illegalRequest, .invalidFieldInCDB)
+    }
+
+    func testEveryListedPageCanBeRead() throws {
+        let harness = try Harness()
+        let list = assertGood(inquiry(harness, evpd: true, page: 0))
+        XCTAssertEqual(Int(list[3]), list.count - 4)
+        for page in list[4...] {
+            let data = assertGood(inquiry(harness, evpd: true, page: page))
+            XCTAssertEqual(data[1], page)
+            XCTAssertEqual(Int(data[2]) << 8 | Int(data[3]), data.count - 4, "page length of \(page)")
+        }
+    }
+
+    func testMissingLUNAnswersWithQualifierThree() throws {
+        let harness = try Harness()
+        // tgtd: LUN 0's data with peripheral byte 0x7F.
+        XCTAssertEqual(assertGood(inquiry(harness, lun: 5, length: 96)), [0x7F] + Self.tgtdStandard0.dropFirst())
+        XCTAssertEqual(assertGood(inquiry(harness, lun: 5, evpd: true, page: 0xB2)), hex("7fb2000400000000"))
+        // The controller's own data is untouched by that.
+        XCTAssertEqual(assertGood(inquiry(harness, lun: 0, length: 512)), Self.tgtdStandard0)
+    }
+
+    func testOptionsChangeIdentity() throws {
+        let options = LogicalUnitOptions(
+            removable: true, vendor: "SWIFT", product: "DISK", revision: "7", serialNumber: "SN-42",
+            scsiID: "ab12")
+        let harness = try Harness(options: options)
+        let standard = assertGood(inquiry(harness))
+        XCTAssertEqual(standard[1], 0x80, "RMB")
+        XCTAssertEqual(Array(standard[8..<36]), Array("SWIFT   DISK            7   ".utf8))
+        let serial = assertGood(inquiry(harness, evpd: true, page: 0x80))
+        XCTAssertEqual(Array(serial.suffix(6)), Array(" SN-42".utf8))
+        let ids = assertGood(inquiry(harness, evpd: true, page: 0x83))
+        XCTAssertEqual(Array(ids[8..<12]), Array("ab12".utf8))
+        XCTAssertEqual(Array(ids.suffix(16)), hex("6000000000000000000000000000ab12"), "NAA 6 from the hex digits")
+    }
+}
