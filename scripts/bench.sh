@@ -13,7 +13,7 @@ IQN=iqn.2026-11.org.swift-iscsi:bench
 OURS_PID= PEER_PID=
 cleanup() {
   [ -n "$OURS_PID" ] && kill "$OURS_PID" 2>/dev/null || true
-  [ -n "$PEER_PID" ] && kill "$PEER_PID" 2>/dev/null || true
+  [ -n "$PEER_PID" ] && kill -9 "$PEER_PID" 2>/dev/null || true
   rm -f /dev/shm/bench-ours.img /dev/shm/bench-peer.img
   rm -rf "$WORK"
 }

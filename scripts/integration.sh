@@ -11,7 +11,7 @@ IQN=iqn.2026-11.org.swift-iscsi:it
 OURS_PID= PEER_PID=
 cleanup() {
   [ -n "$OURS_PID" ] && kill "$OURS_PID" 2>/dev/null || true
-  [ -n "$PEER_PID" ] && kill "$PEER_PID" 2>/dev/null || true
+  [ -n "$PEER_PID" ] && kill -9 "$PEER_PID" 2>/dev/null || true
   rm -f /dev/shm/it-ours.img /dev/shm/it-peer.img /dev/shm/it-small.img
   rm -rf "$WORK"
 }

@@ -18,7 +18,7 @@ public enum BackstoreFactory {
     ///   - size: required for "ram"; for "null" defaults to tgt's 1 TiB; ignored for files, whose
     ///     size comes from the file itself.
     ///   - ioPool: the daemon-wide pool that runs file IO; it must be started.
-    public static func open(path: String?, type: String, size: UInt64?, readOnly: Bool, ioPool: NIOThreadPool) throws
+    public static func open(path: String?, type: String, size: UInt64?, readOnly: Bool, ioPool: BlockIOExecutor) throws
         -> Backstore
     {
         switch type {
@@ -45,10 +45,10 @@ public enum BackstoreIOPool {
     /// Enough threads to keep a few devices busy on a small machine without oversubscribing it.
     public static let defaultThreadCount = 4
 
-    /// Creates and starts a pool; the owner shuts it down (`syncShutdownGracefully`) after closing
-    /// every store that uses it.
-    public static func makeStarted(numberOfThreads: Int = defaultThreadCount) -> NIOThreadPool {
-        let pool = NIOThreadPool(numberOfThreads: max(1, numberOfThreads))
+    /// Creates and starts a pool; the owner shuts it down (`shutdown()`) after closing every store
+    /// that uses it.
+    public static func makeStarted(numberOfThreads: Int = defaultThreadCount) -> BlockIOExecutor {
+        let pool = BlockIOExecutor(numberOfThreads: max(1, numberOfThreads))
         pool.start()
         return pool
     }

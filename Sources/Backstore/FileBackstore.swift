@@ -24,19 +24,19 @@ public final class FileBackstore: Backstore, @unchecked Sendable {
     /// on return without flushing unrelated dirty data, as pwritev2(RWF_DSYNC) would be (which Swift's
     /// Glibc module does not expose). Nil means FUA falls back to pwrite + fdatasync.
     private let dsyncFD: Int32?
-    private let ioPool: NIOThreadPool
+    private let ioPool: BlockIOExecutor
     private let gate: IOGate
 
     /// Opens `path` read-write (or read-only), sizing it with fstat or, for block devices,
     /// BLKGETSIZE64.
     /// - Throws: `BackstoreError` `.notFound` if the path does not exist, `.invalidArgument` if it is
     ///   neither a regular file nor a block device, `.ioError` for any other open failure.
-    public convenience init(path: String, readOnly: Bool = false, ioPool: NIOThreadPool, typeName: String = "rdwr") throws {
+    public convenience init(path: String, readOnly: Bool = false, ioPool: BlockIOExecutor, typeName: String = "rdwr") throws {
         try self.init(path: path, readOnly: readOnly, ioPool: ioPool, typeName: typeName, useDsyncDescriptor: true)
     }
 
     /// `useDsyncDescriptor: false` forces the pwrite + fdatasync FUA path (tests cover both).
-    init(path: String, readOnly: Bool, ioPool: NIOThreadPool, typeName: String, useDsyncDescriptor: Bool) throws {
+    init(path: String, readOnly: Bool, ioPool: BlockIOExecutor, typeName: String, useDsyncDescriptor: Bool) throws {
         let fd = open(path, (readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC)
         guard fd >= 0 else { throw Self.openError(path: path, errno: errno) }
         let geometry: (size: UInt64, isBlock: Bool)
@@ -113,7 +113,7 @@ public final class FileBackstore: Backstore, @unchecked Sendable {
         -> EventLoopFuture<T>
     {
         let gate = self.gate
-        return ioPool.runIfActive(eventLoop: eventLoop) {
+        return ioPool.run(on: eventLoop) {
             guard gate.enter() else { throw BackstoreError.closedStore }
             defer { gate.leave() }
             return try body()

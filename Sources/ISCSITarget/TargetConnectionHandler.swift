@@ -31,6 +31,7 @@ final class TargetConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     private var pingSentAt: NIODeadline?
     private var drainPromise: EventLoopPromise<Void>?
     private var needsFlush = false
+    private var flushScheduled = false
 
     init(server: TargetServer) {
         self.server = server
@@ -306,7 +307,7 @@ final class TargetConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
             state = .fullFeature(machine)
             perform(context: context)
             swap(&local, &actions)
-            flushIfNeeded(context: context)
+            scheduleFlush(context: context)
             if executing == 0, drainPromise != nil { close(context: context, reason: "shutting down") }
         }
     }
@@ -324,6 +325,17 @@ final class TargetConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         if let data = encoded.data { context.write(wrapOutboundOut(data), promise: nil) }
         if let trailer = encoded.trailer { context.write(wrapOutboundOut(trailer), promise: nil) }
         needsFlush = true
+    }
+
+    /// Completions arrive in batches (one event-loop task per batch of backstore IO): flushing
+    /// once after the batch turns many small writes into one writev.
+    private func scheduleFlush(context: ChannelHandlerContext) {
+        guard needsFlush, !flushScheduled else { return }
+        flushScheduled = true
+        context.eventLoop.execute { [self] in
+            flushScheduled = false
+            flushIfNeeded(context: context)
+        }
     }
 
     private func flushIfNeeded(context: ChannelHandlerContext) {

@@ -28,7 +28,7 @@ struct TGTDCommand: ParsableCommand {
     var iscsiOptions: [String] = []
 
     @Option(name: [.customShort("t"), .customLong("nr_iothreads")], help: "Backing-store IO threads.")
-    var ioThreads = 8
+    var ioThreads = 4
 
     @Option(name: .customLong("state-dir"), help: "Directory for daemon state (default ./tgtd-state).")
     var stateDirectory = "tgtd-state"

@@ -12,7 +12,7 @@ import NIOPosix
 /// The running daemon: event loops, the IO pool, the iSCSI engine and the control socket.
 final class TargetDaemon: @unchecked Sendable {
     let group: MultiThreadedEventLoopGroup
-    let ioPool: NIOThreadPool
+    let ioPool: BlockIOExecutor
     let registry = TargetRegistry()
     let server: TargetServer
     let controlPort: Int
@@ -25,7 +25,7 @@ final class TargetDaemon: @unchecked Sendable {
         self.stateDirectory = stateDirectory
         self.logger = logger
         group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
-        ioPool = NIOThreadPool(numberOfThreads: max(1, ioThreads))
+        ioPool = BlockIOExecutor(numberOfThreads: max(1, ioThreads))
         ioPool.start()
         server = TargetServer(
             registry: registry, configuration: TargetServerConfiguration(), group: group, logger: logger)
@@ -82,7 +82,7 @@ final class TargetDaemon: @unchecked Sendable {
                 if let store = try? target.device.removeLogicalUnit(lu.lun) { try? store.close() }
             }
         }
-        try? ioPool.syncShutdownGracefully()
+        ioPool.shutdown()
         try? group.syncShutdownGracefully()
         _ = sources
         exit(0)

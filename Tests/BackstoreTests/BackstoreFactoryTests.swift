@@ -5,7 +5,7 @@ import XCTest
 @testable import Backstore
 
 final class BackstoreFactoryTests: XCTestCase {
-    private var pool: NIOThreadPool!
+    private var pool: BlockIOExecutor!
     private var directory: TemporaryDirectory!
 
     override func setUpWithError() throws {
@@ -14,7 +14,7 @@ final class BackstoreFactoryTests: XCTestCase {
     }
 
     override func tearDownWithError() throws {
-        try pool.syncShutdownGracefully()
+        pool.shutdown()
     }
 
     func testFileTypesOpenAFileBackstoreKeepingTheRequestedName() throws {

@@ -7,7 +7,7 @@ import XCTest
 
 final class FileBackstoreTests: XCTestCase {
     private var group: MultiThreadedEventLoopGroup!
-    private var pool: NIOThreadPool!
+    private var pool: BlockIOExecutor!
     private var directory: TemporaryDirectory!
     private let allocator = ByteBufferAllocator()
 
@@ -18,7 +18,7 @@ final class FileBackstoreTests: XCTestCase {
     }
 
     override func tearDownWithError() throws {
-        try pool.syncShutdownGracefully()
+        pool.shutdown()
         try group.syncShutdownGracefully()
         directory = nil
     }
