@@ -91,6 +91,8 @@ let package = Package(
             name: "ISCSITargetTests",
             dependencies: [
                 "ISCSITarget", "ISCSIProtocol", "ISCSITestSupport", "Backstore", "SCSITarget",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

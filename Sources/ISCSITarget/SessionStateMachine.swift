@@ -33,11 +33,18 @@ struct SessionStateMachine {
 
     private(set) var expCmdSN: UInt32
     private(set) var statSN: UInt32
-    private var pendingCommands: [UInt32: (pdu: ISCSIPDU, header: ByteBuffer)] = [:]
+    /// Commands waiting for a CmdSN gap to fill; nil marks a CmdSN an ABORT TASK had us consider
+    /// received (RFC 7143 11.5.1), skipped when its turn comes.
+    private var pendingCommands: [UInt32: (pdu: ISCSIPDU, header: ByteBuffer)?] = [:]
     private(set) var tasks: [UInt32: TaskState] = [:]
     private var nextTransferTag: UInt32 = 1
     private var pendingTextResponse: (tag: UInt32, itt: UInt32, remaining: ByteBuffer)?
     private var textRequestBuffer: ByteBuffer?
+    /// The TTT of our empty answer to a Text Request with C=1; the initiator copies it into the
+    /// Text Request that continues its text (RFC 7143 11.10.4).
+    private var textContinuationTag: UInt32?
+    /// ITTs of write tasks aborted while still receiving Data-Out: their late Data-Out is discarded.
+    private var discardedDataTags: Set<UInt32> = []
     private var pendingTaskManagement: [(response: TaskManagementResponse, waitingFor: Set<UInt32>)] = []
     private var pendingLogout: LogoutResponse?
     private(set) var outstandingPing: UInt32?
@@ -109,17 +116,22 @@ struct SessionStateMachine {
         if cmdSN == expCmdSN {
             expCmdSN &+= 1
             deliver(pdu, rawHeader: rawHeader, into: &actions)
-            while let next = pendingCommands.removeValue(forKey: expCmdSN) {
-                expCmdSN &+= 1
-                deliver(next.pdu, rawHeader: next.header, into: &actions)
-            }
+            deliverQueued(into: &actions)
             return
         }
         let ahead = cmdSN &- expCmdSN
-        if ahead < maxCmdSNWindow, pendingCommands[cmdSN] == nil {
+        if ahead < maxCmdSNWindow, pendingCommands.index(forKey: cmdSN) == nil {
             pendingCommands[cmdSN] = (pdu, rawHeader)  // a gap: wait for the missing CmdSN
         }
         // Outside the window (or a duplicate): silently ignored, as RFC 7143 4.2.2.1 requires.
+    }
+
+    /// Delivers the queued commands that are now in order.
+    private mutating func deliverQueued(into actions: inout Actions) {
+        while let next = pendingCommands.removeValue(forKey: expCmdSN) {
+            expCmdSN &+= 1
+            if let next { deliver(next.pdu, rawHeader: next.header, into: &actions) }
+        }
     }
 
     private mutating func deliver(_ pdu: ISCSIPDU, rawHeader: ByteBuffer, into actions: inout Actions) {
@@ -141,6 +153,7 @@ struct SessionStateMachine {
             return
         }
         let itt = command.initiatorTaskTag
+        discardedDataTags.remove(itt)
         if tasks[itt] != nil {
             reject(rawHeader, reason: .taskInProgress, into: &actions)
             return
@@ -220,6 +233,7 @@ struct SessionStateMachine {
     }
 
     private mutating func dataOutReceived(_ pdu: DataOut, rawHeader: ByteBuffer, into actions: inout Actions) {
+        if discardedDataTags.contains(pdu.initiatorTaskTag) { return }  // its task was aborted
         guard var task = tasks[pdu.initiatorTaskTag], task.phase == .collecting else {
             // Data for a task we do not know (or one already complete or aborted).
             reject(rawHeader, reason: .invalidPDUField, into: &actions)
@@ -298,6 +312,8 @@ struct SessionStateMachine {
             finishAbortedTask(itt, into: &actions)
             return
         }
+        // A logout waiting for this command is answered after its response.
+        defer { maybeFinishLogout(into: &actions) }
         let edtl = Int(task.expectedDataTransferLength)
         var residualFlag: ResidualFlag = .none
         var residual: UInt32 = 0
@@ -312,6 +328,10 @@ struct SessionStateMachine {
                 residual = UInt32(edtl - data.readableBytes)
             }
             dataIn = data
+        } else if task.isWrite, let wanted = result.dataOutLength, wanted != edtl {
+            // The CDB asked for a different amount than the initiator announced (RFC 7143 11.4.5).
+            residualFlag = wanted < edtl ? .underflow : .overflow
+            residual = UInt32(clamping: abs(wanted - edtl))
         } else if !task.isWrite && edtl > 0 {
             residualFlag = .underflow
             residual = UInt32(edtl)
@@ -434,10 +454,17 @@ struct SessionStateMachine {
             } else if tasks[ref] != nil {
                 response.response = .functionComplete
             } else {
-                // Already answered, or never received but inside the window before this TMF:
-                // RFC 7143 11.5.1 treats the latter as complete.
-                let distance = request.cmdSN &- request.refCmdSN
-                response.response = (distance > 0 && distance < maxCmdSNWindow) ? .functionComplete : .taskDoesNotExist
+                // RFC 7143 11.5.1: a RefCmdSN inside the CmdSN window and before this TMF's CmdSN
+                // is considered received (the command is dropped if it comes), and the abort is
+                // complete; otherwise (e.g. the task already finished) the task does not exist.
+                let inWindow = request.refCmdSN &- expCmdSN < maxCmdSNWindow
+                let beforeRequest = request.cmdSN &- request.refCmdSN
+                if inWindow, beforeRequest > 0, beforeRequest < 0x8000_0000 {
+                    response.response = .functionComplete
+                    considerReceived(request.refCmdSN, into: &actions)
+                } else {
+                    response.response = .taskDoesNotExist
+                }
             }
         case .abortTaskSet, .clearTaskSet:
             affected = tasks.values.filter { $0.lun == lun }.map(\.initiatorTaskTag)
@@ -466,6 +493,8 @@ struct SessionStateMachine {
                 waiting.insert(itt)
             } else {
                 tasks[itt] = nil  // still collecting data: gone now, its Data-Out is ignored
+                if discardedDataTags.count >= 1024 { discardedDataTags.removeAll() }
+                discardedDataTags.insert(itt)
             }
         }
         if waiting.isEmpty {
@@ -473,6 +502,17 @@ struct SessionStateMachine {
         } else {
             // The response waits until the aborted commands have left the SCSI layer.
             pendingTaskManagement.append((response, waiting))
+        }
+    }
+
+    /// Marks a CmdSN as received without a command, dropping a queued one.
+    private mutating func considerReceived(_ cmdSN: UInt32, into actions: inout Actions) {
+        if cmdSN == expCmdSN {
+            pendingCommands[cmdSN] = nil
+            expCmdSN &+= 1
+            deliverQueued(into: &actions)
+        } else {
+            pendingCommands.updateValue(nil, forKey: cmdSN)
         }
     }
 
@@ -501,8 +541,17 @@ struct SessionStateMachine {
     // MARK: Text
 
     private mutating func textReceived(_ request: TextRequest, rawHeader: ByteBuffer, into actions: inout Actions) {
+        // C=1 requires F=0 (RFC 7143 11.10.2).
+        if request.`continue` && request.final {
+            textRequestBuffer = nil
+            textContinuationTag = nil
+            reject(rawHeader, reason: .protocolError, into: &actions)
+            return
+        }
+        let continuesOwnText = textRequestBuffer != nil && request.targetTransferTag == textContinuationTag
+        textContinuationTag = nil
         // The initiator asks for the rest of a long answer.
-        if request.targetTransferTag != Self.reservedTag {
+        if request.targetTransferTag != Self.reservedTag && !continuesOwnText {
             guard let pending = pendingTextResponse, pending.tag == request.targetTransferTag,
                 pending.itt == request.initiatorTaskTag
             else {
@@ -524,7 +573,8 @@ struct SessionStateMachine {
         text.writeBuffer(&segment)
         if request.`continue` {
             textRequestBuffer = text
-            sendText(ByteBuffer(), itt: request.initiatorTaskTag, lun: request.lun, more: true, into: &actions)
+            textContinuationTag = sendText(
+                ByteBuffer(), itt: request.initiatorTaskTag, lun: request.lun, more: true, into: &actions)
             return
         }
         textRequestBuffer = nil
@@ -560,21 +610,26 @@ struct SessionStateMachine {
     }
 
     /// Sends at most one PDU worth of text; the rest waits for the initiator's next Text Request.
+    /// Returns the TTT when the exchange goes on.
+    @discardableResult
     private mutating func sendText(
         _ data: ByteBuffer, itt: UInt32, lun: UInt64, more: Bool = false, into actions: inout Actions
-    ) {
+    ) -> UInt32? {
         var response = TextResponse()
         response.initiatorTaskTag = itt
         response.lun = lun
         let chunk = min(data.readableBytes, maxSendSegment)
         response.dataSegment = data.getSlice(at: data.readerIndex, length: chunk)!
+        var tag: UInt32?
         if chunk < data.readableBytes || more {
-            let tag = allocateTransferTag()
-            response.`continue` = true
+            let newTag = allocateTransferTag()
+            tag = newTag
+            // C=1 only when our own text goes on; an empty answer to C=1 has F=0 and C=0.
+            response.`continue` = chunk < data.readableBytes
             response.final = false
-            response.targetTransferTag = tag
+            response.targetTransferTag = newTag
             if chunk < data.readableBytes {
-                pendingTextResponse = (tag, itt, data.getSlice(at: data.readerIndex + chunk, length: data.readableBytes - chunk)!)
+                pendingTextResponse = (newTag, itt, data.getSlice(at: data.readerIndex + chunk, length: data.readableBytes - chunk)!)
             }
         } else {
             response.final = true
@@ -584,6 +639,7 @@ struct SessionStateMachine {
         response.expCmdSN = expCmdSN
         response.maxCmdSN = maxCmdSN
         actions.append(.send(.textResponse(response)))
+        return tag
     }
 
     // MARK: Logout

@@ -9,15 +9,13 @@ final class TargetConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private enum State {
-        case login(LoginStateMachine)
-        case fullFeature(SessionStateMachine)
-        case closed
-    }
-
     private let server: TargetServer
     private var logger: Logger
-    private var state: State
+    // Exactly one of these is set until the connection closes. Kept as optionals, not as enum
+    // payloads, so that `machine!.mutate()` works in place instead of copying the task table.
+    private var login: LoginStateMachine?
+    private var machine: SessionStateMachine?
+    private var isClosed = false
     private var decoder: PDUFrameDecoder
     private var encoder = PDUEncoder(headerDigest: false, dataDigest: false)
     private var cumulation: ByteBuffer?
@@ -41,7 +39,7 @@ final class TargetConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
             limits: FramingLimits(
                 maxDataSegmentLength: configuration.loginMaxDataSegmentLength, headerDigest: false,
                 dataDigest: false, maxAHSLength: 1020))
-        self.state = .login(Self.makeLoginMachine(server: server, peer: nil))
+        self.login = Self.makeLoginMachine(server: server, peer: nil)
     }
 
     private static func makeLoginMachine(server: TargetServer, peer: SocketAddress?) -> LoginStateMachine {
@@ -68,7 +66,7 @@ final class TargetConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         if let peer = context.channel.remoteAddress { logger[metadataKey: "peer"] = "\(peer)" }
         server.connectionOpened(self)
         // ACLs need the peer address, known only now.
-        state = .login(Self.makeLoginMachine(server: server, peer: context.channel.remoteAddress))
+        login = Self.makeLoginMachine(server: server, peer: context.channel.remoteAddress)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -79,7 +77,7 @@ final class TargetConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
             device?.nexusLost(session.nexus)
             logger.info("session \(session.tsih) closed")
         }
-        state = .closed
+        markClosed()
         server.connectionClosed(self)
         drainPromise?.succeed(())
         drainPromise = nil
@@ -117,21 +115,21 @@ final class TargetConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         flushIfNeeded(context: context)
     }
 
-    private var isClosed: Bool {
-        if case .closed = state { return true }
-        return false
+    private func markClosed() {
+        isClosed = true
+        login = nil
+        machine = nil
     }
 
     // MARK: Frames
 
     private func frameError(_ error: Error, context: ChannelHandlerContext) {
         if let framing = error as? FramingError, case .dataDigestMismatch(_, _, let header) = framing,
-            case .fullFeature(var machine) = state
+            machine != nil
         {
             // A data digest error loses one PDU, not the connection.
             actions.removeAll(keepingCapacity: true)
-            machine.reject(header, reason: .dataDigestError, into: &actions)
-            state = .fullFeature(machine)
+            machine!.reject(header, reason: .dataDigestError, into: &actions)
             perform(context: context)
             flushIfNeeded(context: context)
             return
@@ -144,10 +142,9 @@ final class TargetConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         do {
             pdu = try ISCSIPDU(frame: frame)
         } catch {
-            if case .fullFeature(var machine) = state {
+            if machine != nil {
                 actions.removeAll(keepingCapacity: true)
-                machine.reject(frame.bhs, reason: .commandNotSupported, into: &actions)
-                state = .fullFeature(machine)
+                machine!.reject(frame.bhs, reason: .commandNotSupported, into: &actions)
                 logger.info("rejected PDU: \(error)")
                 perform(context: context)
             } else {
@@ -155,22 +152,17 @@ final class TargetConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
             }
             return
         }
-        switch state {
-        case .login(var machine):
+        if machine != nil {
+            actions.removeAll(keepingCapacity: true)
+            machine!.received(pdu, rawHeader: frame.bhs, into: &actions)
+            perform(context: context)
+        } else if login != nil {
             guard case .loginRequest(let request) = pdu else {
                 close(context: context, reason: "\(pdu.opcode) before login completed")
                 return
             }
-            let action = machine.receive(request)
-            state = .login(machine)
+            let action = login!.receive(request)
             handleLoginAction(action, context: context)
-        case .fullFeature(var machine):
-            actions.removeAll(keepingCapacity: true)
-            machine.received(pdu, rawHeader: frame.bhs, into: &actions)
-            state = .fullFeature(machine)
-            perform(context: context)
-        case .closed:
-            break
         }
     }
 
@@ -218,14 +210,15 @@ final class TargetConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         let sessionTarget = outcome.target
         let localAddress = context.channel.localAddress
         let peer = context.channel.remoteAddress
-        let machine = SessionStateMachine(
+        let session = SessionStateMachine(
             outcome: outcome, maxCmdSNWindow: server.configuration.commandWindow,
             sendTargets: { value in
                 TargetConnectionHandler.sendTargetsAnswer(
                     value, server: server, initiatorName: initiatorName, peer: peer, sessionTarget: sessionTarget,
                     localAddress: localAddress)
             })
-        state = .fullFeature(machine)
+        login = nil
+        machine = session
         // Digests and the negotiated segment size apply from the next PDU on.
         decoder.limits.headerDigest = parameters.headerDigest
         decoder.limits.dataDigest = parameters.dataDigest
@@ -299,12 +292,11 @@ final class TargetConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
                 logger.error("command failed in the SCSI layer: \(error)")
                 outcome = SCSICommandResult(status: .checkCondition, senseData: Self.internalFailureSense)
             }
-            guard case .fullFeature(var machine) = state else { return }
+            guard machine != nil else { return }
             var local: SessionStateMachine.Actions = []
             swap(&local, &actions)
             actions.removeAll(keepingCapacity: true)
-            machine.commandCompleted(initiatorTaskTag: itt, result: outcome, into: &actions)
-            state = .fullFeature(machine)
+            machine!.commandCompleted(initiatorTaskTag: itt, result: outcome, into: &actions)
             perform(context: context)
             swap(&local, &actions)
             scheduleFlush(context: context)
@@ -348,7 +340,7 @@ final class TargetConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     private func close(context: ChannelHandlerContext, reason: String?) {
         if let reason { logger.info("closing connection: \(reason)") }
         flushIfNeeded(context: context)
-        state = .closed
+        markClosed()
         context.close(promise: nil)
     }
 
@@ -358,17 +350,16 @@ final class TargetConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         guard let interval = server.configuration.nopInterval else { return }
         let timeout = server.configuration.nopTimeout
         pingTask = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [self] _ in
-            guard case .fullFeature(var machine) = state else { return }
-            if machine.outstandingPing != nil, let sent = pingSentAt, NIODeadline.now() - sent >= timeout {
+            guard let current = machine else { return }
+            if current.outstandingPing != nil, let sent = pingSentAt, NIODeadline.now() - sent >= timeout {
                 close(context: context, reason: "initiator did not answer NOP-In for \(timeout.nanoseconds / 1_000_000_000)s")
                 return
             }
-            if receivedSinceTick || machine.outstandingPing != nil {
+            if receivedSinceTick || current.outstandingPing != nil {
                 receivedSinceTick = false
                 return
             }
-            if let ping = machine.makePing() {
-                state = .fullFeature(machine)
+            if let ping = machine!.makePing() {
                 pingSentAt = .now()
                 write(.nopIn(ping), context: context)
                 flushIfNeeded(context: context)
