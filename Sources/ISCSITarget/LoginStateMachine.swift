@@ -38,6 +38,7 @@ struct LoginStateMachine {
     typealias TargetResolver = (_ targetName: String, _ initiatorName: String) -> Result<ExportedTarget, LoginFailure>
 
     private let resolveTarget: TargetResolver
+    private let sessionExists: (UInt16) -> Bool
     private let portalGroupTag: UInt16
     private let negotiationConfiguration: TargetNegotiationConfiguration
     private let maxCmdSNWindow: UInt32
@@ -59,8 +60,9 @@ struct LoginStateMachine {
 
     init(
         configuration: TargetNegotiationConfiguration, portalGroupTag: UInt16, maxCmdSNWindow: UInt32,
-        resolveTarget: @escaping TargetResolver
+        resolveTarget: @escaping TargetResolver, sessionExists: @escaping (UInt16) -> Bool = { _ in true }
     ) {
+        self.sessionExists = sessionExists
         self.negotiationConfiguration = configuration
         self.portalGroupTag = portalGroupTag
         self.maxCmdSNWindow = maxCmdSNWindow
@@ -164,6 +166,9 @@ struct LoginStateMachine {
                 throw LoginFailure.unsupportedVersion("initiator needs version \(request.versionMin)..\(request.versionMax)")
             }
             if request.tsih != 0 {
+                guard sessionExists(request.tsih) else {
+                    throw LoginFailure.sessionDoesNotExist("no session with TSIH \(request.tsih)")
+                }
                 // One connection per session: adding a connection to an existing session is refused.
                 throw LoginFailure.tooManyConnections("sessions have a single connection (MaxConnections=1)")
             }

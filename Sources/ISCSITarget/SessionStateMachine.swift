@@ -126,6 +126,24 @@ struct SessionStateMachine {
         // Outside the window (or a duplicate): silently ignored, as RFC 7143 4.2.2.1 requires.
     }
 
+    /// A PDU that could not be decoded is rejected; if it was a command in CmdSN order, its CmdSN
+    /// still counts as received so the window does not stall on it.
+    mutating func undecodable(_ rawHeader: ByteBuffer, reason: Reject.Reason, into actions: inout Actions) {
+        let opcode = (rawHeader.getInteger(at: rawHeader.readerIndex, as: UInt8.self) ?? 0) & 0x3F
+        let immediate = (rawHeader.getInteger(at: rawHeader.readerIndex, as: UInt8.self) ?? 0) & 0x40 != 0
+        let carriesCmdSN = opcode != ISCSIOpcode.dataOut.rawValue && opcode != ISCSIOpcode.snackRequest.rawValue
+            && opcode < 0x20
+        if carriesCmdSN, !immediate,
+            let cmdSN = rawHeader.getInteger(at: rawHeader.readerIndex + 24, as: UInt32.self), cmdSN == expCmdSN
+        {
+            expCmdSN &+= 1
+            reject(rawHeader, reason: reason, into: &actions)
+            deliverQueued(into: &actions)
+            return
+        }
+        reject(rawHeader, reason: reason, into: &actions)
+    }
+
     /// Delivers the queued commands that are now in order.
     private mutating func deliverQueued(into actions: inout Actions) {
         while let next = pendingCommands.removeValue(forKey: expCmdSN) {
@@ -202,13 +220,25 @@ struct SessionStateMachine {
 
     private mutating func issueR2Ts(_ task: inout TaskState, into actions: inout Actions) {
         let edtl = task.expectedDataTransferLength
-        while task.r2ts.count < parameters.maxOutstandingR2T, task.nextR2TOffset < edtl {
-            let length = min(UInt32(parameters.maxBurstLength), edtl - task.nextR2TOffset)
+        let maxBurst = UInt32(parameters.maxBurstLength)
+        while task.r2ts.count < parameters.maxOutstandingR2T {
+            let offset: UInt32
+            let length: UInt32
+            if task.gapOffset < task.gapEnd {
+                // Unsolicited data that ended early left a hole below FirstBurstLength.
+                offset = task.gapOffset
+                length = min(maxBurst, task.gapEnd - offset)
+                task.gapOffset += length
+            } else if task.nextR2TOffset < edtl {
+                offset = task.nextR2TOffset
+                length = min(maxBurst, edtl - offset)
+                task.nextR2TOffset += length
+            } else {
+                break
+            }
             let tag = allocateTransferTag()
             task.r2ts.append(
-                OutstandingR2T(
-                    targetTransferTag: tag, bufferOffset: task.nextR2TOffset, length: length,
-                    nextOffset: task.nextR2TOffset))
+                OutstandingR2T(targetTransferTag: tag, bufferOffset: offset, length: length, nextOffset: offset))
             var r2t = R2T()
             r2t.lun = task.rawLUN
             r2t.initiatorTaskTag = task.initiatorTaskTag
@@ -217,10 +247,9 @@ struct SessionStateMachine {
             r2t.expCmdSN = expCmdSN
             r2t.maxCmdSN = maxCmdSN
             r2t.r2tSN = task.nextR2TSN
-            r2t.bufferOffset = task.nextR2TOffset
+            r2t.bufferOffset = offset
             r2t.desiredDataTransferLength = length
             task.nextR2TSN &+= 1
-            task.nextR2TOffset += length
             actions.append(.send(.r2t(r2t)))
         }
     }
@@ -260,6 +289,11 @@ struct SessionStateMachine {
             }
             task.unsolicitedNextOffset = end
             task.unsolicitedNextDataSN &+= 1
+            if pdu.final && end < task.unsolicitedEnd {
+                task.gapOffset = end
+                task.gapEnd = task.unsolicitedEnd
+                task.unsolicitedEnd = end
+            }
         } else {
             guard let index = task.r2ts.firstIndex(where: { $0.targetTransferTag == pdu.targetTransferTag }) else {
                 reject(rawHeader, reason: .invalidPDUField, into: &actions)

@@ -30,6 +30,7 @@ final class TargetConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     private var drainPromise: EventLoopPromise<Void>?
     private var needsFlush = false
     private var flushScheduled = false
+    private var coldResetPending = false
 
     init(server: TargetServer) {
         self.server = server
@@ -56,7 +57,8 @@ final class TargetConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
                     return .failure(.authorizationFailure("\(initiatorName) is not in the ACL of \(targetName)"))
                 }
                 return .success(target)
-            })
+            },
+            sessionExists: { [sessions = server.sessions] tsih in sessions.session(tsih: tsih) != nil })
     }
 
     // MARK: Channel events
@@ -144,7 +146,10 @@ final class TargetConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         } catch {
             if machine != nil {
                 actions.removeAll(keepingCapacity: true)
-                machine!.reject(frame.bhs, reason: .commandNotSupported, into: &actions)
+                let unknownOpcode: Bool
+                if case .unknownOpcode = error as? PDUDecodeError { unknownOpcode = true } else { unknownOpcode = false }
+                machine!.undecodable(
+                    frame.bhs, reason: unknownOpcode ? .commandNotSupported : .protocolError, into: &actions)
                 logger.info("rejected PDU: \(error)")
                 perform(context: context)
             } else {
@@ -257,6 +262,11 @@ final class TargetConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     private func perform(context: ChannelHandlerContext) {
         for action in actions {
             switch action {
+            case .send(.taskManagementResponse(let response)) where coldResetPending:
+                write(.taskManagementResponse(response), context: context)
+                coldResetPending = false
+                flushIfNeeded(context: context)
+                close(context: context, reason: "target cold reset")
             case .send(let pdu):
                 write(pdu, context: context)
             case .execute(let itt, let request):
@@ -267,9 +277,11 @@ final class TargetConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
                 if let session, let target = session.target {
                     target.device.targetReset(by: session.nexus)
                     if cold {
+                        // RFC 7143 11.5.1: after the response, every connection of the target drops.
                         for other in server.sessions.sessions(of: target) where other !== session {
                             other.closeConnection("target cold reset")
                         }
+                        coldResetPending = true
                     }
                 }
             case .closeAfterFlush(let reason):

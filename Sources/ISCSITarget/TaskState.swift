@@ -40,6 +40,9 @@ struct TaskState {
     var unsolicitedNextDataSN: UInt32 = 0
     /// The next offset an R2T will ask for.
     var nextR2TOffset: UInt32 = 0
+    /// A range below the end of unsolicited data that the initiator did not send (F=1 early).
+    var gapOffset: UInt32 = 0
+    var gapEnd: UInt32 = 0
     var nextR2TSN: UInt32 = 0
     var r2ts: [OutstandingR2T] = []
 

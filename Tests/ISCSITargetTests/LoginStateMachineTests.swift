@@ -200,6 +200,14 @@ final class LoginStateMachineTests: XCTestCase {
         assertFailure(harness.receive(request), code: 0x0206)
     }
 
+    func testNonZeroTSIHOfUnknownSessionFailsWithSessionDoesNotExist() {
+        var harness = LoginHarness(sessionExists: { _ in false })
+        let request = script.request(
+            csg: 0, nsg: 1, transit: true, ["InitiatorName=\(Fixture.initiatorName)", "TargetName=\(Fixture.targetName)"],
+            tsih: 9)
+        assertFailure(harness.receive(request), code: 0x020A)
+    }
+
     func testTransitAndContinueTogetherFail() {
         var harness = LoginHarness()
         let request = script.request(

@@ -170,6 +170,31 @@ final class SessionDataTransferTests: XCTestCase {
         XCTAssertEqual(done.executed.first?.request.dataOut, data)
     }
 
+    func testUnsolicitedDataEndingEarlyGetsTheHoleSolicited() {
+        var session = H {
+            $0.initialR2T = false
+            $0.maxBurstLength = 4096
+            $0.firstBurstLength = 2048
+            $0.maxOutstandingR2T = 1
+        }
+        let data = Fixture.pattern(4096)
+        let command = session.receive(
+            H.write(itt: 11, cmdSN: 10, length: 4096, immediateData: data.getSlice(at: 0, length: 512)!, final: false))
+        XCTAssertEqual(command.r2ts.map(\.bufferOffset), [2048])
+        let first = command.r2ts[0]
+        // The unsolicited sequence stops at 1024 (F=1) instead of FirstBurstLength (2048).
+        let early = session.receive(H.dataOut(itt: 11, dataSN: 0, offset: 512, data.getSlice(at: 512, length: 512)!, final: true))
+        XCTAssertTrue(early.isEmpty, "the hole waits for the outstanding R2T to finish")
+        let afterFirst = session.receive(
+            H.dataOut(itt: 11, ttt: first.targetTransferTag, dataSN: 0, offset: 2048, data.getSlice(at: 2048, length: 2048)!, final: true))
+        XCTAssertEqual(afterFirst.r2ts.map(\.bufferOffset), [1024])
+        XCTAssertEqual(afterFirst.r2ts.map(\.desiredDataTransferLength), [1024])
+        let hole = afterFirst.r2ts[0]
+        let done = session.receive(
+            H.dataOut(itt: 11, ttt: hole.targetTransferTag, dataSN: 0, offset: 1024, data.getSlice(at: 1024, length: 1024)!, final: true))
+        XCTAssertEqual(done.executed.first?.request.dataOut, data)
+    }
+
     func testR2TsHonourMaxBurstLengthAndMaxOutstandingR2T() {
         var session = H {
             $0.maxBurstLength = 2048

@@ -306,9 +306,9 @@ final class TargetServerSocketTests: XCTestCase {
         ahs.writeRepeatingByte(0xA5, count: 1018)
         bytes.writeBuffer(&ahs)
         initiator.sendRaw(bytes)
-        expectReject(initiator, reason: .commandNotSupported, header: bytes.getSlice(at: 0, length: 48))
-        // The session goes on (an immediate NOP needs no CmdSN).
-        initiator.send(.nopOut(NOPOut(immediate: true, initiatorTaskTag: 0x52, cmdSN: initiator.cmdSN)))
+        expectReject(initiator, reason: .protocolError, header: bytes.getSlice(at: 0, length: 48))
+        // The rejected command's CmdSN counts as received: a NOP with the next CmdSN is answered.
+        initiator.send(.nopOut(NOPOut(immediate: false, initiatorTaskTag: 0x52, cmdSN: initiator.cmdSN &+ 1)))
         guard case .nopIn(let reply)? = initiator.expectPDU() else { return XCTFail("expected a NOP-In") }
         XCTAssertEqual(reply.initiatorTaskTag, 0x52)
         harness.assertStillServes()

@@ -141,7 +141,7 @@ struct LoginHarness {
 
     init(
         configuration: TargetNegotiationConfiguration = TargetNegotiationConfiguration(), portalGroupTag: UInt16 = 7,
-        window: UInt32 = 32, admitted: String? = nil
+        window: UInt32 = 32, admitted: String? = nil, sessionExists: @escaping (UInt16) -> Bool = { _ in true }
     ) {
         let target = ExportedTarget(tid: 1, name: Fixture.targetName)
         let resolved = Resolved()
@@ -158,7 +158,7 @@ struct LoginHarness {
                     return .failure(.authorizationFailure("\(initiatorName) not in ACL"))
                 }
                 return .success(target)
-            })
+            }, sessionExists: sessionExists)
     }
 
     mutating func receive(_ request: LoginRequest) -> LoginStateMachine.Action { machine.receive(request) }
