@@ -52,6 +52,20 @@ b=$(sha256sum <"$WORK/back.img" | cut -d' ' -f1)
 [ "$a" = "$b" ] || fail "data read back differs: $a vs $b"
 echo "sha256 $a on both sides"
 
+echo "== control socket: root only, errors in tgt's words"
+cp "$BIN/tgtadm" "$WORK/tgtadm"
+chmod 755 "$WORK" "$WORK/tgtadm" "$TGTD_RUN_DIR"
+if out=$(setpriv --reuid=65534 --regid=65534 --clear-groups env TGTD_RUN_DIR="$TGTD_RUN_DIR" \
+  "$WORK/tgtadm" -C 21 --op show --mode target 2>&1); then fail "a non-root caller was served"; fi
+[ "$out" = "tgtadm: permission denied" ] || fail "non-root caller got: $out"
+if out=$("$BIN/tgtadm" -C 21 --lld iscsi --op show --mode target --tid 9 2>&1); then fail "unknown tid accepted"; fi
+[ "$out" = "tgtadm: can't find the target" ] || fail "unknown tid gave: $out"
+if out=$("$BIN/tgtadm" -C 21 --lld iscsi --op new --mode logicalunit --tid 1 --lun 1 -b /dev/shm/it-ours.img 2>&1); then
+  fail "duplicate LUN accepted"
+fi
+[ "$out" = "tgtadm: this logical unit number already exists" ] || fail "duplicate LUN gave: $out"
+echo "ok"
+
 echo "== libiscsi conformance suite against a /dev/shm LUN"
 URL="iscsi://127.0.0.1:3291/$IQN/1"
 python3 "$SHARED/tools/conformance.py" "$URL" --multipath "$URL" --json "$WORK/conformance.json" | tee "$WORK/conformance.txt"
