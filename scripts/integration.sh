@@ -66,6 +66,7 @@ fi
 [ "$out" = "tgtadm: this logical unit number already exists" ] || fail "duplicate LUN gave: $out"
 echo "ok"
 
+if [ "${CONFORMANCE:-1}" = 0 ]; then echo "(conformance skipped: CONFORMANCE=0)"; else
 echo "== libiscsi conformance suite against a /dev/shm LUN"
 URL="iscsi://127.0.0.1:3291/$IQN/1"
 python3 "$SHARED/tools/conformance.py" "$URL" --multipath "$URL" --json "$WORK/conformance.json" | tee "$WORK/conformance.txt"
@@ -75,6 +76,7 @@ failed=$(echo "$line" | sed -n 's/^conformance: \([0-9]*\) passed, \([0-9]*\) fa
 [ -n "$passed" ] || fail "no conformance summary"
 [ "$failed" -eq 0 ] || fail "conformance: $failed failed"
 [ "$passed" -ge 150 ] || fail "conformance: only $passed passed"
+fi
 
 kill -TERM "$OURS_PID"
 wait "$OURS_PID" || fail "tgtd did not exit 0 on SIGTERM"

@@ -23,6 +23,7 @@ start_ours() {
 start_peer() {
   tgtd -f -C "$1" --iscsi "portal=127.0.0.1:$2" >"$3" 2>&1 &
   PEER_PID=$!
+  disown "$PEER_PID"  # killed with -9 at the end: no job report
   wait_port "$2"
 }
 
