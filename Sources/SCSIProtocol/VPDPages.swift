@@ -74,6 +74,32 @@ public enum VPDPage {
         page(peripheral, logicalBlockProvisioning, [0, 0, 0, 0])
     }
 
+    /// What a thin provisioned unit supports (SBC-3 6.5.4).
+    public struct ThinProvisioning: Sendable, Equatable {
+        /// LBPU: UNMAP.
+        public var unmap = true
+        /// LBPWS: WRITE SAME(16) with UNMAP.
+        public var writeSame16 = true
+        /// LBPWS10: WRITE SAME(10) with UNMAP.
+        public var writeSame10 = true
+        /// LBPRZ: unmapped blocks read as zeros.
+        public var readsZeros = true
+        /// ANC_SUP: anchored blocks.
+        public var anchor = false
+        public init() {}
+    }
+
+    /// LOGICAL BLOCK PROVISIONING for a thin provisioned unit: PROVISIONING TYPE 010b.
+    public static func logicalBlockProvisioningPage(peripheral: UInt8, thin: ThinProvisioning) -> [UInt8] {
+        var flags: UInt8 = 0
+        if thin.unmap { flags |= 0x80 }
+        if thin.writeSame16 { flags |= 0x40 }
+        if thin.writeSame10 { flags |= 0x20 }
+        if thin.readsZeros { flags |= 0x04 }
+        if thin.anchor { flags |= 0x02 }
+        return page(peripheral, logicalBlockProvisioning, [0, flags, 0x02, 0])
+    }
+
     static func put(_ body: inout [UInt8], _ offset: Int, _ value: UInt64, bytes: Int) {
         for i in 0..<bytes {
             body[offset + i] = UInt8(truncatingIfNeeded: value >> UInt64(8 * (bytes - 1 - i)))

@@ -11,11 +11,13 @@ enum CapacityCommands {
         return .dataIn(data, allocationLength: data.count)
     }
 
-    /// READ CAPACITY(16) (SBC-3 5.16): no protection, LBPME 0, tgt's physical block exponent.
+    /// READ CAPACITY(16) (SBC-3 5.16): no protection, tgt's physical block exponent; LBPME and
+    /// LBPRZ when thin provisioned.
     static func readCapacity16(_ context: CommandContext) -> CommandOutcome {
         var data = [UInt8].bigEndian(context.state.blockCount - 1, count: 8)
         data += .bigEndian(UInt64(context.unit.blockSize), count: 4)
-        data += [0, context.unit.physicalBlockExponent, 0, 0]
+        let provisioning: UInt8 = context.unit.isThinProvisioned ? 0x80 | 0x40 : 0  // LBPME, LBPRZ
+        data += [0, context.unit.physicalBlockExponent, provisioning, 0]
         data += [UInt8](repeating: 0, count: 16)
         return .dataIn(data, allocationLength: Int(min(context.cdb.uint32(at: 10), 32)))
     }

@@ -7,7 +7,7 @@ struct CommandContext {
     let unit: LogicalUnit
     let cdb: CDB
     let request: SCSICommandRequest
-    let nexusID: UInt64
+    let nexus: SCSINexus
     let eventLoop: EventLoop
     /// The unit's state when the command was admitted.
     let state: UnitState
@@ -17,6 +17,8 @@ struct CommandContext {
     func inRange(lba: UInt64, blocks: UInt64) -> Bool {
         lba < state.blockCount && blocks <= state.blockCount - lba
     }
+
+    var nexusID: UInt64 { nexus.id }
 
     func byteOffset(_ lba: UInt64) -> UInt64 { lba << UInt64(unit.blockShift) }
 }

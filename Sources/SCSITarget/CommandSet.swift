@@ -12,6 +12,8 @@ struct CommandTraits: OptionSet, Sendable {
     static let allowedWhenReserved = CommandTraits(rawValue: 1 << 1)
     /// Needs the medium: NOT READY / MEDIUM NOT PRESENT while a removable unit is ejected.
     static let needsMedium = CommandTraits(rawValue: 1 << 2)
+    /// Writes the medium: waits while a COMPARE AND WRITE holds the unit's exclusive gate.
+    static let writesMedium = CommandTraits(rawValue: 1 << 3)
 }
 
 /// One supported command as REPORT SUPPORTED OPERATION CODES describes it.
@@ -94,7 +96,13 @@ extension CommandSet {
 
     static let controller = CommandSet(primary)
 
-    static let disk: CommandSet = {
+    /// A fully provisioned disk (tgtd's command set plus persistent reservations, COMPARE AND
+    /// WRITE and GET LBA STATUS).
+    static let disk = CommandSet(diskCommands(thin: false))
+    /// A thin provisioned disk also answers UNMAP.
+    static let thinDisk = CommandSet(diskCommands(thin: true))
+
+    private static func diskCommands(thin: Bool) -> [CommandDescriptor] {
         let lba4: [UInt8] = [0xFF, 0xFF, 0xFF, 0xFF]
         let lba8 = lba4 + lba4
         // Byte 1 of the block commands: DPO 0x10, FUA 0x08, BYTCHK 0x02/0x06, IMMED 0x02,
@@ -103,42 +111,67 @@ extension CommandSet {
         func cdb12(_ flags: UInt8) -> [UInt8] { [flags] + lba4 + lba4 + [0] }
         func cdb16(_ flags: UInt8) -> [UInt8] { [flags] + lba8 + lba4 + [0] }
         let medium = CommandTraits.needsMedium
-        return CommandSet(
-            primary + [
-                command(SCSIOpcode.read6, [0x1F, 0xFF, 0xFF, 0xFF], medium, BlockCommands.read),
-                command(SCSIOpcode.write6, [0x1F, 0xFF, 0xFF, 0xFF], medium, BlockCommands.write),
-                command(SCSIOpcode.modeSelect6, [0x11, 0, 0, 0xFF], [], ModeCommands.modeSelect),
-                command(SCSIOpcode.reserve6, [0, 0, 0, 0], [], ReservationCommands.reserve),
-                command(SCSIOpcode.release6, [0, 0, 0, 0], .allowedWhenReserved, ReservationCommands.release),
-                command(SCSIOpcode.modeSense6, [0x08, 0xFF, 0xFF, 0xFF], [], ModeCommands.modeSense),
-                command(SCSIOpcode.startStopUnit, [0x01, 0, 0x0F, 0xF7], [], PrimaryCommands.startStopUnit),
-                command(SCSIOpcode.preventAllowMediumRemoval, [0, 0, 0, 0x03], [], PrimaryCommands.preventAllowMediumRemoval),
-                command(SCSIOpcode.readCapacity10, [0] + lba4 + [0, 0, 0x01], medium, CapacityCommands.readCapacity10),
-                command(SCSIOpcode.read10, cdb10(0x18), medium, BlockCommands.read),
-                command(SCSIOpcode.write10, cdb10(0x18), medium, BlockCommands.write),
-                command(SCSIOpcode.writeAndVerify10, cdb10(0x12), medium, BlockCommands.writeAndVerify),
-                command(SCSIOpcode.verify10, cdb10(0x16), medium, VerifyCommands.verify),
-                command(SCSIOpcode.preFetch10, cdb10(0x02), medium, VerifyCommands.preFetch),
-                command(SCSIOpcode.synchronizeCache10, cdb10(0x02), medium, VerifyCommands.synchronizeCache),
-                command(SCSIOpcode.writeSame10, cdb10(0), medium, WriteSameCommand.writeSame),
-                command(SCSIOpcode.modeSelect10, [0x11, 0, 0, 0, 0, 0, 0xFF, 0xFF], [], ModeCommands.modeSelect),
-                command(SCSIOpcode.reserve10, [0, 0, 0, 0, 0, 0, 0, 0], [], ReservationCommands.reserve),
-                command(SCSIOpcode.release10, [0, 0, 0, 0, 0, 0, 0, 0], .allowedWhenReserved, ReservationCommands.release),
-                command(SCSIOpcode.modeSense10, [0x18, 0xFF, 0xFF, 0, 0, 0, 0xFF, 0xFF], [], ModeCommands.modeSense),
-                command(SCSIOpcode.read16, cdb16(0x18), medium, BlockCommands.read),
-                command(SCSIOpcode.write16, cdb16(0x18), medium, BlockCommands.write),
-                command(SCSIOpcode.writeAndVerify16, cdb16(0x12), medium, BlockCommands.writeAndVerify),
-                command(SCSIOpcode.verify16, cdb16(0x16), medium, VerifyCommands.verify),
-                command(SCSIOpcode.preFetch16, cdb16(0x02), medium, VerifyCommands.preFetch),
-                command(SCSIOpcode.synchronizeCache16, cdb16(0x02), medium, VerifyCommands.synchronizeCache),
-                command(SCSIOpcode.writeSame16, cdb16(0x01), medium, WriteSameCommand.writeSame),
-                command(
-                    SCSIOpcode.serviceActionIn16, [0x10] + lba8 + lba4 + [0x01], medium, CapacityCommands.readCapacity16,
-                    serviceAction: SCSIServiceAction.readCapacity16),
-                command(SCSIOpcode.read12, cdb12(0x18), medium, BlockCommands.read),
-                command(SCSIOpcode.write12, cdb12(0x18), medium, BlockCommands.write),
-                command(SCSIOpcode.writeAndVerify12, cdb12(0x12), medium, BlockCommands.writeAndVerify),
-                command(SCSIOpcode.verify12, cdb12(0x16), medium, VerifyCommands.verify),
-            ])
-    }()
+        let writing: CommandTraits = [.needsMedium, .writesMedium]
+        // PERSISTENT RESERVE IN neither reports nor clears a unit attention, like INQUIRY: an
+        // initiator (libiscsi's test suite, cluster managers) reads keys first thing after a
+        // reset, and the attention stays for its next command. It also reads through another
+        // nexus's RESERVE(6), as with tgtd.
+        let reservationsIn: [CommandDescriptor] = (0...3).map { action in
+            command(
+                SCSIOpcode.persistentReserveIn, [UInt8(action), 0, 0, 0, 0, 0, 0xFF, 0xFF],
+                [.ignoresUnitAttention, .allowedWhenReserved],
+                PersistentReserveCommands.reserveIn, serviceAction: UInt16(action))
+        }
+        let reservationsOut: [CommandDescriptor] = (0...7).map { action in
+            command(
+                SCSIOpcode.persistentReserveOut, [UInt8(action), 0xFF, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF], [],
+                PersistentReserveCommands.reserveOut, serviceAction: UInt16(action))
+        }
+        // WRITE SAME's UNMAP bit.
+        let unmapBit: UInt8 = thin ? 0x08 : 0
+        let thinOnly: [CommandDescriptor] =
+            thin ? [command(SCSIOpcode.unmap, [0, 0, 0, 0, 0, 0, 0xFF, 0xFF], writing, ProvisioningCommands.unmap)] : []
+        return primary + reservationsIn + reservationsOut + thinOnly + [
+            command(SCSIOpcode.read6, [0x1F, 0xFF, 0xFF, 0xFF], medium, BlockCommands.read),
+            command(SCSIOpcode.write6, [0x1F, 0xFF, 0xFF, 0xFF], writing, BlockCommands.write),
+            command(SCSIOpcode.modeSelect6, [0x11, 0, 0, 0xFF], [], ModeCommands.modeSelect),
+            command(SCSIOpcode.reserve6, [0, 0, 0, 0], [], ReservationCommands.reserve),
+            command(SCSIOpcode.release6, [0, 0, 0, 0], .allowedWhenReserved, ReservationCommands.release),
+            command(SCSIOpcode.modeSense6, [0x08, 0xFF, 0xFF, 0xFF], [], ModeCommands.modeSense),
+            command(SCSIOpcode.startStopUnit, [0x01, 0, 0x0F, 0xF7], [], PrimaryCommands.startStopUnit),
+            command(SCSIOpcode.preventAllowMediumRemoval, [0, 0, 0, 0x03], [], PrimaryCommands.preventAllowMediumRemoval),
+            command(SCSIOpcode.readCapacity10, [0] + lba4 + [0, 0, 0x01], medium, CapacityCommands.readCapacity10),
+            command(SCSIOpcode.read10, cdb10(0x18), medium, BlockCommands.read),
+            command(SCSIOpcode.write10, cdb10(0x18), writing, BlockCommands.write),
+            command(SCSIOpcode.writeAndVerify10, cdb10(0x12), writing, BlockCommands.writeAndVerify),
+            command(SCSIOpcode.verify10, cdb10(0x16), medium, VerifyCommands.verify),
+            command(SCSIOpcode.preFetch10, cdb10(0x02), medium, VerifyCommands.preFetch),
+            command(SCSIOpcode.synchronizeCache10, cdb10(0x02), medium, VerifyCommands.synchronizeCache),
+            command(SCSIOpcode.writeSame10, cdb10(unmapBit), writing, WriteSameCommand.writeSame),
+            command(SCSIOpcode.modeSelect10, [0x11, 0, 0, 0, 0, 0, 0xFF, 0xFF], [], ModeCommands.modeSelect),
+            command(SCSIOpcode.reserve10, [0, 0, 0, 0, 0, 0, 0, 0], [], ReservationCommands.reserve),
+            command(SCSIOpcode.release10, [0, 0, 0, 0, 0, 0, 0, 0], .allowedWhenReserved, ReservationCommands.release),
+            command(SCSIOpcode.modeSense10, [0x18, 0xFF, 0xFF, 0, 0, 0, 0xFF, 0xFF], [], ModeCommands.modeSense),
+            command(SCSIOpcode.read16, cdb16(0x18), medium, BlockCommands.read),
+            command(SCSIOpcode.write16, cdb16(0x18), writing, BlockCommands.write),
+            command(SCSIOpcode.writeAndVerify16, cdb16(0x12), writing, BlockCommands.writeAndVerify),
+            command(SCSIOpcode.verify16, cdb16(0x16), medium, VerifyCommands.verify),
+            command(SCSIOpcode.preFetch16, cdb16(0x02), medium, VerifyCommands.preFetch),
+            command(SCSIOpcode.synchronizeCache16, cdb16(0x02), medium, VerifyCommands.synchronizeCache),
+            command(SCSIOpcode.writeSame16, cdb16(unmapBit | 0x01), writing, WriteSameCommand.writeSame),
+            command(
+                SCSIOpcode.serviceActionIn16, [0x10] + lba8 + lba4 + [0x01], medium, CapacityCommands.readCapacity16,
+                serviceAction: SCSIServiceAction.readCapacity16),
+            command(SCSIOpcode.read12, cdb12(0x18), medium, BlockCommands.read),
+            command(SCSIOpcode.write12, cdb12(0x18), writing, BlockCommands.write),
+            command(SCSIOpcode.writeAndVerify12, cdb12(0x12), writing, BlockCommands.writeAndVerify),
+            command(SCSIOpcode.verify12, cdb12(0x16), medium, VerifyCommands.verify),
+            command(
+                SCSIOpcode.compareAndWrite, [0x18] + lba8 + [0, 0, 0, 0xFF, 0], medium,
+                CompareAndWriteCommand.compareAndWrite),
+            command(
+                SCSIOpcode.serviceActionIn16, [0x12] + lba8 + lba4 + [0], medium, ProvisioningCommands.getLBAStatus,
+                serviceAction: SCSIServiceAction.getLBAStatus),
+        ]
+    }
 }

@@ -22,6 +22,10 @@ final class LogicalUnit: @unchecked Sendable {
     private(set) var nexuses: ContiguousArray<NexusState> = []
     /// The I_T nexus holding an SPC-2 RESERVE.
     var reservationHolder: UInt64?
+    /// SPC-4 persistent reservations: registrations and the reservation, keyed by initiator port.
+    var persistent = PersistentReservationState()
+    /// Serializes COMPARE AND WRITE, and the writes arriving while one runs.
+    var exclusiveGate = ExclusiveGate()
     var mediumPresent = true
     var writeCacheEnabled: Bool
     var softwareWriteProtect = false
@@ -51,31 +55,32 @@ final class LogicalUnit: @unchecked Sendable {
         guard backstore.byteSize >> shift > 0 else { throw SCSITargetError.storeTooSmall(backstore.byteSize) }
         self.lun = lun
         deviceType = .directAccess
-        commands = .disk
+        commands = options.thinProvisioning ? .thinDisk : .disk
         self.backstore = backstore
         self.blockSize = blockSize
         blockShift = shift
         self.options = options
         maximumWriteSameBlocks = options.maximumWriteSameBlocks
+        let ratio = options.physicalBlockSize / blockSize
+        let exponent = ratio > 1 && ratio & (ratio - 1) == 0 ? UInt8(min(ratio.trailingZeroBitCount, 15)) : 0
+        physicalBlockExponent = exponent
         identity = LogicalUnitIdentity(
             targetID: targetID, lun: lun, deviceType: .directAccess, options: options,
-            maximumWriteSame: options.maximumWriteSameBlocks)
-        let ratio = options.physicalBlockSize / blockSize
-        physicalBlockExponent =
-            ratio > 1 && ratio & (ratio - 1) == 0 ? UInt8(min(ratio.trailingZeroBitCount, 15)) : 0
+            maximumWriteSame: options.maximumWriteSameBlocks, unmapGranularity: 1 << UInt32(exponent))
         blockCount = backstore.byteSize >> shift
         writeCacheEnabled = options.writeCache ?? backstore.hasVolatileWriteCache
     }
 
     var isController: Bool { deviceType == .storageArrayController }
+    var isThinProvisioned: Bool { options.thinProvisioning && !isController }
 
     /// The nexus's slot, created (with a power-on unit attention) on its first command.
     /// A linear scan: a unit sees a handful of nexuses, and this runs on every command.
-    func nexusIndex(_ id: UInt64) -> Int {
-        for index in nexuses.indices where nexuses[index].id == id {
+    func nexusIndex(_ nexus: SCSINexus) -> Int {
+        for index in nexuses.indices where nexuses[index].id == nexus.id {
             return index
         }
-        nexuses.append(NexusState(id: id))
+        nexuses.append(NexusState(id: nexus.id, portName: nexus.initiatorPortName))
         return nexuses.count - 1
     }
 
@@ -83,8 +88,8 @@ final class LogicalUnit: @unchecked Sendable {
         nexuses[index].takeAttention()
     }
 
-    func setPreventsRemoval(_ prevents: Bool, for id: UInt64) {
-        nexuses[nexusIndex(id)].preventsRemoval = prevents
+    func setPreventsRemoval(_ prevents: Bool, for nexus: SCSINexus) {
+        nexuses[nexusIndex(nexus)].preventsRemoval = prevents
     }
 
     var removalPrevented: Bool { nexuses.contains { $0.preventsRemoval } }
@@ -95,19 +100,28 @@ final class LogicalUnit: @unchecked Sendable {
         }
     }
 
+    /// A unit attention for every I_T nexus of the initiator `port` (all its sessions here).
+    func postAttention(_ code: AdditionalSenseCode, toPort port: String) {
+        for index in nexuses.indices where nexuses[index].portName == port {
+            nexuses[index].post(code)
+        }
+    }
+
     func clearAttention(_ code: AdditionalSenseCode, for id: UInt64) {
         for index in nexuses.indices where nexuses[index].id == id {
             nexuses[index].clear(code)
         }
     }
 
+    /// The session is gone: its unit attentions, medium-removal prevention and SPC-2 reservation
+    /// go with it. Persistent reservations belong to the initiator port and stay (SPC-4 5.13.1).
     func forget(_ id: UInt64) {
         nexuses.removeAll { $0.id == id }
         if reservationHolder == id { reservationHolder = nil }
     }
 
-    /// LOGICAL UNIT RESET (SAM-5 6.3.3): reservations and medium-removal prevention go, every
-    /// known nexus gets a unit attention.
+    /// LOGICAL UNIT RESET (SAM-5 6.3.3): the SPC-2 reservation and medium-removal prevention go,
+    /// every known nexus gets a unit attention; persistent reservations are kept (SPC-4 5.13.1).
     func reset() {
         reservationHolder = nil
         for index in nexuses.indices {

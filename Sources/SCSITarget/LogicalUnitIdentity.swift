@@ -9,7 +9,12 @@ struct LogicalUnitIdentity: Sendable {
     let standardInquiry: ByteBuffer
     private let vpdPages: [(code: UInt8, page: ByteBuffer)]
 
-    init(targetID: Int, lun: UInt64, deviceType: PeripheralDeviceType, options: LogicalUnitOptions, maximumWriteSame: UInt32) {
+    /// `unmapGranularity`: logical blocks per physical block, the OPTIMAL UNMAP GRANULARITY of a
+    /// thin provisioned unit.
+    init(
+        targetID: Int, lun: UInt64, deviceType: PeripheralDeviceType, options: LogicalUnitOptions,
+        maximumWriteSame: UInt32, unmapGranularity: UInt32 = 1
+    ) {
         let scsiID = options.scsiID ?? "IET     " + Self.hex(UInt64(targetID), width: 4) + Self.hex(lun, width: 4)
         let serial = options.serialNumber ?? "beaf\(targetID)\(lun)"
         self.scsiID = scsiID
@@ -26,9 +31,16 @@ struct LogicalUnitIdentity: Sendable {
         standardInquiry = ByteBuffer(bytes: standard.bytes)
 
         let peripheral = deviceType.rawValue
+        let thin = options.thinProvisioning && !isController
         var limits = VPDPage.BlockLimits()
-        limits.maximumCompareAndWriteLength = 128  // what tgtd reports
+        limits.maximumCompareAndWriteLength = UInt8(CompareAndWriteCommand.maximumBlocks)  // what tgtd reports
         limits.maximumWriteSameLength = UInt64(maximumWriteSame)
+        if thin {
+            limits.maximumUnmapLBACount = ProvisioningCommands.maximumUnmapBlocks
+            limits.maximumUnmapBlockDescriptorCount = ProvisioningCommands.maximumUnmapDescriptors
+            limits.optimalUnmapGranularity = unmapGranularity
+            limits.unmapGranularityAlignment = 0
+        }
         let pages: [(UInt8, [UInt8])] = [
             (VPDPage.unitSerialNumber, VPDPage.unitSerialNumberPage(peripheral: peripheral, serial: serial)),
             (
@@ -38,7 +50,12 @@ struct LogicalUnitIdentity: Sendable {
             ),
             (VPDPage.blockLimits, VPDPage.blockLimitsPage(peripheral: peripheral, limits: limits)),
             (VPDPage.blockDeviceCharacteristics, VPDPage.blockDeviceCharacteristicsPage(peripheral: peripheral)),
-            (VPDPage.logicalBlockProvisioning, VPDPage.logicalBlockProvisioningPage(peripheral: peripheral)),
+            (
+                VPDPage.logicalBlockProvisioning,
+                thin
+                    ? VPDPage.logicalBlockProvisioningPage(peripheral: peripheral, thin: .init())
+                    : VPDPage.logicalBlockProvisioningPage(peripheral: peripheral)
+            ),
         ]
         let supported = VPDPage.supportedPagesPage(peripheral: peripheral, pages: [VPDPage.supportedPages] + pages.map(\.0))
         vpdPages = ([(VPDPage.supportedPages, supported)] + pages).map { ($0.0, ByteBuffer(bytes: $0.1)) }

@@ -24,11 +24,16 @@ public struct LogicalUnitOptions: Sendable, Equatable {
     /// (no limit, written in 1 MiB chunks) keeps the page identical to tgtd's; 65535 is what
     /// LIO reports.
     public var maximumWriteSameBlocks: UInt32
+    /// Thin provisioning (tgt's thin_provisioning): LBPME in READ CAPACITY(16), UNMAP and
+    /// WRITE SAME with UNMAP, which hand ranges to the backstore to discard (they read back as
+    /// zeros, LBPRZ). Off by default, so INQUIRY and READ CAPACITY match tgtd's.
+    public var thinProvisioning: Bool
 
     public init(
         readOnly: Bool = false, writeCache: Bool? = nil, removable: Bool = false, vendor: String = "IET",
         product: String = "VIRTUAL-DISK", revision: String = "0001", serialNumber: String? = nil,
-        scsiID: String? = nil, physicalBlockSize: Int = 4096, maximumWriteSameBlocks: UInt32 = 0
+        scsiID: String? = nil, physicalBlockSize: Int = 4096, maximumWriteSameBlocks: UInt32 = 0,
+        thinProvisioning: Bool = false
     ) {
         self.readOnly = readOnly
         self.writeCache = writeCache
@@ -40,6 +45,7 @@ public struct LogicalUnitOptions: Sendable, Equatable {
         self.scsiID = scsiID
         self.physicalBlockSize = physicalBlockSize
         self.maximumWriteSameBlocks = maximumWriteSameBlocks
+        self.thinProvisioning = thinProvisioning
     }
 }
 

@@ -6,13 +6,17 @@ struct NexusState {
     private static let attentionLimit = 8
 
     let id: UInt64
+    /// The SCSI initiator port of the nexus: persistent reservations and their unit
+    /// attentions follow the port, which outlives the session (SPC-4 5.13).
+    let portName: String
     private(set) var attentions: [AdditionalSenseCode]
     /// PREVENT ALLOW MEDIUM REMOVAL with PREVENT=1 is in effect for this nexus.
     var preventsRemoval = false
 
     /// A nexus new to the unit starts with POWER ON, RESET, OR BUS DEVICE RESET OCCURRED.
-    init(id: UInt64) {
+    init(id: UInt64, portName: String) {
         self.id = id
+        self.portName = portName
         self.attentions = [.powerOnResetOrBusDeviceReset]
     }
 

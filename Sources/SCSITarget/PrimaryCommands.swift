@@ -10,7 +10,7 @@ enum PrimaryCommands {
     /// format, which SPC-4 allows when descriptor format is not supported.
     static func requestSense(_ context: CommandContext) -> CommandOutcome {
         let code = context.device.lock.withLock {
-            context.unit.takeAttention(at: context.unit.nexusIndex(context.nexusID))
+            context.unit.takeAttention(at: context.unit.nexusIndex(context.nexus))
         }
         let sense =
             code.map { FixedFormatSense(key: .unitAttention, code: $0) }
@@ -147,7 +147,7 @@ enum PrimaryCommands {
         let prevent = context.cdb[4] & 0x03
         guard prevent <= 1 else { return .invalidField(cdbByte: 4) }
         context.device.lock.withLock {
-            context.unit.setPreventsRemoval(prevent == 1, for: context.nexusID)
+            context.unit.setPreventsRemoval(prevent == 1, for: context.nexus)
         }
         return .good
     }

@@ -73,16 +73,18 @@ public final class SCSITargetDevice: @unchecked Sendable {
 
     // MARK: Nexus events
 
-    /// The nexus is gone (session closed or lost): its reservations and attentions go too.
+    /// The nexus is gone (session closed or lost): its SPC-2 reservation and unit attentions go
+    /// too. Persistent reservation registrations belong to the initiator port and stay.
     public func nexusLost(_ nexus: SCSINexus) {
         lock.withLock {
             for case let unit? in units { unit.forget(nexus.id) }
         }
     }
 
-    /// LOGICAL UNIT RESET: clears the unit's reservation and medium-removal prevention, and
-    /// every nexus that knows the unit (the requester too, SAM-5 6.3.3) gets BUS DEVICE RESET
-    /// FUNCTION OCCURRED. False if there is no such unit.
+    /// LOGICAL UNIT RESET: clears the unit's SPC-2 reservation (persistent ones stay) and
+    /// medium-removal prevention, and every nexus that knows the unit (the requester too,
+    /// SAM-5 6.3.3; libiscsi's MultipathIO.Reset checks it) gets BUS DEVICE RESET FUNCTION
+    /// OCCURRED. False if there is no such unit.
     public func logicalUnitReset(_ lun: UInt64, by nexus: SCSINexus) -> Bool {
         lock.withLock {
             guard let unit = unitLocked(lun) else { return false }
@@ -105,28 +107,31 @@ public final class SCSITargetDevice: @unchecked Sendable {
     {
         let cdb = request.cdb.withUnsafeReadableBytes { CDB($0) }
         let outcome: CommandOutcome
-        switch admit(cdb, lun: request.lun, nexusID: nexus.id) {
+        switch admit(cdb, lun: request.lun, nexus: nexus) {
         case .admitted(let unit, let state, let handler):
             outcome = handler(
                 CommandContext(
-                    device: self, unit: unit, cdb: cdb, request: request, nexusID: nexus.id, eventLoop: eventLoop,
+                    device: self, unit: unit, cdb: cdb, request: request, nexus: nexus, eventLoop: eventLoop,
                     state: state))
+        case .afterExclusive(let unit, let state, let handler):
+            let context = CommandContext(
+                device: self, unit: unit, cdb: cdb, request: request, nexus: nexus, eventLoop: eventLoop, state: state)
+            return runExclusive(unit, on: eventLoop) { handler(context).future(on: eventLoop) }
         case .rejected(let rejection):
             outcome = rejection.outcome
         case .noSuchUnit(let controller):
             outcome = PrimaryCommands.withoutUnit(
                 CommandContext(
-                    device: self, unit: controller, cdb: cdb, request: request, nexusID: nexus.id, eventLoop: eventLoop,
+                    device: self, unit: controller, cdb: cdb, request: request, nexus: nexus, eventLoop: eventLoop,
                     state: UnitState(blockCount: 0, writeProtected: true, writeThrough: true)))
         }
-        switch outcome {
-        case .done(let result): return eventLoop.makeSucceededFuture(result)
-        case .pending(let future): return future
-        }
+        return outcome.future(on: eventLoop)
     }
 
     private enum Admission {
         case admitted(LogicalUnit, UnitState, CommandHandler)
+        /// A write arriving while a COMPARE AND WRITE holds the unit's exclusive gate.
+        case afterExclusive(LogicalUnit, UnitState, CommandHandler)
         case rejected(Rejection)
         case noSuchUnit(controller: LogicalUnit)
     }
@@ -150,23 +155,32 @@ public final class SCSITargetDevice: @unchecked Sendable {
     }
 
     /// The checks every command passes, under the lock, in the order LIO makes them: pending unit
-    /// attention, supported opcode, reservation conflict, medium present, CONTROL byte.
-    private func admit(_ cdb: CDB, lun: UInt64, nexusID: UInt64) -> Admission {
+    /// attention, supported opcode, reservation conflict (SPC-2, then persistent), medium present,
+    /// CONTROL byte. A unit without reservations pays two nil checks for them.
+    private func admit(_ cdb: CDB, lun: UInt64, nexus: SCSINexus) -> Admission {
         lock.withLock {
             guard let unit = unitLocked(lun) else { return .noSuchUnit(controller: controller) }
             let opcode = cdb.opcode
             let traits = unit.commands.traits[Int(opcode)]
-            let index = unit.nexusIndex(nexusID)
+            let index = unit.nexusIndex(nexus)
             if !traits.contains(.ignoresUnitAttention), let code = unit.takeAttention(at: index) {
                 return .rejected(.unitAttention(code))
             }
             guard let handler = unit.commands.handlers[Int(opcode)] else { return .rejected(.invalidOpcode) }
-            if let holder = unit.reservationHolder, holder != nexusID, !Self.allowedWhenReserved(cdb, traits) {
+            if let holder = unit.reservationHolder, holder != nexus.id, !Self.allowedWhenReserved(cdb, traits) {
+                return .rejected(.reservationConflict)
+            }
+            if unit.persistent.reservation != nil,
+                PersistentReservationAccess.of(cdb).conflicts(unit.persistent, port: nexus.initiatorPortName)
+            {
                 return .rejected(.reservationConflict)
             }
             if traits.contains(.needsMedium) && !unit.mediumPresent { return .rejected(.mediumNotPresent) }
             // NACA (ACA) and LINK are not supported (SAM-5 5.2).
             if cdb.control & CommandSet.controlUsage != 0 { return .rejected(.unsupportedControl(byte: cdb.length - 1)) }
+            if unit.exclusiveGate.isBusy && traits.contains(.writesMedium) {
+                return .afterExclusive(unit, unit.snapshot, handler)
+            }
             return .admitted(unit, unit.snapshot, handler)
         }
     }
@@ -204,7 +218,7 @@ public final class SCSITargetDevice: @unchecked Sendable {
             scsiSerial: unit.identity.serial, size: unit.blockCount << UInt64(unit.blockShift), blockSize: unit.blockSize,
             online: unit.mediumPresent, removable: unit.options.removable && !unit.isController,
             preventRemoval: unit.removalPrevented, readOnly: unit.options.readOnly,
-            softwareWriteProtect: unit.softwareWriteProtect, thinProvisioning: false,
+            softwareWriteProtect: unit.softwareWriteProtect, thinProvisioning: unit.isThinProvisioned,
             backingStoreType: unit.backstore?.typeName ?? "null", backingStorePath: unit.backstore?.path)
     }
 }

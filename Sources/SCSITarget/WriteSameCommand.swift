@@ -2,8 +2,8 @@ import Backstore
 import NIOCore
 import SCSIProtocol
 
-/// WRITE SAME (10) and (16) without unmapping: one block (or zeros with NDOB) repeated over
-/// the range, written in chunks of at most 1 MiB.
+/// WRITE SAME (10) and (16): one block (or zeros with NDOB) repeated over the range, written in
+/// chunks of at most 1 MiB; with UNMAP on a thin provisioned unit the range is unmapped instead.
 enum WriteSameCommand {
     static let chunkBytes = 1 << 20
 
@@ -12,9 +12,14 @@ enum WriteSameCommand {
         let flags = cdb[1]
         let sixteen = cdb.opcode == SCSIOpcode.writeSame16
         if flags & 0xE0 != 0 { return .invalidField(cdbByte: 1) }  // WRPROTECT
+        // UNMAP and ANCHOR on a fully provisioned unit: "not supported" as LIO answers it, so
+        // an initiator probing them (libiscsi's UnmapVPD cases) reads the command as absent.
+        let thin = context.unit.isThinProvisioned
+        if flags & 0x18 != 0 && !thin { return .check(.illegalRequest, .invalidCommandOperationCode) }
         guard !context.state.writeProtected else { return .writeProtected }
-        // ANCHOR and UNMAP need thin provisioning; LBDATA and PBDATA are obsolete.
-        if flags & 0x1E != 0 { return .invalidField(cdbByte: 1) }
+        // Anchored blocks are not supported (ANC_SUP 0); LBDATA and PBDATA are obsolete.
+        if flags & 0x16 != 0 { return .invalidField(cdbByte: 1) }
+        let unmap = flags & 0x08 != 0
         let noDataOut = sixteen && flags & 0x01 != 0
         let (lba, requested) = cdb.blockRange
         guard lba < context.state.blockCount else { return .lbaOutOfRange }
@@ -35,6 +40,15 @@ enum WriteSameCommand {
             block = dataOut
         }
         guard let store = context.unit.backstore else { return .check(.hardwareError, .internalTargetFailure) }
+        let dataOutLength = noDataOut ? 0 : blockSize
+        if unmap {
+            // The range is unmapped whatever the block holds, as LIO and tgt do (and libiscsi's
+            // UnmapUntilEnd expects): it reads back as zeros (LBPRZ).
+            let shift = UInt64(context.unit.blockShift)
+            return BackstoreCompletion.status(
+                store.discardOrZero(offset: lba << shift, length: blocks << shift, on: context.eventLoop),
+                writing: true, dataOutLength: dataOutLength, on: context.eventLoop)
+        }
 
         let chunkBlocks = min(blocks, UInt64(max(1, chunkBytes / blockSize)))
         var pattern = context.device.allocator.buffer(capacity: Int(chunkBlocks) * blockSize)
@@ -54,6 +68,6 @@ enum WriteSameCommand {
             }
         }
         return BackstoreCompletion.status(
-            writeChunks(from: lba, remaining: blocks), writing: true, dataOutLength: noDataOut ? 0 : blockSize, on: eventLoop)
+            writeChunks(from: lba, remaining: blocks), writing: true, dataOutLength: dataOutLength, on: eventLoop)
     }
 }

@@ -40,7 +40,7 @@ final class CapacityTests: XCTestCase {
         let data = assertGood(harness.run([SCSIOpcode.serviceActionIn16, 0x10] + be(0, 8) + be(32, 4) + [0, 0]))
         XCTAssertEqual(Array(data[8..<14]), [0, 0, 0x10, 0, 0, 0], "4 KiB blocks, one per physical block")
         assertCheck(
-            harness.run([SCSIOpcode.serviceActionIn16, 0x12] + be(0, 8) + be(32, 4) + [0, 0]), .illegalRequest,
+            harness.run([SCSIOpcode.serviceActionIn16, 0x13] + be(0, 8) + be(32, 4) + [0, 0]), .illegalRequest,
             .invalidFieldInCDB)
     }
 

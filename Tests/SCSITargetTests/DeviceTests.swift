@@ -79,7 +79,7 @@ final class DeviceTests: XCTestCase {
         let harness = try Harness()
         harness.ready()
         harness.ready(lun: 0)
-        for opcode: UInt8 in [0x01, 0x04, 0x42, 0x5E, 0x7F, 0x89, 0xC0, 0xFF] {
+        for opcode: UInt8 in [0x01, 0x04, 0x42, 0x4D, 0x7F, 0x8C, 0xC0, 0xFF] {
             assertCheck(harness.run([opcode]), .illegalRequest, .invalidCommandOperationCode)
         }
         assertCheck(harness.run([SCSIOpcode.read10, 0, 0, 0, 0, 0, 0, 0, 1, 0], lun: 0), .illegalRequest, .invalidCommandOperationCode)

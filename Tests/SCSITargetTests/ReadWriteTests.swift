@@ -98,12 +98,14 @@ final class ReadWriteTests: XCTestCase {
             [SCSIOpcode.write16, 0] + be(0, 8) + be(1, 4) + [0, 0],
             [SCSIOpcode.writeAndVerify10, 0x02, 0, 0, 0, 0, 0, 0, 1, 0],
             [SCSIOpcode.writeSame10, 0, 0, 0, 0, 0, 0, 0, 1, 0],
-            [SCSIOpcode.writeSame10, 0x08, 0, 0, 0, 0, 0, 0, 1, 0],
         ]
         for cdb in writes {
             assertCheck(harness.run(cdb, dataOut: pattern(1)), .dataProtect, .writeProtected)
         }
-        assertCheck(harness.run([SCSIOpcode.writeSame16, 0x08] + be(0, 8) + be(1, 4) + [0, 0]), .dataProtect, .writeProtected)
+        assertCheck(harness.run([SCSIOpcode.writeSame16, 0x01] + be(0, 8) + be(1, 4) + [0, 0]), .dataProtect, .writeProtected)
+        assertCheck(
+            harness.run([SCSIOpcode.compareAndWrite, 0] + be(0, 8) + [0, 0, 0, 1, 0, 0], dataOut: pattern(2)), .dataProtect,
+            .writeProtected)
         XCTAssertTrue(harness.store.writes.isEmpty)
         assertGood(harness.run([SCSIOpcode.read10, 0, 0, 0, 0, 0, 0, 0, 1, 0]))
     }

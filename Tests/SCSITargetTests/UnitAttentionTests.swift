@@ -126,7 +126,9 @@ final class ReservationTests: XCTestCase {
         assertGood(harness.run(release6))
         assertGood(harness.run([SCSIOpcode.reserve10, 0, 0, 0, 0, 0, 0, 0, 0, 0], nexus: b))
         XCTAssertEqual(harness.run(read10).status, .reservationConflict)
-        assertCheck(harness.run([SCSIOpcode.persistentReserveIn, 0, 0, 0, 0, 0, 0, 0, 8, 0]), .illegalRequest, .invalidCommandOperationCode)
+        XCTAssertEqual(
+            harness.run([SCSIOpcode.persistentReserveOut, 6, 0, 0, 0, 0, 0, 0, 24, 0], dataOut: [UInt8](repeating: 0, count: 24))
+                .status, .reservationConflict)
         assertGood(harness.run([SCSIOpcode.release10, 0, 0, 0, 0, 0, 0, 0, 0, 0], nexus: b))
         assertGood(harness.run(read10))
     }
