@@ -70,12 +70,19 @@ if [ "${CONFORMANCE:-1}" = 0 ]; then echo "(conformance skipped: CONFORMANCE=0)"
 echo "== libiscsi conformance suite against a /dev/shm LUN"
 URL="iscsi://127.0.0.1:3291/$IQN/1"
 python3 "$SHARED/tools/conformance.py" "$URL" --multipath "$URL" --json "$WORK/conformance.json" | tee "$WORK/conformance.txt"
-line=$(tail -n 1 "$WORK/conformance.txt")
-passed=$(echo "$line" | sed -n 's/^conformance: \([0-9]*\) passed, \([0-9]*\) failed.*/\1/p')
-failed=$(echo "$line" | sed -n 's/^conformance: \([0-9]*\) passed, \([0-9]*\) failed.*/\2/p')
-[ -n "$passed" ] || fail "no conformance summary"
-[ "$failed" -eq 0 ] || fail "conformance: $failed failed"
-[ "$passed" -ge 150 ] || fail "conformance: only $passed passed"
+python3 - "$WORK/conformance.json" scripts/conformance-known-failures.txt <<'PY' || fail "conformance"
+import json, sys
+results = json.load(open(sys.argv[1]))
+known = {l.split()[0] for l in open(sys.argv[2]) if l.strip() and not l.startswith("#")}
+passed = sum(1 for r in results.values() if r["status"] == "pass")
+failed = sorted(n for n, r in results.items() if r["status"] == "fail")
+unexpected = [n for n in failed if n not in known]
+print("conformance gate: %d passed, %d failed (%d known: see scripts/conformance-known-failures.txt)"
+      % (passed, len(failed), len(failed) - len(unexpected)))
+for n in unexpected:
+    print("unexpected failure: %s  %s" % (n, results[n]["why"]))
+sys.exit(1 if unexpected or passed < 150 else 0)
+PY
 fi
 
 kill -TERM "$OURS_PID"
