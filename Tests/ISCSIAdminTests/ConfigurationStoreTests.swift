@@ -1,0 +1,80 @@
+import ISCSIAdmin
+import XCTest
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+final class ConfigurationStoreTests: XCTestCase {
+    private var directory: String!
+
+    override func setUpWithError() throws {
+        var template = Array("/tmp/config-store-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { throw XCTSkip("mkdtemp failed") }
+        directory = String(cString: made)
+    }
+
+    override func tearDown() {
+        for name in ["config.json", "config.json.prev", "config.json.tmp"] { unlink(directory + "/" + name) }
+        rmdir(directory)
+    }
+
+    private func sample(_ name: String) -> DaemonConfiguration {
+        var configuration = DaemonConfiguration()
+        configuration.portals = [PortalConfiguration(host: "127.0.0.1", port: 3260)]
+        configuration.storageObjects = [StorageObjectConfiguration(name: "disk1", kind: .fileio, path: "/srv/disk1.img", size: 1 << 30)]
+        configuration.accounts = [AccountConfiguration(user: "christina", password: "123456")]
+        var target = TargetConfiguration(tid: 1, name: name)
+        target.luns = [LUNConfiguration(lun: 1, storageObject: "disk1")]
+        target.addressRules = ["ALL"]
+        target.incomingUsers = ["christina"]
+        target.nodeACLs = [NodeACLConfiguration(initiatorName: "iqn.2026-11.test:host", auth: CHAPCredentials(userID: "u", password: "p"))]
+        configuration.targets = [target]
+        return configuration
+    }
+
+    private func writeRaw(_ text: String, to path: String) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        _ = text.utf8CString.withUnsafeBytes { write(fd, $0.baseAddress, $0.count - 1) }
+        close(fd)
+    }
+
+    func testNothingSavedLoadsEmpty() throws {
+        let result = try ConfigurationStore(directory: directory).load()
+        XCTAssertEqual(result.configuration, DaemonConfiguration())
+        XCTAssertNil(result.warning)
+    }
+
+    func testRoundTrip() throws {
+        let store = ConfigurationStore(directory: directory)
+        try store.save(sample("iqn.2026-11.test:a"))
+        XCTAssertEqual(try store.load().configuration, sample("iqn.2026-11.test:a"))
+        XCTAssertEqual(access(store.path + ".tmp", F_OK), -1, "no temporary file is left behind")
+    }
+
+    func testCorruptFileFallsBackToPreviousGoodOne() throws {
+        let store = ConfigurationStore(directory: directory)
+        try store.save(sample("iqn.2026-11.test:a"))
+        try store.save(sample("iqn.2026-11.test:b"))
+        writeRaw("{\"version\": 1, \"targets\": [", to: store.path)  // half-written
+        let result = try store.load()
+        XCTAssertEqual(result.configuration, sample("iqn.2026-11.test:a"))
+        XCTAssertNotNil(result.warning)
+        XCTAssertTrue(result.warning!.contains(store.path))
+    }
+
+    func testCorruptFileWithoutPreviousFailsWithOneLine() throws {
+        let store = ConfigurationStore(directory: directory)
+        writeRaw("not json", to: store.path)
+        XCTAssertThrowsError(try store.load()) { error in
+            XCTAssertFalse("\(error)".contains("\n"))
+            XCTAssertTrue("\(error)".contains("unusable"))
+        }
+    }
+
+    func testNewerVersionIsRefused() throws {
+        let store = ConfigurationStore(directory: directory)
+        writeRaw("{\"version\": 99}", to: store.path)
+        XCTAssertThrowsError(try store.load())
+    }
+}
