@@ -39,6 +39,11 @@ struct LoginStateMachine {
 
     private let resolveTarget: TargetResolver
     private let sessionExists: (UInt16) -> Bool
+    private let discoveryAuthentication: TargetAuthentication
+    private let chapRandom: CHAPRandomSource
+    private var authentication = TargetAuthentication()
+    private var chap: TargetCHAPAuthenticator?
+    private(set) var authenticatedUser: String?
     private let portalGroupTag: UInt16
     private let negotiationConfiguration: TargetNegotiationConfiguration
     private let maxCmdSNWindow: UInt32
@@ -60,9 +65,12 @@ struct LoginStateMachine {
 
     init(
         configuration: TargetNegotiationConfiguration, portalGroupTag: UInt16, maxCmdSNWindow: UInt32,
-        resolveTarget: @escaping TargetResolver, sessionExists: @escaping (UInt16) -> Bool = { _ in true }
+        resolveTarget: @escaping TargetResolver, sessionExists: @escaping (UInt16) -> Bool = { _ in true },
+        discoveryAuthentication: TargetAuthentication = TargetAuthentication(), chapRandom: CHAPRandomSource = .system
     ) {
         self.sessionExists = sessionExists
+        self.discoveryAuthentication = discoveryAuthentication
+        self.chapRandom = chapRandom
         self.negotiationConfiguration = configuration
         self.portalGroupTag = portalGroupTag
         self.maxCmdSNWindow = maxCmdSNWindow
@@ -120,12 +128,16 @@ struct LoginStateMachine {
             throw LoginFailure.initiatorError("malformed login text: \(error)")
         }
         if negotiator == nil { try startSession(pairs) }
+        if csg == .operational, authentication.requiresCHAP, !isAuthenticated {
+            throw LoginFailure.authenticationFailure("CHAP is required before the operational stage")
+        }
 
         var reply: [TextKeyValue] = []
         let negotiationStage: NegotiationStage = csg == .security ? .security : .operational
         switch negotiator!.respond(to: pairs, stage: negotiationStage, isLeadingConnection: true) {
         case .reply(let answer):
             reply = answer.pairs
+            reply += try authenticate(answer.authenticationKeys)
         case .failure(let failure):
             throw LoginFailure(failure)
         }
@@ -134,13 +146,10 @@ struct LoginStateMachine {
             sentPortalGroupTag = true
         }
 
-        guard request.transit else {
+        // The initiator may ask to move on before CHAP is done (libiscsi does): stay put until it is.
+        let mayTransit = csg != .security || !authentication.requiresCHAP || isAuthenticated
+        guard request.transit, mayTransit else {
             return .respond(makeResponse(to: request, transit: false, keys: reply))
-        }
-        if csg == .security, !negotiationConfiguration.authMethods.contains(.none),
-            negotiator!.negotiated.authMethod == .none
-        {
-            throw LoginFailure.authenticationFailure("initiator left the security stage before authenticating")
         }
         let nsg = Stage(rawValue: request.nsg.rawValue)!
         guard nsg == .fullFeature else {
@@ -157,6 +166,30 @@ struct LoginStateMachine {
             negotiator: negotiator!,
             expCmdSN: first!.cmdSN, nextStatSN: statSN)
         return .complete(response, outcome)
+    }
+
+    private var isAuthenticated: Bool { chap?.isAuthenticated ?? false }
+
+    /// Runs the CHAP exchange on the security keys the negotiator handed over.
+    private mutating func authenticate(_ keys: [TextKeyValue]) throws -> [TextKeyValue] {
+        guard negotiator!.negotiated.authMethod == .chap else {
+            if keys.isEmpty { return [] }
+            throw LoginFailure.initiatorError("\(keys[0].key) sent without AuthMethod=CHAP")
+        }
+        if chap == nil {
+            chap = TargetCHAPAuthenticator(configuration: authentication.authenticatorConfiguration(), random: chapRandom)
+        }
+        guard !keys.isEmpty else { return [] }
+        let step = chap!.receive(keys)
+        switch step.outcome {
+        case .proceed:
+            break
+        case .success(let result):
+            authenticatedUser = result.authenticatedName
+        case .failure(let failure):
+            throw LoginFailure(failure)
+        }
+        return step.reply
     }
 
     /// ISID, TSIH, ITT, CID and CmdSN stay the same during one login (RFC 7143 11.12).
@@ -213,7 +246,10 @@ struct LoginStateMachine {
             case .failure(let failure): throw failure
             }
         }
-        negotiator = TargetNegotiator(configuration: negotiationConfiguration, sessionType: sessionType)
+        authentication = target?.authentication ?? discoveryAuthentication
+        var configuration = negotiationConfiguration
+        configuration.authMethods = authentication.requiresCHAP ? [.chap] : [.none]
+        negotiator = TargetNegotiator(configuration: configuration, sessionType: sessionType)
     }
 
     private mutating func makeResponse(to request: LoginRequest, transit: Bool, keys: [TextKeyValue]) -> LoginResponse {

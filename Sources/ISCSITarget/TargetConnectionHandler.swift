@@ -58,7 +58,8 @@ final class TargetConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
                 }
                 return .success(target)
             },
-            sessionExists: { [sessions = server.sessions] tsih in sessions.session(tsih: tsih) != nil })
+            sessionExists: { [sessions = server.sessions] tsih in sessions.session(tsih: tsih) != nil },
+            discoveryAuthentication: server.discoveryAuthentication)
     }
 
     // MARK: Channel events

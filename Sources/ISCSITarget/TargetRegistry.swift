@@ -16,7 +16,15 @@ public final class ExportedTarget: @unchecked Sendable {
         self.device = SCSITargetDevice(targetID: tid, targetName: name)
     }
 
+    private var _authentication = TargetAuthentication()
+
     public var accessRules: [AccessRule] { lock.withLock { _rules } }
+
+    /// CHAP settings, read at each login.
+    public var authentication: TargetAuthentication {
+        get { lock.withLock { _authentication } }
+        set { lock.withLock { _authentication = newValue } }
+    }
 
     /// Adds a rule; false when it was already there.
     @discardableResult

@@ -67,6 +67,13 @@ public final class TargetServer: @unchecked Sendable {
     private let lock = NIOLock()
     private var listeners: [Portal: Channel] = [:]
     private let connections = ConnectionSet()
+    private var _discoveryAuthentication = TargetAuthentication()
+
+    /// CHAP for discovery sessions (tgt's accounts bound without a target).
+    public var discoveryAuthentication: TargetAuthentication {
+        get { lock.withLock { _discoveryAuthentication } }
+        set { lock.withLock { _discoveryAuthentication = newValue } }
+    }
 
     public init(registry: TargetRegistry, configuration: TargetServerConfiguration, group: EventLoopGroup, logger: Logger) {
         self.registry = registry

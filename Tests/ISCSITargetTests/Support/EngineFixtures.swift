@@ -141,9 +141,11 @@ struct LoginHarness {
 
     init(
         configuration: TargetNegotiationConfiguration = TargetNegotiationConfiguration(), portalGroupTag: UInt16 = 7,
-        window: UInt32 = 32, admitted: String? = nil, sessionExists: @escaping (UInt16) -> Bool = { _ in true }
+        window: UInt32 = 32, admitted: String? = nil, sessionExists: @escaping (UInt16) -> Bool = { _ in true },
+        authentication: TargetAuthentication = TargetAuthentication()
     ) {
         let target = ExportedTarget(tid: 1, name: Fixture.targetName)
+        target.authentication = authentication
         let resolved = Resolved()
         self.window = window
         self.resolved = resolved
