@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "tgtd", targets: ["tgtd"]),
         .executable(name: "tgtadm", targets: ["tgtadm"]),
+        .executable(name: "tgt-admin", targets: ["tgt-admin"]),
         .library(name: "ISCSIProtocol", targets: ["ISCSIProtocol"]),
         .library(name: "ISCSITarget", targets: ["ISCSITarget"]),
     ],
@@ -59,6 +60,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "tgtadm",
+            dependencies: ["ISCSIAdmin"]
+        ),
+        .executableTarget(
+            name: "tgt-admin",
             dependencies: ["ISCSIAdmin"]
         ),
         .target(

@@ -1,0 +1,1 @@
+print("tgt-admin: not implemented yet")
