@@ -10,7 +10,9 @@ import NIOCore
 /// The whole store is one anonymous, unreserved mapping, so the kernel hands out pages only when
 /// they are first written: a 1 GiB RAM LUN costs nothing until used. IO is a memcpy done inline on
 /// the caller's thread; operations on disjoint ranges may run concurrently from any thread.
-public final class MemoryBackstore: Backstore, @unchecked Sendable {
+/// Discarding gives whole pages back to the kernel (madvise DONTNEED: they read as zeros again
+/// and cost nothing) and zeroes the partial pages at either end.
+public final class MemoryBackstore: DiscardingBackstore, @unchecked Sendable {
     public let byteSize: UInt64
     public let hasVolatileWriteCache = false
     public let typeName = "ram"
@@ -79,6 +81,35 @@ public final class MemoryBackstore: Backstore, @unchecked Sendable {
         gate.leave()
         return eventLoop.makeSucceededVoidFuture()
     }
+
+    public func discard(offset: UInt64, length: UInt64, on eventLoop: EventLoop) -> EventLoopFuture<Void> {
+        if let error = BackstoreError.checkDiscardRange(offset: offset, length: length, size: byteSize) {
+            return eventLoop.makeFailedFuture(error)
+        }
+        guard gate.enter() else { return eventLoop.makeFailedFuture(BackstoreError.closedStore) }
+        defer { gate.leave() }
+        guard length > 0, let base else { return eventLoop.makeSucceededVoidFuture() }
+        let start = Int(offset)
+        let end = start + Int(length)
+        // The whole pages inside the range; the mapping itself is page aligned.
+        let firstPage = (start + Self.pageSize - 1) / Self.pageSize * Self.pageSize
+        let lastPage = end / Self.pageSize * Self.pageSize
+        if firstPage < lastPage {
+            (base + start).initializeMemory(as: UInt8.self, repeating: 0, count: firstPage - start)
+            (base + lastPage).initializeMemory(as: UInt8.self, repeating: 0, count: end - lastPage)
+            if madvise(base + firstPage, lastPage - firstPage, MADV_DONTNEED) != 0 {
+                (base + firstPage).initializeMemory(as: UInt8.self, repeating: 0, count: lastPage - firstPage)
+            }
+        } else {
+            (base + start).initializeMemory(as: UInt8.self, repeating: 0, count: end - start)
+        }
+        return eventLoop.makeSucceededVoidFuture()
+    }
+
+    static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+
+    /// The mapping, for tests that ask the kernel which pages are resident.
+    var baseAddressForTesting: UnsafeMutableRawPointer? { base }
 
     public func close() throws {
         guard gate.close() else { throw BackstoreError.closedStore }

@@ -16,8 +16,10 @@ enum CapacityCommands {
     static func readCapacity16(_ context: CommandContext) -> CommandOutcome {
         var data = [UInt8].bigEndian(context.state.blockCount - 1, count: 8)
         data += .bigEndian(UInt64(context.unit.blockSize), count: 4)
-        let provisioning: UInt8 = context.unit.isThinProvisioned ? 0x80 | 0x40 : 0  // LBPME, LBPRZ
-        data += [0, context.unit.physicalBlockExponent, provisioning, 0]
+        let profile = context.profile
+        let provisioning: UInt8 = profile.isThinProvisioned ? 0x80 | 0x40 : 0  // LBPME, LBPRZ
+        let lowestAligned = profile.options.lowestAlignedLBA & 0x3FFF
+        data += [0, profile.physicalBlockExponent, provisioning | UInt8(lowestAligned >> 8), UInt8(lowestAligned & 0xFF)]
         data += [UInt8](repeating: 0, count: 16)
         return .dataIn(data, allocationLength: Int(min(context.cdb.uint32(at: 10), 32)))
     }

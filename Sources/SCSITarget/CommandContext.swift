@@ -20,5 +20,8 @@ struct CommandContext {
 
     var nexusID: UInt64 { nexus.id }
 
+    /// The unit's options and derived data as the command was admitted with them.
+    var profile: LogicalUnitProfile { state.profile }
+
     func byteOffset(_ lba: UInt64) -> UInt64 { lba << UInt64(unit.blockShift) }
 }

@@ -2,22 +2,20 @@ import Backstore
 import NIOCore
 import SCSIProtocol
 
-/// One logical unit: fixed identity and geometry plus state guarded by the owning
-/// `SCSITargetDevice`'s lock (every `var` below).
+/// One logical unit: fixed geometry plus state guarded by the owning `SCSITargetDevice`'s lock
+/// (every `var` below).
 final class LogicalUnit: @unchecked Sendable {
     let lun: UInt64
     let deviceType: PeripheralDeviceType
-    let commands: CommandSet
     let backstore: Backstore?
     let blockSize: Int
     let blockShift: Int
-    let options: LogicalUnitOptions
-    let identity: LogicalUnitIdentity
-    /// LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT.
-    let physicalBlockExponent: UInt8
-    let maximumWriteSameBlocks: UInt32
+    let targetID: Int
 
     // Guarded by the device lock.
+    /// What the unit presents; replaced whole when its options change. A command uses the one
+    /// it was admitted with (`UnitState.profile`), never this property outside the lock.
+    var profile: LogicalUnitProfile
     var blockCount: UInt64
     private(set) var nexuses: ContiguousArray<NexusState> = []
     /// The I_T nexus holding an SPC-2 RESERVE.
@@ -26,6 +24,7 @@ final class LogicalUnit: @unchecked Sendable {
     var persistent = PersistentReservationState()
     /// Serializes COMPARE AND WRITE, and the writes arriving while one runs.
     var exclusiveGate = ExclusiveGate()
+    /// Medium present (removable unit) or unit online (tgt's "Online").
     var mediumPresent = true
     var writeCacheEnabled: Bool
     var softwareWriteProtect = false
@@ -34,15 +33,12 @@ final class LogicalUnit: @unchecked Sendable {
     init(controllerOf targetID: Int) {
         lun = 0
         deviceType = .storageArrayController
-        commands = .controller
         backstore = nil
         blockSize = 1
         blockShift = 0
-        options = LogicalUnitOptions()
-        identity = LogicalUnitIdentity(
-            targetID: targetID, lun: 0, deviceType: .storageArrayController, options: options, maximumWriteSame: 0)
-        physicalBlockExponent = 0
-        maximumWriteSameBlocks = 0
+        self.targetID = targetID
+        profile = LogicalUnitProfile(
+            lun: 0, targetID: targetID, deviceType: .storageArrayController, blockSize: 1, options: LogicalUnitOptions())
         blockCount = 0
         writeCacheEnabled = false
     }
@@ -55,24 +51,23 @@ final class LogicalUnit: @unchecked Sendable {
         guard backstore.byteSize >> shift > 0 else { throw SCSITargetError.storeTooSmall(backstore.byteSize) }
         self.lun = lun
         deviceType = .directAccess
-        commands = options.thinProvisioning ? .thinDisk : .disk
         self.backstore = backstore
         self.blockSize = blockSize
         blockShift = shift
-        self.options = options
-        maximumWriteSameBlocks = options.maximumWriteSameBlocks
-        let ratio = options.physicalBlockSize / blockSize
-        let exponent = ratio > 1 && ratio & (ratio - 1) == 0 ? UInt8(min(ratio.trailingZeroBitCount, 15)) : 0
-        physicalBlockExponent = exponent
-        identity = LogicalUnitIdentity(
-            targetID: targetID, lun: lun, deviceType: .directAccess, options: options,
-            maximumWriteSame: options.maximumWriteSameBlocks, unmapGranularity: 1 << UInt32(exponent))
+        self.targetID = targetID
+        profile = LogicalUnitProfile(
+            lun: lun, targetID: targetID, deviceType: .directAccess, blockSize: blockSize, options: options)
         blockCount = backstore.byteSize >> shift
         writeCacheEnabled = options.writeCache ?? backstore.hasVolatileWriteCache
     }
 
+    // Caller holds the lock for these four.
+    var options: LogicalUnitOptions { profile.options }
+    var identity: LogicalUnitIdentity { profile.identity }
+    var commands: CommandSet { profile.commands }
+    var isThinProvisioned: Bool { profile.isThinProvisioned }
+
     var isController: Bool { deviceType == .storageArrayController }
-    var isThinProvisioned: Bool { options.thinProvisioning && !isController }
 
     /// The nexus's slot, created (with a power-on unit attention) on its first command.
     /// A linear scan: a unit sees a handful of nexuses, and this runs on every command.
@@ -134,7 +129,68 @@ final class LogicalUnit: @unchecked Sendable {
     var snapshot: UnitState {
         UnitState(
             blockCount: blockCount, writeProtected: options.readOnly || softwareWriteProtect,
-            writeThrough: !writeCacheEnabled)
+            writeThrough: !writeCacheEnabled, profile: profile)
+    }
+
+    /// Caller holds the lock. New options, same store, geometry, reservations and nexuses; every
+    /// nexus that knows the unit gets the unit attentions the change calls for (SPC-4 5.14,
+    /// SBC-3 4.10): WP in the mode parameter header is MODE PARAMETERS CHANGED; what READ
+    /// CAPACITY(16) returns is CAPACITY DATA HAS CHANGED; standard or VPD INQUIRY data is INQUIRY
+    /// DATA HAS CHANGED, and a new device identification also DEVICE IDENTIFIER CHANGED.
+    func replaceOptions(_ options: LogicalUnitOptions) {
+        let old = profile
+        let new = LogicalUnitProfile(
+            lun: lun, targetID: targetID, deviceType: deviceType, blockSize: blockSize, options: options)
+        profile = new
+        if old.options.readOnly != options.readOnly {
+            postAttention(.modeParametersChanged)
+        }
+        if old.isThinProvisioned != new.isThinProvisioned || old.physicalBlockExponent != new.physicalBlockExponent
+            || old.options.lowestAlignedLBA != options.lowestAlignedLBA
+        {
+            postAttention(.capacityDataHasChanged)
+        }
+        if !old.identity.presentsSameData(as: new.identity) {
+            postAttention(.inquiryDataHasChanged)
+        }
+        if old.identity.scsiID != new.identity.scsiID {
+            postAttention(.deviceIdentifierChanged)
+        }
+    }
+}
+
+/// What a logical unit presents, derived once from its options: INQUIRY data, the command
+/// table, READ CAPACITY(16) and Block Limits values. Immutable, so a command can keep the one it
+/// was admitted with while tgtadm installs another.
+final class LogicalUnitProfile: Sendable {
+    let options: LogicalUnitOptions
+    let identity: LogicalUnitIdentity
+    let commands: CommandSet
+    /// LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT.
+    let physicalBlockExponent: UInt8
+    let maximumWriteSameBlocks: UInt32
+    let isThinProvisioned: Bool
+
+    init(lun: UInt64, targetID: Int, deviceType: PeripheralDeviceType, blockSize: Int, options: LogicalUnitOptions) {
+        self.options = options
+        if deviceType == .storageArrayController {
+            commands = .controller
+            physicalBlockExponent = 0
+            maximumWriteSameBlocks = 0
+            isThinProvisioned = false
+            identity = LogicalUnitIdentity(
+                targetID: targetID, lun: lun, deviceType: deviceType, options: options, maximumWriteSame: 0)
+            return
+        }
+        commands = options.thinProvisioning ? .thinDisk : .disk
+        maximumWriteSameBlocks = options.maximumWriteSameBlocks
+        isThinProvisioned = options.thinProvisioning
+        let ratio = options.physicalBlockSize / blockSize
+        let exponent = ratio > 1 && ratio & (ratio - 1) == 0 ? UInt8(min(ratio.trailingZeroBitCount, 15)) : 0
+        physicalBlockExponent = exponent
+        identity = LogicalUnitIdentity(
+            targetID: targetID, lun: lun, deviceType: deviceType, options: options,
+            maximumWriteSame: options.maximumWriteSameBlocks, unmapGranularity: 1 << UInt32(exponent))
     }
 }
 
@@ -144,4 +200,6 @@ struct UnitState {
     var writeProtected: Bool
     /// WCE is off: every write goes out with FUA.
     var writeThrough: Bool
+    /// The unit's options and what derives from them, as when the command was admitted.
+    var profile: LogicalUnitProfile
 }

@@ -35,6 +35,8 @@ struct LogicalUnitIdentity: Sendable {
         var limits = VPDPage.BlockLimits()
         limits.maximumCompareAndWriteLength = UInt8(CompareAndWriteCommand.maximumBlocks)  // what tgtd reports
         limits.maximumWriteSameLength = UInt64(maximumWriteSame)
+        limits.optimalTransferLengthGranularity = options.optimalTransferLengthGranularity
+        limits.optimalTransferLength = options.optimalTransferLength
         if thin {
             limits.maximumUnmapLBACount = ProvisioningCommands.maximumUnmapBlocks
             limits.maximumUnmapBlockDescriptorCount = ProvisioningCommands.maximumUnmapDescriptors
@@ -49,7 +51,7 @@ struct LogicalUnitIdentity: Sendable {
                     peripheral: peripheral, designators: Self.designators(scsiID: scsiID, targetID: targetID, lun: lun))
             ),
             (VPDPage.blockLimits, VPDPage.blockLimitsPage(peripheral: peripheral, limits: limits)),
-            (VPDPage.blockDeviceCharacteristics, VPDPage.blockDeviceCharacteristicsPage(peripheral: peripheral)),
+            (VPDPage.blockDeviceCharacteristics, VPDPage.blockDeviceCharacteristicsPage(peripheral: peripheral, rotationRate: options.rotationRate)),
             (
                 VPDPage.logicalBlockProvisioning,
                 thin
@@ -63,6 +65,12 @@ struct LogicalUnitIdentity: Sendable {
 
     func vpdPage(_ code: UInt8) -> ByteBuffer? {
         vpdPages.first { $0.code == code }?.page
+    }
+
+    /// Same standard INQUIRY data and same VPD pages, byte for byte.
+    func presentsSameData(as other: LogicalUnitIdentity) -> Bool {
+        standardInquiry == other.standardInquiry && vpdPages.count == other.vpdPages.count
+            && zip(vpdPages, other.vpdPages).allSatisfy { $0.code == $1.code && $0.page == $1.page }
     }
 
     /// tgt's three designators: the SCSI ID as a T10 vendor ID (36 bytes, zero padded), a

@@ -28,12 +28,22 @@ public struct LogicalUnitOptions: Sendable, Equatable {
     /// WRITE SAME with UNMAP, which hand ranges to the backstore to discard (they read back as
     /// zeros, LBPRZ). Off by default, so INQUIRY and READ CAPACITY match tgtd's.
     public var thinProvisioning: Bool
+    /// MEDIUM ROTATION RATE of VPD 0xB1 (tgt's rotation_rate): 0 not reported, 1 solid state,
+    /// else revolutions per minute.
+    public var rotationRate: UInt16
+    /// OPTIMAL TRANSFER LENGTH GRANULARITY and OPTIMAL TRANSFER LENGTH of VPD 0xB0, in blocks
+    /// (tgt's optimal_xfer_gran and optimal_xfer_len); 0 reports none.
+    public var optimalTransferLengthGranularity: UInt16
+    public var optimalTransferLength: UInt32
+    /// LOWEST ALIGNED LOGICAL BLOCK ADDRESS of READ CAPACITY(16) (tgt's la_lba), 14 bits.
+    public var lowestAlignedLBA: UInt16
 
     public init(
         readOnly: Bool = false, writeCache: Bool? = nil, removable: Bool = false, vendor: String = "IET",
         product: String = "VIRTUAL-DISK", revision: String = "0001", serialNumber: String? = nil,
         scsiID: String? = nil, physicalBlockSize: Int = 4096, maximumWriteSameBlocks: UInt32 = 0,
-        thinProvisioning: Bool = false
+        thinProvisioning: Bool = false, rotationRate: UInt16 = 0, optimalTransferLengthGranularity: UInt16 = 0,
+        optimalTransferLength: UInt32 = 0, lowestAlignedLBA: UInt16 = 0
     ) {
         self.readOnly = readOnly
         self.writeCache = writeCache
@@ -46,6 +56,10 @@ public struct LogicalUnitOptions: Sendable, Equatable {
         self.physicalBlockSize = physicalBlockSize
         self.maximumWriteSameBlocks = maximumWriteSameBlocks
         self.thinProvisioning = thinProvisioning
+        self.rotationRate = rotationRate
+        self.optimalTransferLengthGranularity = optimalTransferLengthGranularity
+        self.optimalTransferLength = optimalTransferLength
+        self.lowestAlignedLBA = lowestAlignedLBA
     }
 }
 
@@ -69,11 +83,17 @@ public struct LogicalUnitInfo: Sendable, Equatable {
     /// "null" for the controller, else `Backstore.typeName`.
     public var backingStoreType: String
     public var backingStorePath: String?
+    /// tgt's "Backing store flags": "", "sync", "direct" or "sync:direct".
+    public var backingStoreFlags: String = ""
+    /// The options the unit runs with (what `updateLogicalUnit` starts from).
+    public var options: LogicalUnitOptions = .init()
 }
 
 public struct SCSITargetError: Error, Equatable, CustomStringConvertible {
     public enum Kind: Sendable, Equatable {
         case duplicateLUN, noSuchLUN, lunOutOfRange, lunZeroIsController, invalidBlockSize, storeTooSmall
+        /// The medium cannot go offline: a nexus prevents its removal.
+        case removalPrevented
     }
     public var kind: Kind
     public var description: String
@@ -82,6 +102,9 @@ public struct SCSITargetError: Error, Equatable, CustomStringConvertible {
     static func noSuchLUN(_ lun: UInt64) -> Self { .init(kind: .noSuchLUN, description: "no logical unit \(lun)") }
     static func lunOutOfRange(_ lun: UInt64) -> Self {
         .init(kind: .lunOutOfRange, description: "logical unit number \(lun) is above \(SAMLUN.maximum)")
+    }
+    static func removalPrevented(_ lun: UInt64) -> Self {
+        .init(kind: .removalPrevented, description: "medium removal of logical unit \(lun) is prevented")
     }
     static let lunZeroIsController = Self(kind: .lunZeroIsController, description: "LUN 0 is the target's controller")
     static func invalidBlockSize(_ size: Int) -> Self {

@@ -26,7 +26,7 @@ enum PrimaryCommands {
     /// data under peripheral qualifier 3 / type 0x1F, and so do we.
     private static func inquiry(_ context: CommandContext, peripheralOverride: UInt8?) -> CommandOutcome {
         let cdb = context.cdb
-        let identity = context.unit.identity
+        let identity = context.profile.identity
         let allocationLength = Int(cdb.uint16(at: 3))
         var data: ByteBuffer
         if cdb[1] & 0x01 != 0 {
@@ -89,7 +89,7 @@ enum PrimaryCommands {
         let opcode = cdb[3]
         let serviceAction = cdb.uint16(at: 4)
         let allocationLength = Int(min(cdb.uint32(at: 6), UInt32(Int32.max)))
-        let commands = context.unit.commands
+        let commands = context.profile.commands
         let hasServiceActions = commands.hasServiceActions(opcode)
         // The field pointer names REPORTING OPTIONS; libiscsi would read a pointer-less error
         // as "command not implemented".
@@ -133,7 +133,7 @@ enum PrimaryCommands {
         let powerCondition = control >> 4
         let loadEject = control & 0x02 != 0
         let start = control & 0x01 != 0
-        guard powerCondition == 0, loadEject, context.unit.options.removable else { return .good }
+        guard powerCondition == 0, loadEject, context.profile.options.removable else { return .good }
         let prevented: Bool = context.device.lock.withLock {
             if context.unit.removalPrevented { return true }
             context.unit.mediumPresent = start

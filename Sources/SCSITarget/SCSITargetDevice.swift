@@ -16,6 +16,8 @@ public final class SCSITargetDevice: @unchecked Sendable {
     let controller: LogicalUnit
     /// Indexed by LUN; slot 0 always holds the controller. Guarded by `lock`.
     private var units: [LogicalUnit?]
+    /// tgt's target state "offline". Guarded by `lock`.
+    var targetOfflineLocked = false
 
     public init(targetID: Int, targetName: String) {
         self.targetID = targetID
@@ -119,11 +121,11 @@ public final class SCSITargetDevice: @unchecked Sendable {
             return runExclusive(unit, on: eventLoop) { handler(context).future(on: eventLoop) }
         case .rejected(let rejection):
             outcome = rejection.outcome
-        case .noSuchUnit(let controller):
+        case .noSuchUnit(let controller, let profile):
             outcome = PrimaryCommands.withoutUnit(
                 CommandContext(
                     device: self, unit: controller, cdb: cdb, request: request, nexus: nexus, eventLoop: eventLoop,
-                    state: UnitState(blockCount: 0, writeProtected: true, writeThrough: true)))
+                    state: UnitState(blockCount: 0, writeProtected: true, writeThrough: true, profile: profile)))
         }
         return outcome.future(on: eventLoop)
     }
@@ -133,7 +135,7 @@ public final class SCSITargetDevice: @unchecked Sendable {
         /// A write arriving while a COMPARE AND WRITE holds the unit's exclusive gate.
         case afterExclusive(LogicalUnit, UnitState, CommandHandler)
         case rejected(Rejection)
-        case noSuchUnit(controller: LogicalUnit)
+        case noSuchUnit(controller: LogicalUnit, profile: LogicalUnitProfile)
     }
 
     private enum Rejection {
@@ -141,6 +143,9 @@ public final class SCSITargetDevice: @unchecked Sendable {
         case reservationConflict
         case invalidOpcode
         case mediumNotPresent
+        /// A unit that is not removable, taken offline by the operator.
+        case offline
+        case targetOffline
         case unsupportedControl(byte: Int)
 
         var outcome: CommandOutcome {
@@ -149,6 +154,8 @@ public final class SCSITargetDevice: @unchecked Sendable {
             case .reservationConflict: return .done(SCSICommandResult(status: .reservationConflict))
             case .invalidOpcode: return .check(.illegalRequest, .invalidCommandOperationCode)
             case .mediumNotPresent: return .check(.notReady, .mediumNotPresent)
+            case .offline: return .check(.notReady, .logicalUnitNotReadyManualInterventionRequired)
+            case .targetOffline: return .done(SCSICommandResult(status: .busy))
             case .unsupportedControl(let byte): return .invalidField(cdbByte: UInt16(byte))
             }
         }
@@ -159,7 +166,9 @@ public final class SCSITargetDevice: @unchecked Sendable {
     /// CONTROL byte. A unit without reservations pays two nil checks for them.
     private func admit(_ cdb: CDB, lun: UInt64, nexus: SCSINexus) -> Admission {
         lock.withLock {
-            guard let unit = unitLocked(lun) else { return .noSuchUnit(controller: controller) }
+            // tgt's target state "offline": every command is BUSY.
+            if targetOfflineLocked { return .rejected(.targetOffline) }
+            guard let unit = unitLocked(lun) else { return .noSuchUnit(controller: controller, profile: controller.profile) }
             let opcode = cdb.opcode
             let traits = unit.commands.traits[Int(opcode)]
             let index = unit.nexusIndex(nexus)
@@ -175,7 +184,9 @@ public final class SCSITargetDevice: @unchecked Sendable {
             {
                 return .rejected(.reservationConflict)
             }
-            if traits.contains(.needsMedium) && !unit.mediumPresent { return .rejected(.mediumNotPresent) }
+            if traits.contains(.needsMedium) && !unit.mediumPresent {
+                return .rejected(unit.options.removable ? .mediumNotPresent : .offline)
+            }
             // NACA (ACA) and LINK are not supported (SAM-5 5.2).
             if cdb.control & CommandSet.controlUsage != 0 { return .rejected(.unsupportedControl(byte: cdb.length - 1)) }
             if unit.exclusiveGate.isBusy && traits.contains(.writesMedium) {
@@ -216,9 +227,10 @@ public final class SCSITargetDevice: @unchecked Sendable {
         LogicalUnitInfo(
             lun: unit.lun, type: unit.isController ? "controller" : "disk", scsiID: unit.identity.scsiID,
             scsiSerial: unit.identity.serial, size: unit.blockCount << UInt64(unit.blockShift), blockSize: unit.blockSize,
-            online: unit.mediumPresent, removable: unit.options.removable && !unit.isController,
+            online: unit.mediumPresent, removable: unit.options.removable,
             preventRemoval: unit.removalPrevented, readOnly: unit.options.readOnly,
             softwareWriteProtect: unit.softwareWriteProtect, thinProvisioning: unit.isThinProvisioned,
-            backingStoreType: unit.backstore?.typeName ?? "null", backingStorePath: unit.backstore?.path)
+            backingStoreType: unit.backstore?.typeName ?? "null", backingStorePath: unit.backstore?.path,
+            backingStoreFlags: (unit.backstore as? FileBackstore)?.openFlags.description ?? "", options: unit.options)
     }
 }

@@ -14,7 +14,7 @@ enum WriteSameCommand {
         if flags & 0xE0 != 0 { return .invalidField(cdbByte: 1) }  // WRPROTECT
         // UNMAP and ANCHOR on a fully provisioned unit: "not supported" as LIO answers it, so
         // an initiator probing them (libiscsi's UnmapVPD cases) reads the command as absent.
-        let thin = context.unit.isThinProvisioned
+        let thin = context.profile.isThinProvisioned
         if flags & 0x18 != 0 && !thin { return .check(.illegalRequest, .invalidCommandOperationCode) }
         guard !context.state.writeProtected else { return .writeProtected }
         // Anchored blocks are not supported (ANC_SUP 0); LBDATA and PBDATA are obsolete.
@@ -25,7 +25,7 @@ enum WriteSameCommand {
         guard lba < context.state.blockCount else { return .lbaOutOfRange }
         // NUMBER OF LOGICAL BLOCKS 0 means through the last LBA (WSNZ is 0).
         let blocks = requested == 0 ? context.state.blockCount - lba : UInt64(requested)
-        let limit = UInt64(context.unit.maximumWriteSameBlocks)
+        let limit = UInt64(context.profile.maximumWriteSameBlocks)
         if limit > 0 && blocks > limit { return .invalidField(cdbByte: sixteen ? 10 : 7) }
         guard context.inRange(lba: lba, blocks: blocks) else { return .lbaOutOfRange }
 

@@ -95,10 +95,46 @@ final class AdminControl: @unchecked Sendable {
                 guard target.unbind(rule) else { throw TgtadmError.aclNotFound }
             }
             return .success()
+        case .update:
+            return try updateTarget(try existingTarget(request), request)
         default:
             throw TgtadmError.unsupportedOperation
         }
     }
+
+    /// `--op update --mode target --name N --value V`. tgtd knows "state" (ready or offline),
+    /// the iSCSI session keys, nop_interval/nop_count and the Redirect* keys; anything else is an
+    /// invalid request. Only the state is applied here (an offline target answers every command
+    /// BUSY); the iSCSI values are per daemon in this engine, so those keys are answered "this
+    /// operation isn't supported" rather than accepted and ignored.
+    private func updateTarget(_ target: ExportedTarget, _ request: AdminRequest) throws -> AdminResponse {
+        guard let name = request.name, let value = request.value else { throw TgtadmError.invalidRequest }
+        if name == "state" {
+            switch value {
+            case "ready": target.device.isOnline = true
+            case "offline": target.device.isOnline = false
+            default: throw TgtadmError.invalidRequest
+            }
+            daemon.logger.info("target \(target.tid) state: \(value)")
+            return .success()
+        }
+        // tgtd compares these by prefix (strncmp) and the session keys ignoring case.
+        let prefixes = ["RedirectAddress", "RedirectPort", "RedirectReason", "RedirectCallback", "nop_count", "nop_interval"]
+        if prefixes.contains(where: { name.hasPrefix($0) }) || Self.sessionKeys.contains(name.lowercased()) {
+            throw TgtadmError.unsupportedOperation
+        }
+        throw TgtadmError.invalidRequest
+    }
+
+    /// tgt's session_keys (usr/iscsi/param.c), lower-cased.
+    private static let sessionKeys: Set<String> = Set(
+        [
+            "MaxRecvDataSegmentLength", "HeaderDigest", "DataDigest", "InitialR2T", "MaxOutstandingR2T", "ImmediateData",
+            "FirstBurstLength", "MaxBurstLength", "DataPDUInOrder", "DataSequenceInOrder", "ErrorRecoveryLevel", "IFMarker",
+            "OFMarker", "DefaultTime2Wait", "DefaultTime2Retain", "OFMarkInt", "IFMarkInt", "MaxConnections",
+            "RDMAExtensions", "TargetRecvDataSegmentLength", "InitiatorRecvDataSegmentLength",
+            "MaxOutstandingUnexpectedPDUs", "MaxXmitDataSegmentLength", "MaxQueueCmd",
+        ].map { $0.lowercased() })
 
     private func existingTarget(_ request: AdminRequest) throws -> ExportedTarget {
         guard let tid = request.tid, let target = daemon.registry.target(tid: Int(tid)) else {
@@ -121,7 +157,8 @@ final class AdminControl: @unchecked Sendable {
                 lun: lu.lun, type: lu.type, scsiID: lu.scsiID, scsiSN: lu.scsiSerial, sizeBytes: lu.size,
                 blockSize: UInt32(lu.blockSize), online: lu.online, removable: lu.removable,
                 preventRemoval: lu.preventRemoval, readonly: lu.readOnly, swp: lu.softwareWriteProtect,
-                thinProvisioning: lu.thinProvisioning, bsType: lu.backingStoreType, bsPath: lu.backingStorePath)
+                thinProvisioning: lu.thinProvisioning, bsType: lu.backingStoreType, bsPath: lu.backingStorePath,
+                bsFlags: lu.backingStoreFlags)
         }
         var acl = TargetSnapshot.AccessList()
         for rule in target.accessRules {
@@ -130,7 +167,9 @@ final class AdminControl: @unchecked Sendable {
             default: acl.addresses.append(rule.description)
             }
         }
-        return TargetSnapshot(tid: Int32(target.tid), name: target.name, nexuses: nexuses, luns: luns, acl: acl)
+        return TargetSnapshot(
+            tid: Int32(target.tid), name: target.name, state: target.device.isOnline ? "ready" : "offline",
+            nexuses: nexuses, luns: luns, acl: acl)
     }
 
     // MARK: Logical units
@@ -142,6 +181,8 @@ final class AdminControl: @unchecked Sendable {
         case .new:
             if target.device.logicalUnits.contains(where: { $0.lun == lun }) { throw TgtadmError.logicalUnitExists }
             let type = request.bsType ?? "rdwr"
+            // Only disks are emulated (tgt also has cd, tape, changer, osd and passthrough).
+            if let deviceType = request.deviceType, deviceType != "disk" { throw TgtadmError.unsupportedOperation }
             var blockSize = 512
             if let text = request.blockSize {
                 guard let size = Int(text), [512, 1024, 2048, 4096].contains(size) else {
@@ -150,22 +191,40 @@ final class AdminControl: @unchecked Sendable {
                 blockSize = size
             }
             guard type == "null" || request.backingStore != nil else { throw TgtadmError.invalidRequest }
-            let store: Backstore
-            do {
-                store = try BackstoreFactory.open(
-                    path: request.backingStore, type: type, size: nil, readOnly: false, ioPool: daemon.ioPool)
-            } catch {
-                daemon.logger.info("cannot open backing store \(request.backingStore ?? "-"): \(error)")
-                throw TgtadmError.invalidRequest
+            // --bsoflags: as in tgt, only "rdwr" takes them, and only sync and direct.
+            var openFlags: FileOpenFlags = []
+            if let text = request.bsOFlags {
+                guard let flags = FileOpenFlags(tgtString: text) else { throw TgtadmError.invalidRequest }
+                if !flags.isEmpty && !["rdwr", ""].contains(type) { throw TgtadmError.invalidRequest }
+                openFlags = flags
             }
+            // --params (tgtadm itself refuses them here; tgt-admin sends them as an update right
+            // after): applied from the start, and nothing is created if one is refused.
+            var options = LogicalUnitOptions()
+            var onlineSteps: [Bool] = []
+            if let params = request.params {
+                let parsed = LogicalUnitParameters(parsing: params, over: options, blockSize: blockSize)
+                for step in parsed.steps {
+                    switch step {
+                    case .online(let online): onlineSteps.append(online)
+                    case .invalid: throw TgtadmError.invalidRequest
+                    case .unsupported: throw TgtadmError.unsupportedOperation
+                    }
+                }
+                options = parsed.options
+            }
+            let store = try openStore(request, type: type, flags: openFlags, options: &options)
             do {
-                try target.device.addLogicalUnit(lun, backstore: store, blockSize: blockSize)
+                try target.device.addLogicalUnit(lun, backstore: store, blockSize: blockSize, options: options)
             } catch let error as SCSITargetError {
                 try? store.close()
                 throw error.kind == .duplicateLUN ? TgtadmError.logicalUnitExists : TgtadmError.invalidRequest
             }
+            for online in onlineSteps { try? target.device.setLogicalUnitOnline(lun, online) }
             daemon.logger.info("target \(target.tid) LUN \(lun) added: \(request.backingStore ?? type)")
             return .success()
+        case .update:
+            return try updateLogicalUnit(target, lun: lun, request)
         case .delete:
             guard lun != 0, target.device.logicalUnits.contains(where: { $0.lun == lun }) else {
                 throw TgtadmError.noLogicalUnit
@@ -176,6 +235,74 @@ final class AdminControl: @unchecked Sendable {
         default:
             throw TgtadmError.unsupportedOperation
         }
+    }
+
+    /// Opens the store; like tgt's rdwr, a file that cannot be opened for writing (EACCES, EROFS)
+    /// is opened read-only and the unit made read-only.
+    private func openStore(_ request: AdminRequest, type: String, flags: FileOpenFlags, options: inout LogicalUnitOptions)
+        throws -> Backstore
+    {
+        func open(readOnly: Bool) throws -> Backstore {
+            if let path = request.backingStore, !flags.isEmpty {
+                return try FileBackstore(path: path, readOnly: readOnly, ioPool: daemon.ioPool, openFlags: flags)
+            }
+            return try BackstoreFactory.open(
+                path: request.backingStore, type: type, size: nil, readOnly: readOnly, ioPool: daemon.ioPool)
+        }
+        do {
+            return try open(readOnly: false)
+        } catch let error as BackstoreError where ["rdwr", "aio", ""].contains(type) && [EACCES, EROFS].contains(error.errno) {
+            if let store = try? open(readOnly: true) {
+                options.readOnly = true
+                return store
+            }
+            daemon.logger.info("cannot open backing store \(request.backingStore ?? "-"): \(error)")
+            throw TgtadmError.invalidRequest
+        } catch {
+            daemon.logger.info("cannot open backing store \(request.backingStore ?? "-"): \(error)")
+            throw TgtadmError.invalidRequest
+        }
+    }
+
+    /// `--op update --mode logicalunit --params k=v,...` as tgtd's lu_config does it: every
+    /// parameter applies in order and the answer is the last one a parameter gave (see
+    /// `LogicalUnitParameters`). The request text is rebuilt the way tgtadm sends it, so
+    /// `--bsoflags` or `--blocksize` on an update spoil it as they do in tgtd.
+    private func updateLogicalUnit(_ target: ExportedTarget, lun: UInt64, _ request: AdminRequest) throws -> AdminResponse {
+        let device = target.device
+        guard let options = device.logicalUnitOptions(lun),
+            let info = device.logicalUnits.first(where: { $0.lun == lun })
+        else { throw TgtadmError.noLogicalUnit }
+        var parts: [String] = []
+        if let path = request.backingStore { parts.append("path=\(path)") }
+        if let flags = request.bsOFlags { parts.append("bsoflags=\(flags)") }
+        if let size = request.blockSize { parts.append("blocksize=\(size)") }
+        if let params = request.params { parts.append("targetOps \(params),") }
+        let parsed = LogicalUnitParameters(parsing: parts.joined(separator: ","), over: options, blockSize: info.blockSize)
+        if parsed.options != options {
+            try device.updateLogicalUnit(lun, options: parsed.options)
+        }
+        var answer: TgtadmError?
+        for step in parsed.steps {
+            switch step {
+            case .online(let online):
+                do {
+                    try device.setLogicalUnitOnline(lun, online)
+                    answer = nil
+                } catch let error as SCSITargetError where error.kind == .removalPrevented {
+                    answer = .preventRemoval
+                }
+            case .invalid(let token):
+                daemon.logger.info("target \(target.tid) LUN \(lun): unknown parameter \(token)")
+                answer = .invalidRequest
+            case .unsupported(let token):
+                daemon.logger.info("target \(target.tid) LUN \(lun): parameter \(token) is not supported")
+                answer = .unsupportedOperation
+            }
+        }
+        daemon.logger.info("target \(target.tid) LUN \(lun) updated: \(request.params ?? "")")
+        if let answer { return .failure(answer) }
+        return .success()
     }
 
     // MARK: Portals and system
@@ -204,7 +331,7 @@ final class AdminControl: @unchecked Sendable {
     private func system(_ request: AdminRequest) -> AdminResponse {
         switch request.op {
         case .show:
-            return .success("System:\n    State: ready\n    debug: off\nLLDs:\n    iscsi: ready\nBacking stores:\n    rdwr\n    null\n    ram\nDevice types:\n    disk\n")
+            return .success("System:\n    State: ready\n    debug: off\nLLDs:\n    iscsi: ready\nBacking stores:\n    rdwr (bsoflags sync:direct)\n    null\n    ram\nDevice types:\n    disk\n")
         case .delete:
             // `tgtadm --op delete --mode system`: shut down as SIGTERM does.
             kill(getpid(), SIGTERM)
