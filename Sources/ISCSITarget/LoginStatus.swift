@@ -31,4 +31,5 @@ public struct LoginFailure: Error, Equatable, CustomStringConvertible, Sendable 
     static func sessionDoesNotExist(_ reason: String) -> LoginFailure { .init(statusClass: 2, statusDetail: 0x0a, reason: reason) }
     static func invalidDuringLogin(_ reason: String) -> LoginFailure { .init(statusClass: 2, statusDetail: 0x0b, reason: reason) }
     static func targetError(_ reason: String) -> LoginFailure { .init(statusClass: 3, statusDetail: 0x00, reason: reason) }
+    static func serviceUnavailable(_ reason: String) -> LoginFailure { .init(statusClass: 3, statusDetail: 0x01, reason: reason) }
 }

@@ -53,6 +53,9 @@ final class TargetConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
                 guard let target = registry.target(named: targetName) else {
                     return .failure(.notFound("no target named \(targetName)"))
                 }
+                guard target.device.isOnline else {
+                    return .failure(.serviceUnavailable("target \(targetName) is offline"))
+                }
                 guard target.admits(initiatorName: initiatorName, address: peer) else {
                     return .failure(.authorizationFailure("\(initiatorName) is not in the ACL of \(targetName)"))
                 }
