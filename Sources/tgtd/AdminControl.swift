@@ -35,6 +35,7 @@ final class AdminControl: @unchecked Sendable {
             case .logicalUnit: return try logicalUnit(request)
             case .portal: return try portal(request)
             case .system: return system(request)
+            case .account: return try account(request)
             default: return .failure(.unsupportedOperation)
             }
         } catch let error as TgtadmError {
@@ -65,6 +66,7 @@ final class AdminControl: @unchecked Sendable {
             let sessions = daemon.server.sessions.sessions(of: target)
             if !sessions.isEmpty && !request.force { throw TgtadmError.targetActive }
             _ = try? registry.removeTarget(tid: target.tid)
+            daemon.accounts.forget(tid: target.tid)
             for session in sessions { session.closeConnection("target deleted") }
             for lu in target.device.logicalUnits where lu.lun != 0 {
                 if let store = try? target.device.removeLogicalUnit(lu.lun) { try? store.close() }
@@ -167,9 +169,11 @@ final class AdminControl: @unchecked Sendable {
             default: acl.addresses.append(rule.description)
             }
         }
+        let binding = daemon.accounts.binding(tid: target.tid)
         return TargetSnapshot(
             tid: Int32(target.tid), name: target.name, state: target.device.isOnline ? "ready" : "offline",
-            nexuses: nexuses, luns: luns, acl: acl)
+            nexuses: nexuses, luns: luns,
+            accounts: TargetSnapshot.Accounts(incomingUsers: binding.incoming, outgoingUser: binding.outgoing), acl: acl)
     }
 
     // MARK: Logical units
@@ -303,6 +307,50 @@ final class AdminControl: @unchecked Sendable {
         daemon.logger.info("target \(target.tid) LUN \(lun) updated: \(request.params ?? "")")
         if let answer { return .failure(answer) }
         return .success()
+    }
+
+    // MARK: Accounts
+
+    private func account(_ request: AdminRequest) throws -> AdminResponse {
+        let book = daemon.accounts
+        switch request.op {
+        case .new:
+            guard let user = request.user, !user.isEmpty, let password = request.password else {
+                throw TgtadmError.invalidRequest
+            }
+            try book.add(user: user, password: password)
+            daemon.logger.info("account \(user) created")
+        case .delete:
+            guard let user = request.user else { throw TgtadmError.invalidRequest }
+            for tid in try book.remove(user: user) { applyAuthentication(tid: tid) }
+            daemon.logger.info("account \(user) deleted")
+        case .show:
+            return .success(AdminTextFormatter.accountList(book.users.reversed()))
+        case .bind, .unbind:
+            guard let user = request.user else { throw TgtadmError.invalidRequest }
+            // No tid: the account guards discovery sessions.
+            let tid = request.tid.map(Int.init) ?? 0
+            if tid != 0 { _ = try existingTarget(request) }
+            if request.op == .bind {
+                try book.bind(user: user, tid: tid, outgoing: request.outgoing)
+            } else {
+                try book.unbind(user: user, tid: tid, outgoing: request.outgoing)
+            }
+            applyAuthentication(tid: tid)
+        default:
+            throw TgtadmError.unsupportedOperation
+        }
+        return .success()
+    }
+
+    /// Pushes the account bindings of `tid` (0: discovery) to where logins read them.
+    func applyAuthentication(tid: Int) {
+        let auth = daemon.accounts.authentication(tid: tid)
+        if tid == 0 {
+            daemon.server.discoveryAuthentication = auth
+        } else {
+            daemon.registry.target(tid: tid)?.authentication = auth
+        }
     }
 
     // MARK: Portals and system

@@ -14,6 +14,7 @@ final class TargetDaemon: @unchecked Sendable {
     let group: MultiThreadedEventLoopGroup
     let ioPool: BlockIOExecutor
     let registry = TargetRegistry()
+    let accounts = AccountBook()
     let server: TargetServer
     let controlPort: Int
     let stateDirectory: String
