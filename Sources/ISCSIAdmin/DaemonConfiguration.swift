@@ -8,6 +8,9 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
 
     public var version = DaemonConfiguration.currentVersion
     public var portals: [PortalConfiguration] = []
+    /// Accounts bound to discovery sessions (tgtadm account bind without --tid).
+    public var discoveryIncomingUsers: [String] = []
+    public var discoveryOutgoingUser: String?
     public var storageObjects: [StorageObjectConfiguration] = []
     /// CHAP accounts (tgtadm --mode account); targets refer to them by user name.
     public var accounts: [AccountConfiguration] = []
@@ -55,11 +58,17 @@ public struct StorageObjectConfiguration: Codable, Equatable, Sendable {
     public var writeCache: Bool?
     /// LIO's wwn / unit serial; nil lets the daemon derive one.
     public var serial: String?
+    /// tgt's --bstype for this store ("rdwr", "null", ...), when it came from tgtadm.
+    public var bsType: String?
+    /// tgt's --bsoflags ("sync", "direct", "sync:direct").
+    public var openFlags: String?
 
     public init(
         name: String, kind: Kind, path: String? = nil, size: UInt64? = nil, readOnly: Bool = false,
-        writeCache: Bool? = nil, serial: String? = nil
+        writeCache: Bool? = nil, serial: String? = nil, bsType: String? = nil, openFlags: String? = nil
     ) {
+        self.bsType = bsType
+        self.openFlags = openFlags
         self.name = name
         self.kind = kind
         self.path = path
@@ -101,10 +110,11 @@ public struct LUNConfiguration: Codable, Equatable, Sendable {
     public var lun: UInt64
     public var storageObject: String
     public var blockSize = 512
-    /// tgt's LU parameters (thin_provisioning, readonly, removable, vendor_id, ...), as given.
-    public var parameters: [String: String] = [:]
+    /// tgt's `--params` strings (thin_provisioning=1,readonly=1,...), in the order they were
+    /// applied: tgt applies keys in order, so replaying them reproduces the unit.
+    public var parameters: [String] = []
 
-    public init(lun: UInt64, storageObject: String, blockSize: Int = 512, parameters: [String: String] = [:]) {
+    public init(lun: UInt64, storageObject: String, blockSize: Int = 512, parameters: [String] = []) {
         self.lun = lun
         self.storageObject = storageObject
         self.blockSize = blockSize
@@ -139,6 +149,8 @@ public struct TargetConfiguration: Codable, Equatable, Sendable {
     public var generateNodeACLs = false
     /// LIO's TPG-wide CHAP credentials, used with generate_node_acls.
     public var tpgAuth = CHAPCredentials()
+    /// tgt's target state: "ready" or "offline".
+    public var state = "ready"
 
     public init(tid: Int, name: String) {
         self.tid = tid

@@ -27,7 +27,14 @@ final class AdminControl: @unchecked Sendable {
 
     func stop() { server?.stop() }
 
+    /// Applies a request and, when it may have changed something, saves the configuration.
     func handle(_ request: AdminRequest) -> AdminResponse {
+        let response = apply(request)
+        if ![.show, .stat].contains(request.op) { daemon.persistence.save() }
+        return response
+    }
+
+    func apply(_ request: AdminRequest) -> AdminResponse {
         if let lld = request.lld, lld != "iscsi" { return .failure(.noDriver) }
         do {
             switch request.mode {
@@ -67,6 +74,7 @@ final class AdminControl: @unchecked Sendable {
             if !sessions.isEmpty && !request.force { throw TgtadmError.targetActive }
             _ = try? registry.removeTarget(tid: target.tid)
             daemon.accounts.forget(tid: target.tid)
+            daemon.persistence.forgetParameters(tid: target.tid)
             for session in sessions { session.closeConnection("target deleted") }
             for lu in target.device.logicalUnits where lu.lun != 0 {
                 if let store = try? target.device.removeLogicalUnit(lu.lun) { try? store.close() }
@@ -225,6 +233,7 @@ final class AdminControl: @unchecked Sendable {
                 throw error.kind == .duplicateLUN ? TgtadmError.logicalUnitExists : TgtadmError.invalidRequest
             }
             for online in onlineSteps { try? target.device.setLogicalUnitOnline(lun, online) }
+            if let params = request.params { daemon.persistence.recordParameters(tid: target.tid, lun: lun, params) }
             daemon.logger.info("target \(target.tid) LUN \(lun) added: \(request.backingStore ?? type)")
             return .success()
         case .update:
@@ -235,6 +244,7 @@ final class AdminControl: @unchecked Sendable {
             }
             let store = try? target.device.removeLogicalUnit(lun)
             try? store?.close()
+            daemon.persistence.forgetParameters(tid: target.tid, lun: lun)
             return .success()
         default:
             throw TgtadmError.unsupportedOperation
@@ -304,6 +314,7 @@ final class AdminControl: @unchecked Sendable {
                 answer = .unsupportedOperation
             }
         }
+        if let params = request.params { daemon.persistence.recordParameters(tid: target.tid, lun: lun, params) }
         daemon.logger.info("target \(target.tid) LUN \(lun) updated: \(request.params ?? "")")
         if let answer { return .failure(answer) }
         return .success()
@@ -367,8 +378,10 @@ final class AdminControl: @unchecked Sendable {
             else { throw TgtadmError.invalidRequest }
             if request.op == .new {
                 do { try daemon.server.addPortal(portal) } catch { throw TgtadmError.invalidRequest }
+                daemon.persistence.portalAdded(portal)
             } else {
                 do { try daemon.server.removePortal(portal) } catch { throw TgtadmError.invalidRequest }
+                daemon.persistence.portalRemoved(portal)
             }
             return .success()
         default:

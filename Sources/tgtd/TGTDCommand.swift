@@ -30,8 +30,8 @@ struct TGTDCommand: ParsableCommand {
     @Option(name: [.customShort("t"), .customLong("nr_iothreads")], help: "Backing-store IO threads.")
     var ioThreads = 4
 
-    @Option(name: .customLong("state-dir"), help: "Directory for daemon state (default ./tgtd-state).")
-    var stateDirectory = "tgtd-state"
+    @Option(name: .customLong("state-dir"), help: "Directory for the saved configuration (and the --demo disk).")
+    var stateDirectory = "/var/lib/swift-tgtd"
 
     @Flag(name: .customLong("demo"), help: "Export a sparse 1 GiB file LUN from the state directory and print its URL.")
     var demo = false
@@ -78,6 +78,11 @@ struct TGTDCommand: ParsableCommand {
                 }
                 throw ValidationError("cannot listen on \(portal): \(error)")
             }
+        }
+        do {
+            try daemon.restoreConfiguration()
+        } catch {
+            throw ValidationError("\(error)")
         }
         if demo {
             let url = try daemon.createDemoTarget()

@@ -1,4 +1,5 @@
 import Backstore
+import ISCSIAdmin
 import Dispatch
 import ISCSITarget
 import Logging
@@ -19,7 +20,8 @@ final class TargetDaemon: @unchecked Sendable {
     let controlPort: Int
     let stateDirectory: String
     let logger: Logger
-    private var control: AdminControl?
+    private var control: AdminControl!
+    private(set) var persistence: ConfigurationPersistence!
 
     init(controlPort: Int, ioThreads: Int, stateDirectory: String, logger: Logger) throws {
         self.controlPort = controlPort
@@ -30,12 +32,18 @@ final class TargetDaemon: @unchecked Sendable {
         ioPool.start()
         server = TargetServer(
             registry: registry, configuration: TargetServerConfiguration(), group: group, logger: logger)
+        persistence = ConfigurationPersistence(
+            daemon: self, directory: stateDirectory, fileName: "tgtd-\(controlPort).json")
+        control = AdminControl(daemon: self)
+    }
+
+    /// Rebuilds the saved configuration (see ConfigurationPersistence).
+    func restoreConfiguration() throws {
+        try persistence.restore(using: control.apply)
     }
 
     func startControl() throws {
-        let control = AdminControl(daemon: self)
         try control.start()
-        self.control = control
     }
 
     /// The README's main job: a sparse 1 GiB file LUN in the state directory.
@@ -49,16 +57,29 @@ final class TargetDaemon: @unchecked Sendable {
         if st.st_size == 0 { ftruncate(fd, 1 << 30) }
         close(fd)
         let name = "iqn.2026-11.org.swift-iscsi:demo"
-        let target = try registry.createTarget(tid: 1, name: name)
-        let store = try BackstoreFactory.open(path: path, type: "rdwr", size: nil, readOnly: false, ioPool: ioPool)
-        try target.device.addLogicalUnit(1, backstore: store, blockSize: 512)
-        target.bind(.all)
+        if registry.target(named: name) == nil {
+            try createDemoTarget(name: name, path: path)
+        }
         let portal = server.portals.first ?? Portal(host: "127.0.0.1", port: 3260)
         var host = portal.host
         if host == "0.0.0.0" || host == "::" { host = "127.0.0.1" }
         if host.contains(":") { host = "[\(host)]" }
         return "iscsi://\(host):\(portal.port)/\(name)/1"
     }
+
+    private func createDemoTarget(name: String, path: String) throws {
+        let tid = (registry.targets.map(\.tid).max() ?? 0) + 1
+        let requests = [
+            AdminRequest(mode: .target, op: .new, tid: Int32(tid), targetName: name),
+            AdminRequest(mode: .logicalUnit, op: .new, tid: Int32(tid), lun: 1, backingStore: path),
+            AdminRequest(mode: .target, op: .bind, tid: Int32(tid), initiatorAddress: "ALL"),
+        ]
+        for request in requests {
+            let response = control.handle(request)
+            if response.exitCode != 0 { throw DaemonError("cannot create the demo target: \(response.message ?? "")") }
+        }
+    }
+
 
     /// Blocks until SIGTERM or SIGINT, then drains in-flight IO and exits 0.
     func runUntilSignalled() -> Never {

@@ -78,3 +78,47 @@ final class ConfigurationStoreTests: XCTestCase {
         XCTAssertThrowsError(try store.load())
     }
 }
+
+final class ConfigurationReplayTests: XCTestCase {
+    func testReplayCreatesEverythingBeforeItIsReferenced() {
+        var configuration = DaemonConfiguration()
+        configuration.portals = [PortalConfiguration(host: "::1", port: 3300)]
+        configuration.accounts = [AccountConfiguration(user: "u1", password: "secret-one-12")]
+        configuration.discoveryIncomingUsers = ["u1"]
+        configuration.storageObjects = [
+            StorageObjectConfiguration(name: "tgt_1_1", kind: .fileio, path: "/dev/shm/a.img", bsType: "rdwr", openFlags: "sync"),
+            StorageObjectConfiguration(name: "tgt_1_2", kind: .null, size: 1 << 20, bsType: "null"),
+        ]
+        var target = TargetConfiguration(tid: 1, name: "iqn.2026-11.test:t")
+        target.luns = [
+            LUNConfiguration(lun: 1, storageObject: "tgt_1_1", blockSize: 4096, parameters: ["thin_provisioning=1", "readonly=1"]),
+            LUNConfiguration(lun: 2, storageObject: "tgt_1_2"),
+        ]
+        target.addressRules = ["ALL", "10.0.0.0/8"]
+        target.nodeACLs = [NodeACLConfiguration(initiatorName: "iqn.2026-11.test:h")]
+        target.incomingUsers = ["u1"]
+        target.outgoingUser = "u1"
+        target.state = "offline"
+        configuration.targets = [target]
+
+        let requests = configuration.replayRequests()
+        let summary = requests.map { "\($0.mode.rawValue) \($0.op.rawValue)" }
+        XCTAssertEqual(summary, [
+            "portal new", "account new", "account bind", "target new", "logicalunit new", "logicalunit update",
+            "logicalunit update", "logicalunit new", "target bind", "target bind", "target bind", "account bind",
+            "account bind", "target update",
+        ])
+        XCTAssertEqual(requests[0].params, "portal=[::1]:3300")
+        XCTAssertNil(requests[2].tid, "a discovery binding has no target")
+        let lun1 = requests[4]
+        XCTAssertEqual(lun1.backingStore, "/dev/shm/a.img")
+        XCTAssertEqual(lun1.bsOFlags, "sync")
+        XCTAssertEqual(lun1.blockSize, "4096")
+        XCTAssertEqual(requests[5].params, "thin_provisioning=1")
+        XCTAssertEqual(requests[6].params, "readonly=1")
+        XCTAssertEqual(requests[7].bsType, "null")
+        XCTAssertEqual(requests[10].initiatorName, "iqn.2026-11.test:h")
+        XCTAssertTrue(requests[12].outgoing)
+        XCTAssertEqual(requests[13].value, "offline")
+    }
+}

@@ -1,0 +1,54 @@
+extension DaemonConfiguration {
+    /// The tgtadm requests that rebuild this configuration in an empty daemon, in dependency
+    /// order (accounts before their bindings, targets before their LUNs and ACLs).
+    public func replayRequests() -> [AdminRequest] {
+        let configuration = self
+        var requests: [AdminRequest] = []
+        for portal in configuration.portals {
+            let host = portal.host.contains(":") ? "[\(portal.host)]" : portal.host
+            requests.append(AdminRequest(mode: .portal, op: .new, params: "portal=\(host):\(portal.port)"))
+        }
+        for account in configuration.accounts {
+            requests.append(AdminRequest(mode: .account, op: .new, user: account.user, password: account.password))
+        }
+        for user in configuration.discoveryIncomingUsers {
+            requests.append(AdminRequest(mode: .account, op: .bind, user: user))
+        }
+        if let user = configuration.discoveryOutgoingUser {
+            requests.append(AdminRequest(mode: .account, op: .bind, user: user, outgoing: true))
+        }
+        for target in configuration.targets {
+            let tid = Int32(target.tid)
+            requests.append(AdminRequest(mode: .target, op: .new, tid: tid, targetName: target.name))
+            for lun in target.luns {
+                if lun.lun != 0, let object = configuration.storageObject(named: lun.storageObject) {
+                    requests.append(
+                        AdminRequest(
+                            mode: .logicalUnit, op: .new, tid: tid, lun: lun.lun, backingStore: object.path,
+                            bsType: object.bsType ?? (object.kind == .null ? "null" : "rdwr"), bsOFlags: object.openFlags,
+                            blockSize: lun.blockSize == 512 ? nil : String(lun.blockSize)))
+                }
+                for params in lun.parameters {
+                    requests.append(AdminRequest(mode: .logicalUnit, op: .update, tid: tid, lun: lun.lun, params: params))
+                }
+            }
+            for rule in target.addressRules {
+                requests.append(AdminRequest(mode: .target, op: .bind, tid: tid, initiatorAddress: rule))
+            }
+            for acl in target.nodeACLs {
+                requests.append(AdminRequest(mode: .target, op: .bind, tid: tid, initiatorName: acl.initiatorName))
+            }
+            for user in target.incomingUsers {
+                requests.append(AdminRequest(mode: .account, op: .bind, tid: tid, user: user))
+            }
+            if let user = target.outgoingUser {
+                requests.append(AdminRequest(mode: .account, op: .bind, tid: tid, user: user, outgoing: true))
+            }
+            if target.state != "ready" {
+                requests.append(AdminRequest(mode: .target, op: .update, tid: tid, name: "state", value: target.state))
+            }
+        }
+        return requests
+    }
+
+}
