@@ -196,9 +196,9 @@ final class TargetConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         let registered = server.sessions.register(
             isid: outcome.isid, initiatorName: outcome.initiatorName, initiatorAlias: outcome.initiatorAlias,
             target: outcome.target, connectionID: outcome.connectionID, peerAddress: channel.remoteAddress,
-            closeConnection: { reason in
-                channel.eventLoop.execute { channel.close(promise: nil) }
-                _ = reason
+            closeConnection: { [logger] reason in
+                logger.info("closing connection: \(reason)")
+                channel.close(promise: nil)
             })
         if let old = registered.reinstated {
             logger.info("session \(old.tsih) of \(old.initiatorName) reinstated")
