@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "tgtd", targets: ["tgtd"]),
         .executable(name: "tgtadm", targets: ["tgtadm"]),
         .executable(name: "tgt-admin", targets: ["tgt-admin"]),
+        .executable(name: "targetcli", targets: ["targetcli"]),
         .library(name: "ISCSIProtocol", targets: ["ISCSIProtocol"]),
         .library(name: "ISCSITarget", targets: ["ISCSITarget"]),
     ],
@@ -64,6 +65,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "tgt-admin",
+            dependencies: ["ISCSIAdmin"]
+        ),
+        .executableTarget(
+            name: "targetcli",
             dependencies: ["ISCSIAdmin"]
         ),
         .target(

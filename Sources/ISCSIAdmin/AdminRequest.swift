@@ -1,6 +1,9 @@
 /// What a `tgtadm` request acts on (tgt's `--mode`).
 public enum AdminMode: String, Codable, Sendable, CaseIterable {
     case system, target, logicalUnit = "logicalunit", portal, lld, session, connection, account
+    /// LIO's objects (targetcli only; tgtadm has no spelling for them): named storage objects,
+    /// node ACLs with their own CHAP, TPG attributes and auth, and the whole configuration.
+    case storageObject = "storageobject", nodeACL = "nodeacl", tpg, configuration
 
     /// Parses tgtadm's spellings, including the short aliases ("tgt", "lu", "sys", ...).
     public init?(tgtadmName name: String) {
@@ -65,6 +68,17 @@ public struct AdminRequest: Codable, Sendable, Equatable {
     /// `--name` / `--value` of an update.
     public var name: String?
     public var value: String?
+    /// A named storage object (LIO's backstore): created with mode storageobject, mapped as a
+    /// LUN with mode logicalunit (then `lun` may be nil: the daemon picks the lowest free one).
+    public var storageObject: String?
+    /// Storage object size in bytes (fileio to create, ramdisk).
+    public var size: UInt64?
+    /// Mutual CHAP of a node ACL or TPG (user/password are the initiator's credentials). For
+    /// nodeacl/tpg updates, a nil credential field is left unchanged and "" clears it.
+    public var mutualUser: String?
+    public var mutualPassword: String?
+    /// target new: choose the tid (LIO has none); the answer's output is the tid.
+    public var allocateTID: Bool?
 
     public init(
         lld: String? = nil, mode: AdminMode, op: AdminOperation, tid: Int32? = nil, lun: UInt64? = nil,
@@ -72,8 +86,14 @@ public struct AdminRequest: Codable, Sendable, Equatable {
         bsType: String? = nil, bsOpts: String? = nil, bsOFlags: String? = nil, blockSize: String? = nil,
         deviceType: String? = nil, params: String? = nil, initiatorAddress: String? = nil,
         initiatorName: String? = nil, user: String? = nil, password: String? = nil, outgoing: Bool = false,
-        force: Bool = false, name: String? = nil, value: String? = nil
+        force: Bool = false, name: String? = nil, value: String? = nil, storageObject: String? = nil,
+        size: UInt64? = nil, mutualUser: String? = nil, mutualPassword: String? = nil, allocateTID: Bool? = nil
     ) {
+        self.storageObject = storageObject
+        self.size = size
+        self.mutualUser = mutualUser
+        self.mutualPassword = mutualPassword
+        self.allocateTID = allocateTID
         self.lld = lld
         self.mode = mode
         self.op = op

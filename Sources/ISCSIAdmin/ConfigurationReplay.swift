@@ -17,11 +17,21 @@ extension DaemonConfiguration {
         if let user = configuration.discoveryOutgoingUser {
             requests.append(AdminRequest(mode: .account, op: .bind, user: user, outgoing: true))
         }
+        for object in configuration.storageObjects where DaemonConfiguration.isNamed(object) {
+            requests.append(object.creationRequest)
+        }
         for target in configuration.targets {
             let tid = Int32(target.tid)
             requests.append(AdminRequest(mode: .target, op: .new, tid: tid, targetName: target.name))
             for lun in target.luns {
-                if lun.lun != 0, let object = configuration.storageObject(named: lun.storageObject) {
+                if lun.lun != 0, let object = configuration.storageObject(named: lun.storageObject),
+                    DaemonConfiguration.isNamed(object)
+                {
+                    requests.append(
+                        AdminRequest(
+                            mode: .logicalUnit, op: .new, tid: tid, lun: lun.lun,
+                            blockSize: lun.blockSize == 512 ? nil : String(lun.blockSize), storageObject: object.name))
+                } else if lun.lun != 0, let object = configuration.storageObject(named: lun.storageObject) {
                     requests.append(
                         AdminRequest(
                             mode: .logicalUnit, op: .new, tid: tid, lun: lun.lun, backingStore: object.path,
@@ -37,6 +47,26 @@ extension DaemonConfiguration {
             }
             for acl in target.nodeACLs {
                 requests.append(AdminRequest(mode: .target, op: .bind, tid: tid, initiatorName: acl.initiatorName))
+                if !acl.auth.isEmpty {
+                    requests.append(
+                        AdminRequest(
+                            mode: .nodeACL, op: .update, tid: tid, initiatorName: acl.initiatorName, user: acl.auth.userID,
+                            password: acl.auth.password, mutualUser: acl.auth.mutualUserID,
+                            mutualPassword: acl.auth.mutualPassword))
+                }
+            }
+            if let authentication = target.authentication {
+                requests.append(
+                    AdminRequest(mode: .tpg, op: .update, tid: tid, name: "authentication", value: authentication ? "1" : "0"))
+            }
+            if target.generateNodeACLs {
+                requests.append(AdminRequest(mode: .tpg, op: .update, tid: tid, name: "generate_node_acls", value: "1"))
+            }
+            if !target.tpgAuth.isEmpty {
+                requests.append(
+                    AdminRequest(
+                        mode: .tpg, op: .update, tid: tid, user: target.tpgAuth.userID, password: target.tpgAuth.password,
+                        mutualUser: target.tpgAuth.mutualUserID, mutualPassword: target.tpgAuth.mutualPassword))
             }
             for user in target.incomingUsers {
                 requests.append(AdminRequest(mode: .account, op: .bind, tid: tid, user: user))

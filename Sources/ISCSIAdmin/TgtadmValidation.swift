@@ -11,6 +11,7 @@ extension ParsedOptions {
         case .portal: try validatePortal(op)
         case .lld: try validateLLD(op)
         case .session, .connection: break  // tgtadm leaves these to the daemon
+        case .storageObject, .nodeACL, .tpg, .configuration: break  // no tgtadm spelling reaches here
         }
     }
 

@@ -246,9 +246,10 @@ struct LoginStateMachine {
             case .failure(let failure): throw failure
             }
         }
-        authentication = target?.authentication ?? discoveryAuthentication
+        authentication = target?.authentication.resolved(forInitiator: name) ?? discoveryAuthentication
         var configuration = negotiationConfiguration
-        configuration.authMethods = authentication.requiresCHAP ? [.chap] : [.none]
+        configuration.authMethods =
+            authentication.requiresCHAP ? [.chap] : authentication.offersCHAP ? [.chap, .none] : [.none]
         negotiator = TargetNegotiator(configuration: configuration, sessionType: sessionType)
     }
 

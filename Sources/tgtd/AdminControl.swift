@@ -12,7 +12,7 @@ import SCSITarget
 /// The daemon side of tgtadm: applies each request to the target registry and answers the way
 /// tgt's daemon does (same errors, same output).
 final class AdminControl: @unchecked Sendable {
-    private unowned let daemon: TargetDaemon
+    unowned let daemon: TargetDaemon
     private var server: ControlServer?
 
     init(daemon: TargetDaemon) { self.daemon = daemon }
@@ -43,6 +43,7 @@ final class AdminControl: @unchecked Sendable {
             case .portal: return try portal(request)
             case .system: return system(request)
             case .account: return try account(request)
+            case .storageObject, .nodeACL, .tpg, .configuration: return lio(request)
             default: return .failure(.unsupportedOperation)
             }
         } catch let error as TgtadmError {
@@ -59,7 +60,11 @@ final class AdminControl: @unchecked Sendable {
         let registry = daemon.registry
         switch request.op {
         case .new:
-            guard let tid = request.tid, tid > 0, let name = request.targetName else { throw TgtadmError.invalidRequest }
+            var requestedTID = request.tid
+            if request.allocateTID == true, requestedTID == nil {
+                requestedTID = Int32((registry.targets.map(\.tid).max() ?? 0) + 1)
+            }
+            guard let tid = requestedTID, tid > 0, let name = request.targetName else { throw TgtadmError.invalidRequest }
             guard (try? ISCSIName.validate(name)) != nil else { throw TgtadmError.invalidRequest }
             do {
                 _ = try registry.createTarget(tid: Int(tid), name: name)
@@ -67,18 +72,21 @@ final class AdminControl: @unchecked Sendable {
                 throw TgtadmError.targetExists
             }
             daemon.logger.info("target \(tid) created: \(name)")
-            return .success()
+            return .success(request.allocateTID == true ? "\(tid)\n" : "")
         case .delete:
             let target = try existingTarget(request)
             let sessions = daemon.server.sessions.sessions(of: target)
             if !sessions.isEmpty && !request.force { throw TgtadmError.targetActive }
             _ = try? registry.removeTarget(tid: target.tid)
             daemon.accounts.forget(tid: target.tid)
+            daemon.tpgs.forget(tid: target.tid)
             daemon.persistence.forgetParameters(tid: target.tid)
             for session in sessions { session.closeConnection("target deleted") }
             for lu in target.device.logicalUnits where lu.lun != 0 {
-                if let store = try? target.device.removeLogicalUnit(lu.lun) { try? store.close() }
+                let shared = daemon.storageObjects.owner(tid: target.tid, lun: lu.lun) != nil
+                if let store = try? target.device.removeLogicalUnit(lu.lun), !shared { try? store.close() }
             }
+            daemon.storageObjects.unmapTarget(tid: target.tid)
             daemon.logger.info("target \(target.tid) deleted")
             return .success()
         case .show:
@@ -188,6 +196,7 @@ final class AdminControl: @unchecked Sendable {
 
     private func logicalUnit(_ request: AdminRequest) throws -> AdminResponse {
         let target = try existingTarget(request)
+        if request.op == .new, request.storageObject != nil { return mapStorageObject(target, request) }
         guard let lun = request.lun else { throw TgtadmError.invalidRequest }
         switch request.op {
         case .new:
@@ -242,8 +251,13 @@ final class AdminControl: @unchecked Sendable {
             guard lun != 0, target.device.logicalUnits.contains(where: { $0.lun == lun }) else {
                 throw TgtadmError.noLogicalUnit
             }
+            let shared = daemon.storageObjects.owner(tid: target.tid, lun: lun) != nil
             let store = try? target.device.removeLogicalUnit(lun)
-            try? store?.close()
+            if shared {
+                daemon.storageObjects.unmap(StorageObjectTable.Mapping(tid: target.tid, lun: lun))
+            } else {
+                try? store?.close()
+            }
             daemon.persistence.forgetParameters(tid: target.tid, lun: lun)
             return .success()
         default:
@@ -356,11 +370,11 @@ final class AdminControl: @unchecked Sendable {
 
     /// Pushes the account bindings of `tid` (0: discovery) to where logins read them.
     func applyAuthentication(tid: Int) {
-        let auth = daemon.accounts.authentication(tid: tid)
         if tid == 0 {
-            daemon.server.discoveryAuthentication = auth
-        } else {
-            daemon.registry.target(tid: tid)?.authentication = auth
+            daemon.server.discoveryAuthentication = daemon.accounts.authentication(tid: 0)
+        } else if let target = daemon.registry.target(tid: tid) {
+            target.authentication = targetAuthentication(tid: tid)
+            target.generateNodeACLs = daemon.tpgs.settings(tid: tid).generateNodeACLs
         }
     }
 

@@ -43,10 +43,19 @@ final class ConfigurationPersistence: @unchecked Sendable {
         let discovery = daemon.accounts.binding(tid: 0)
         configuration.discoveryIncomingUsers = discovery.incoming
         configuration.discoveryOutgoingUser = discovery.outgoing
+        configuration.storageObjects = daemon.storageObjects.entries.map(\.configuration)
         for target in daemon.registry.targets {
             var entry = TargetConfiguration(tid: target.tid, name: target.name)
             entry.state = target.device.isOnline ? "ready" : "offline"
+            let settings = daemon.tpgs.settings(tid: target.tid)
+            entry.authentication = settings.authentication
+            entry.generateNodeACLs = settings.generateNodeACLs
+            entry.tpgAuth = settings.tpgAuth
             for info in target.device.logicalUnits {
+                if let named = daemon.storageObjects.owner(tid: target.tid, lun: info.lun) {
+                    entry.luns.append(LUNConfiguration(lun: info.lun, storageObject: named, blockSize: info.blockSize))
+                    continue
+                }
                 let objectName = "tgt_\(target.tid)_\(info.lun)"
                 if info.lun != 0 {
                     configuration.storageObjects.append(
@@ -66,7 +75,9 @@ final class ConfigurationPersistence: @unchecked Sendable {
             }
             for rule in target.accessRules {
                 switch rule {
-                case .initiatorName(let name): entry.nodeACLs.append(NodeACLConfiguration(initiatorName: name))
+                case .initiatorName(let name):
+                    entry.nodeACLs.append(
+                        NodeACLConfiguration(initiatorName: name, auth: settings.aclAuth[name.lowercased()] ?? CHAPCredentials()))
                 default: entry.addressRules.append(rule.description)
                 }
             }

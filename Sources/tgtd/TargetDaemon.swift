@@ -16,6 +16,8 @@ final class TargetDaemon: @unchecked Sendable {
     let ioPool: BlockIOExecutor
     let registry = TargetRegistry()
     let accounts = AccountBook()
+    let storageObjects = StorageObjectTable()
+    let tpgs = TPGSettingsBook()
     let server: TargetServer
     let controlPort: Int
     let stateDirectory: String
@@ -101,9 +103,11 @@ final class TargetDaemon: @unchecked Sendable {
         server.shutdown()
         for target in registry.targets {
             for lu in target.device.logicalUnits {
-                if let store = try? target.device.removeLogicalUnit(lu.lun) { try? store.close() }
+                let shared = storageObjects.owner(tid: target.tid, lun: lu.lun) != nil
+                if let store = try? target.device.removeLogicalUnit(lu.lun), !shared { try? store.close() }
             }
         }
+        for entry in storageObjects.entries { try? entry.store.close() }
         ioPool.shutdown()
         try? group.syncShutdownGracefully()
         _ = sources

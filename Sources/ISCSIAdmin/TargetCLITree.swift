@@ -1,0 +1,280 @@
+/// LIO's targetcli object tree, drawn from the daemon's configuration.
+public enum TargetCLINode: Hashable, Sendable {
+    case root
+    case backstores
+    /// "block", "fileio", "pscsi" or "ramdisk".
+    case backstoreGroup(String)
+    case storageObject(group: String, name: String)
+    case iscsi
+    case target(String)
+    case tpg(String)
+    case luns(String)
+    case lun(String, UInt64)
+    case acls(String)
+    case acl(String, String)
+    case mappedLUN(String, String, UInt64)
+    case portals(String)
+    case portal(String, String)
+
+    public static let backstoreGroups = ["block", "fileio", "pscsi", "ramdisk"]
+
+    public var name: String {
+        switch self {
+        case .root: return "/"
+        case .backstores: return "backstores"
+        case .backstoreGroup(let group): return group
+        case .storageObject(_, let name): return name
+        case .iscsi: return "iscsi"
+        case .target(let wwn): return wwn
+        case .tpg: return "tpg1"
+        case .luns: return "luns"
+        case .lun(_, let lun): return "lun\(lun)"
+        case .acls: return "acls"
+        case .acl(_, let name): return name
+        case .mappedLUN(_, _, let lun): return "mapped_lun\(lun)"
+        case .portals: return "portals"
+        case .portal(_, let name): return name
+        }
+    }
+
+    public var parent: TargetCLINode? {
+        switch self {
+        case .root: return nil
+        case .backstores, .iscsi: return .root
+        case .backstoreGroup: return .backstores
+        case .storageObject(let group, _): return .backstoreGroup(group)
+        case .target: return .iscsi
+        case .tpg(let wwn): return .target(wwn)
+        case .luns(let wwn), .acls(let wwn), .portals(let wwn): return .tpg(wwn)
+        case .lun(let wwn, _): return .luns(wwn)
+        case .acl(let wwn, _): return .acls(wwn)
+        case .mappedLUN(let wwn, let acl, _): return .acl(wwn, acl)
+        case .portal(let wwn, _): return .portals(wwn)
+        }
+    }
+
+    public var path: String {
+        guard let parent else { return "/" }
+        let base = parent.path
+        return (base == "/" ? "" : base) + "/" + name
+    }
+
+    /// The target WWN this node belongs to, if any.
+    public var targetWWN: String? {
+        switch self {
+        case .target(let w), .tpg(let w), .luns(let w), .lun(let w, _), .acls(let w), .acl(let w, _),
+            .mappedLUN(let w, _, _), .portals(let w), .portal(let w, _):
+            return w
+        default: return nil
+        }
+    }
+}
+
+/// The daemon configuration seen as LIO's tree.
+public struct TargetCLITree: Sendable {
+    public var configuration: DaemonConfiguration
+
+    public init(configuration: DaemonConfiguration) { self.configuration = configuration }
+
+    /// The LIO backstore group a storage object appears in; nil for tgt's null stores.
+    public static func group(of object: StorageObjectConfiguration) -> String? {
+        switch object.kind {
+        case .fileio: return "fileio"
+        case .block: return "block"
+        case .ramdisk: return "ramdisk"
+        case .null: return nil
+        }
+    }
+
+    public func target(_ wwn: String) -> TargetConfiguration? {
+        configuration.targets.first { $0.name.lowercased() == wwn.lowercased() }
+    }
+
+    public static func portalName(_ portal: PortalConfiguration) -> String {
+        portal.host.contains(":") ? "[\(portal.host)]:\(portal.port)" : "\(portal.host):\(portal.port)"
+    }
+
+    public func children(of node: TargetCLINode) -> [TargetCLINode] {
+        switch node {
+        case .root: return [.backstores, .iscsi]
+        case .backstores: return TargetCLINode.backstoreGroups.map { .backstoreGroup($0) }
+        case .backstoreGroup(let group):
+            return configuration.storageObjects.filter { Self.group(of: $0) == group }
+                .sorted { $0.name < $1.name }.map { .storageObject(group: group, name: $0.name) }
+        case .iscsi: return configuration.targets.sorted { $0.name < $1.name }.map { .target($0.name) }
+        case .target(let wwn): return [.tpg(wwn)]
+        case .tpg(let wwn): return [.acls(wwn), .luns(wwn), .portals(wwn)]
+        case .luns(let wwn): return luns(wwn).map { .lun(wwn, $0.lun) }
+        case .acls(let wwn):
+            return (target(wwn)?.nodeACLs ?? []).sorted { $0.initiatorName < $1.initiatorName }
+                .map { .acl(wwn, $0.initiatorName) }
+        case .acl(let wwn, let name): return luns(wwn).map { .mappedLUN(wwn, name, $0.lun) }
+        case .portals(let wwn):
+            return configuration.portals.map { .portal(wwn, Self.portalName($0)) }
+        default: return []
+        }
+    }
+
+    /// A target's LUNs as LIO shows them (tgt's LUN 0 controller is not one).
+    public func luns(_ wwn: String) -> [LUNConfiguration] {
+        (target(wwn)?.luns ?? []).filter { $0.lun != 0 }.sorted { $0.lun < $1.lun }
+    }
+
+    /// Resolves an absolute or relative path ("..", "." and trailing "/" allowed).
+    public func resolve(_ path: String, from current: TargetCLINode) throws -> TargetCLINode {
+        var node = path.hasPrefix("/") ? TargetCLINode.root : current
+        for component in path.split(separator: "/", omittingEmptySubsequences: true).map(String.init) {
+            switch component {
+            case ".": continue
+            case "..": node = node.parent ?? .root
+            default:
+                let children = children(of: node)
+                if let exact = children.first(where: { $0.name == component }) {
+                    node = exact
+                } else if let loose = children.first(where: { $0.name.lowercased() == component.lowercased() }) {
+                    node = loose
+                } else {
+                    throw TargetCLIError("No such path \(Self.join(node.path, component))")
+                }
+            }
+        }
+        return node
+    }
+
+    static func join(_ base: String, _ name: String) -> String { base == "/" ? "/" + name : base + "/" + name }
+
+    public func storageObject(_ node: TargetCLINode) -> StorageObjectConfiguration? {
+        guard case .storageObject(_, let name) = node else { return nil }
+        return configuration.storageObject(named: name)
+    }
+
+    private func isMapped(_ name: String) -> Bool {
+        configuration.targets.contains { $0.luns.contains { $0.storageObject == name } }
+    }
+
+    /// The bracketed summary of a node in `ls`.
+    public func summary(_ node: TargetCLINode) -> String {
+        switch node {
+        case .root, .backstores: return "..."
+        case .backstoreGroup: return "Storage Objects: \(children(of: node).count)"
+        case .storageObject:
+            guard let object = storageObject(node) else { return "" }
+            let status = isMapped(object.name) ? "activated" : "deactivated"
+            let size = TargetCLISize.human(object.size ?? 0)
+            let cache = object.writeCache == false ? "write-thru" : "write-back"
+            switch object.kind {
+            case .ramdisk: return "(\(size)) \(status)"
+            case .block: return "\(object.path ?? "") (\(size)) \(object.readOnly ? "ro " : "")\(cache) \(status)"
+            default: return "\(object.path ?? "") (\(size)) \(cache) \(status)"
+            }
+        case .iscsi: return "Targets: \(children(of: node).count)"
+        case .target: return "TPGs: 1"
+        case .tpg(let wwn):
+            guard let target = target(wwn) else { return "" }
+            var parts = [target.generateNodeACLs ? "gen-acls" : "no-gen-acls"]
+            if !Self.authenticationOn(target) {
+                parts.append("no-auth")
+            } else if !target.generateNodeACLs {
+                parts.append("auth per-acl")
+            } else {
+                parts.append("tpg-auth")
+                parts.append(target.tpgAuth.mutualUserID != nil ? "mutual auth" : "1-way auth")
+            }
+            return parts.joined(separator: ", ")
+        case .luns: return "LUNs: \(children(of: node).count)"
+        case .lun(let wwn, let number):
+            guard let lun = luns(wwn).first(where: { $0.lun == number }) else { return "" }
+            guard let object = configuration.storageObject(named: lun.storageObject), let group = Self.group(of: object)
+            else { return "\(lun.storageObject)" }
+            let path = object.path.map { " (\($0))" } ?? ""
+            return "\(group)/\(object.name)\(path) (default_tg_pt_gp)"
+        case .acls: return "ACLs: \(children(of: node).count)"
+        case .acl(let wwn, let name):
+            var parts: [String] = []
+            if let target = target(wwn), Self.authenticationOn(target) {
+                if target.generateNodeACLs {
+                    parts.append("auth via tpg")
+                } else if let acl = target.nodeACLs.first(where: { $0.initiatorName == name }) {
+                    parts.append(acl.auth.mutualUserID != nil ? "mutual auth" : "1-way auth")
+                }
+            }
+            parts.append("Mapped LUNs: \(children(of: node).count)")
+            return parts.joined(separator: ", ")
+        case .mappedLUN(let wwn, _, let number):
+            let lun = luns(wwn).first { $0.lun == number }
+            let object = lun.flatMap { configuration.storageObject(named: $0.storageObject) }
+            let group = object.flatMap(Self.group(of:)) ?? "null"
+            return "lun\(number) \(group)/\(lun?.storageObject ?? "") (rw)"
+        case .portals: return "Portals: \(children(of: node).count)"
+        case .portal: return "OK"
+        }
+    }
+
+    /// Whether logins to the target use CHAP as LIO's `authentication` attribute says; unset
+    /// follows tgt's rule (on when credentials exist).
+    public static func authenticationOn(_ target: TargetConfiguration) -> Bool {
+        if let explicit = target.authentication { return explicit }
+        return !target.incomingUsers.isEmpty || target.tpgAuth.userID != nil
+            || target.nodeACLs.contains { $0.auth.userID != nil }
+    }
+
+    /// LIO's `ls`: `o- name ..... [summary]` lines, children indented under `|` rails.
+    public func render(_ node: TargetCLINode, depth: Int? = nil, width: Int = 80) -> String {
+        var lines: [String] = []
+        func walk(_ node: TargetCLINode, prefix: String, level: Int, last: Bool) {
+            let head = prefix + "o- " + (level == 0 ? (node == .root ? "/" : node.name) : node.name)
+            let tail = "[\(summary(node))]"
+            let dots = max(3, width - head.count - tail.count - 2)
+            lines.append(head + " " + String(repeating: ".", count: dots) + " " + tail)
+            if let depth, level >= depth { return }
+            let kids = children(of: node)
+            let childPrefix = prefix + (last ? "  " : "| ")
+            for (index, child) in kids.enumerated() {
+                walk(child, prefix: childPrefix, level: level + 1, last: index == kids.count - 1)
+            }
+        }
+        walk(node, prefix: "", level: 0, last: true)
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+public struct TargetCLIError: Error, Equatable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// LIO's size spellings.
+public enum TargetCLISize {
+    /// "1G", "512M", "4k", "1GB", "1GiB", "1048576" (bytes).
+    public static func parse(_ text: String) -> UInt64? {
+        var digits = text.lowercased()
+        var multiplier: UInt64 = 1
+        for suffix in ["ib", "b"] where digits.hasSuffix(suffix) && digits.count > suffix.count {
+            digits.removeLast(suffix.count)
+            break
+        }
+        let units: [Character: UInt64] = ["k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40]
+        if let last = digits.last, let unit = units[last] {
+            multiplier = unit
+            digits.removeLast()
+        }
+        guard let value = UInt64(digits), value > 0 else { return nil }
+        let (product, overflow) = value.multipliedReportingOverflow(by: multiplier)
+        return overflow ? nil : product
+    }
+
+    /// LIO's bytes_to_human: "512 bytes", "1.0GiB".
+    public static func human(_ size: UInt64) -> String {
+        if size < 1024 { return "\(size) bytes" }
+        var value = Double(size) / 1024
+        for unit in ["KiB", "MiB", "GiB", "TiB", "PiB"] {
+            if value < 1024 {
+                let tenths = Int((value * 10).rounded())
+                return "\(tenths / 10).\(tenths % 10)\(unit)"
+            }
+            value /= 1024
+        }
+        return "\(size) bytes"
+    }
+}
