@@ -1,0 +1,139 @@
+/// `tgt-admin --dump`: the running configuration in targets.conf syntax.
+///
+/// The output is Debian tgt-admin 1.0.85's, line for line, for every configuration its dump
+/// reproduces when fed back with `tgt-admin -e` (file LUNs with default settings, address and
+/// initiator-name rules, accounts, whose passwords `show` does not reveal: they are written as
+/// PLEASE_CORRECT_THE_PASSWORD). Where Debian's dump loses or garbles information, this one adds
+/// what `-e` needs to rebuild the same `tgtadm --op show --mode target` output, using only
+/// directives Debian's tgt-admin itself accepts:
+/// - targets are printed in tid order (Debian prints them in Perl's random hash order);
+/// - ACL rules are told apart by their syntax: CIDR ranges, IPv6 addresses and "ALL" next to other
+///   rules are `initiator-address` (Debian's /^[0-9,.E]+$/ turns them into `initiator-name`,
+///   which never matches an address, and then `-e` also binds ALL);
+/// - when a target's LUNs would not come back as they are from plain `backing-store PATH` lines
+///   (another backing-store type, block size, flags, device type, LUN number or SCSI ID/SN,
+///   read-only, removable, offline or thin-provisioned units), each LUN is written as a
+///   `<backing-store PATH>` block with its `lun` and those settings;
+/// - `controller_tid N` when `-e` on an empty daemon would not give the target its tid, and
+///   `state offline` for an offline target.
+public enum TgtAdminDump {
+    public static let passwordPlaceholder = "PLEASE_CORRECT_THE_PASSWORD"
+
+    /// Renders the dump of `tgtadm --op show --mode target` output.
+    public static func render(showTarget text: String) -> String {
+        render(TgtAdminShownTarget.parse(text))
+    }
+
+    public static func render(_ shown: [TgtAdminShownTarget]) -> String {
+        let targets = shown.sorted { $0.tidNumber < $1.tidNumber }
+        let drivers = Set(targets.map { $0.driver ?? "" }).sorted(by: TargetsConfSyntax.byteOrder)
+        var text = ""
+        if drivers.count == 1 { text += "default-driver \(drivers[0])\n\n" }
+        let controllerTids = controllerTids(targets)
+        for target in targets {
+            text += "<target \(target.name)>\n"
+            if drivers.count > 1 { text += "\tdriver \(target.driver ?? "")\n" }
+            if let tid = controllerTids[target.name] { text += "\tcontroller_tid \(tid)\n" }
+            text += stores(of: target)
+            for account in target.accounts {
+                if let user = outgoingUser(account) {
+                    text += "\toutgoinguser \(user) \(passwordPlaceholder)\n"
+                } else {
+                    text += "\tincominguser \(account) \(passwordPlaceholder)\n"
+                }
+            }
+            if target.acl != ["ALL"] {
+                for rule in target.acl {
+                    let directive = TgtAdminAddress.isAddressRule(rule) ? "initiator-address" : "initiator-name"
+                    text += "\t\(directive) \(rule)\n"
+                }
+            }
+            if target.state == "offline" { text += "\tstate offline\n" }
+            text += "</target>\n\n"
+        }
+        return text
+    }
+
+    /// "bob (outgoing)" -> "bob".
+    static func outgoingUser(_ account: String) -> String? {
+        let suffix = " (outgoing)"
+        guard account.hasSuffix(suffix), account.count > suffix.count else { return nil }
+        return String(account.dropLast(suffix.count))
+    }
+
+    /// The tids `-e` would not allocate by itself: it walks the targets in name order, giving each
+    /// the previous tid + 1 unless the target names its `controller_tid`.
+    static func controllerTids(_ targets: [TgtAdminShownTarget]) -> [String: Int] {
+        var result: [String: Int] = [:]
+        var next = 0
+        for target in targets.sorted(by: { TargetsConfSyntax.byteOrder($0.name, $1.name) }) {
+            next += 1
+            if target.tidNumber != next {
+                result[target.name] = target.tidNumber
+                next = target.tidNumber
+            }
+        }
+        return result
+    }
+
+    /// tgt's default SCSI ID and serial number of a logical unit.
+    static func defaultSCSIID(tid: Int, lun: UInt64) -> String {
+        "IET     " + hex4(UInt64(tid)) + hex4(lun)
+    }
+
+    static func defaultSCSISN(tid: Int, lun: UInt64) -> String {
+        "beaf\(tid)\(lun)"
+    }
+
+    private static func hex4(_ value: UInt64) -> String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
+    }
+
+    private static func stores(of target: TgtAdminShownTarget) -> String {
+        let units = target.logicalUnits.filter { $0.bsPath != nil }
+        if isPlain(units, tid: target.tidNumber) {
+            return units.map { "\tbacking-store \($0.bsPath!)\n" }.joined()
+        }
+        var text = ""
+        for unit in units {
+            text += "\t<backing-store \(unit.bsPath!)>\n"
+            for line in settings(of: unit, tid: target.tidNumber) { text += "\t\t\(line)\n" }
+            text += "\t</backing-store>\n"
+        }
+        return text
+    }
+
+    /// Whether `backing-store PATH` lines recreate these units: default settings, and LUNs 1, 2, ...
+    /// in byte order of the paths, as `-e` numbers them.
+    static func isPlain(_ units: [TgtAdminShownTarget.LogicalUnit], tid: Int) -> Bool {
+        let sortedPaths = units.compactMap(\.bsPath).sorted(by: TargetsConfSyntax.byteOrder)
+        guard Set(sortedPaths).count == sortedPaths.count else { return false }
+        return units.allSatisfy { unit in
+            settings(of: unit, tid: tid).count == 1
+                && sortedPaths.firstIndex(of: unit.bsPath!).map { UInt64($0 + 1) } == unit.lun
+        }
+    }
+
+    /// The block lines that recreate one unit: its LUN, then what differs from tgt's defaults.
+    static func settings(of unit: TgtAdminShownTarget.LogicalUnit, tid: Int) -> [String] {
+        var lines = ["lun \(unit.lun)"]
+        let deviceTypes = ["cd/dvd": "cd", "tape": "tape", "changer": "changer", "osd": "osd", "passthrough": "pt"]
+        if unit.type != "disk", let deviceType = deviceTypes[unit.type] { lines.append("device-type \(deviceType)") }
+        let impliedBSType = unit.type == "tape" ? "ssc" : "rdwr"
+        if unit.bsType != impliedBSType { lines.append("bs-type \(unit.bsType)") }
+        if unit.blockSize != "512" { lines.append("block-size \(unit.blockSize)") }
+        if !unit.bsFlags.isEmpty { lines.append("bsoflags \(unit.bsFlags)") }
+        if !unit.scsiID.isEmpty && unit.scsiID != defaultSCSIID(tid: tid, lun: unit.lun) {
+            lines.append("scsi_id \(unit.scsiID)")
+        }
+        if !unit.scsiSN.isEmpty && unit.scsiSN != defaultSCSISN(tid: tid, lun: unit.lun) {
+            lines.append("scsi_sn \(unit.scsiSN)")
+        }
+        if unit.readonly { lines.append("readonly 1") }
+        if unit.removable { lines.append("removable 1") }
+        if !unit.online { lines.append("online 0") }
+        if unit.thinProvisioning { lines.append("params thin_provisioning=1") }
+        return lines
+    }
+}
