@@ -135,11 +135,13 @@ struct CHAPReceivedKeys {
     var isEmpty: Bool { order.isEmpty }
 }
 
+/// Malformed CHAP values fail authentication (0x0201), as RFC 7143 12.1.3 treats a CHAP exchange
+/// that cannot be completed; the reason says which key was wrong.
 enum CHAPParse {
     /// CHAP_I: a number in 0...255 (decimal, or 0x hex as numbers allow).
     static func identifier(_ text: String) throws(NegotiationFailure) -> UInt8 {
         guard let number = TextValue.number(text), number <= 255 else {
-            throw .initiatorError("CHAP_I must be a number in 0...255")
+            throw .authenticationFailure("CHAP_I must be a number in 0...255")
         }
         return UInt8(number)
     }
@@ -149,7 +151,7 @@ enum CHAPParse {
         do {
             return try CHAPValue.decode(text)
         } catch {
-            throw .initiatorError("\(key): \(error)")
+            throw .authenticationFailure("\(key): \(error)")
         }
     }
 

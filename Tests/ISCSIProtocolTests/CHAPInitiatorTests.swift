@@ -96,7 +96,7 @@ final class CHAPInitiatorTests: XCTestCase {
     func testBadIdentifierFails() {
         for identifier in ["256", "-1", "seven", ""] {
             var initiator = makeInitiator()
-            assertFailure(initiator.receive(challengeKeys(identifier: identifier)), detail: 0, identifier)
+            assertFailure(initiator.receive(challengeKeys(identifier: identifier)), detail: 1, identifier)
         }
     }
 
@@ -110,7 +110,7 @@ final class CHAPInitiatorTests: XCTestCase {
     func testMalformedOrOverlongChallengeFails() {
         for challenge in ["0x", "12", "0xq1", "0x" + String(repeating: "00", count: 1025)] {
             var initiator = makeInitiator()
-            assertFailure(initiator.receive(challengeKeys(challenge: challenge)), detail: 0)
+            assertFailure(initiator.receive(challengeKeys(challenge: challenge)), detail: 1)
         }
     }
 

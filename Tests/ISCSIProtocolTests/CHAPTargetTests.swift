@@ -200,11 +200,11 @@ final class CHAPTargetTests: XCTestCase {
         }
     }
 
-    func testMalformedOrOverlongResponseIsInitiatorError() {
+    func testMalformedOrOverlongResponseFailsAuthentication() {
         for response in ["", "c6e7d1c03b663a579c792112659ed0dd", "0x", "0xZZ", "0b!!", "0x" + String(repeating: "00", count: 1025)] {
             var target = challenged()
             assertFailure(
-                target.receive([TextKeyValue("CHAP_N", user.name), TextKeyValue("CHAP_R", response)]), detail: 0,
+                target.receive([TextKeyValue("CHAP_N", user.name), TextKeyValue("CHAP_R", response)]), detail: 1,
                 response.prefix(20).description)
         }
     }
@@ -301,7 +301,7 @@ final class CHAPTargetTests: XCTestCase {
     func testIdentifierOutsideByteRangeFails() {
         for identifier in ["256", "-1", "0x100", "abc", "", "1.5"] {
             var target = challenged(outgoing: targetCredential)
-            assertFailure(target.receive(mutualKeys(identifier: identifier)), detail: 0, identifier)
+            assertFailure(target.receive(mutualKeys(identifier: identifier)), detail: 1, identifier)
         }
     }
 
@@ -316,7 +316,7 @@ final class CHAPTargetTests: XCTestCase {
     func testMalformedOrOverlongInitiatorChallengeFails() {
         for challenge in ["0x", "0xnothex", "0b#", "0x" + String(repeating: "ab", count: 1025)] {
             var target = challenged(outgoing: targetCredential)
-            assertFailure(target.receive(mutualKeys(challenge: challenge)), detail: 0)
+            assertFailure(target.receive(mutualKeys(challenge: challenge)), detail: 1)
         }
     }
 
