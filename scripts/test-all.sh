@@ -6,3 +6,4 @@ cd "$(dirname "$0")/.."
 swift build -c release -Xswiftc -warnings-as-errors
 swift test -Xswiftc -warnings-as-errors
 bash scripts/integration.sh
+bash scripts/seeds-admin.sh
