@@ -210,13 +210,22 @@ public final class BlockIOExecutor: @unchecked Sendable {
             let started = Self.monotonicNanos()
             batchStart[index] = started
             pthread_mutex_unlock(mutex)
-            for job in taken {
+            var ran = 0
+            var slow = false
+            while ran < taken.count {
+                let job = taken[ran]
+                ran += 1
                 done.append((job.eventLoop, job.work()))
                 if done.count >= completionBatch { deliver(&done) }
+                slow = Self.monotonicNanos() &- started > slowBatchNanos
+                // A slow device: hand the rest of our share back for other workers to take.
+                if slow && ran < taken.count { break }
+            }
+            pthread_mutex_lock(mutex)
+            if ran < taken.count {
+                queue.insert(contentsOf: taken[ran...], at: head)
             }
             taken.removeAll(keepingCapacity: true)
-            let slow = Self.monotonicNanos() &- started > slowBatchNanos
-            pthread_mutex_lock(mutex)
             batchStart[index] = 0
             // This worker proved slow and work is waiting: get a sleeping one to help.
             if slow && head < queue.count && awake < numberOfThreads { wakeOne() }
