@@ -11,6 +11,10 @@ let package = Package(
         .executable(name: "targetcli", targets: ["targetcli"]),
         .library(name: "ISCSIProtocol", targets: ["ISCSIProtocol"]),
         .library(name: "ISCSITarget", targets: ["ISCSITarget"]),
+        .library(name: "ISCSIInitiator", targets: ["ISCSIInitiator"]),
+        .executable(name: "iscsiadm", targets: ["iscsiadm"]),
+        .executable(name: "iscsid", targets: ["iscsid"]),
+        .executable(name: "iscsi-tool", targets: ["iscsi-tool"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -72,6 +76,37 @@ let package = Package(
             dependencies: ["ISCSIAdmin"]
         ),
         .target(
+            name: "ISCSIInitiator",
+            dependencies: [
+                "ISCSIProtocol", "SCSIProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(name: "OpenISCSIConfig"),
+        .executableTarget(
+            name: "iscsiadm",
+            dependencies: ["OpenISCSIConfig"]
+        ),
+        .executableTarget(
+            name: "iscsid",
+            dependencies: [
+                "OpenISCSIConfig", "ISCSIInitiator",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "iscsi-tool",
+            dependencies: [
+                "ISCSIInitiator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .target(
             name: "ISCSITestSupport",
             dependencies: [
                 "ISCSIProtocol",
@@ -109,6 +144,16 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ISCSIAdminTests", dependencies: ["ISCSIAdmin"]),
+        .testTarget(
+            name: "ISCSIInitiatorTests",
+            dependencies: [
+                "ISCSIInitiator", "ISCSIProtocol", "ISCSITarget", "SCSITarget", "Backstore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "OpenISCSIConfigTests", dependencies: ["OpenISCSIConfig"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,0 +1,1 @@
+// ISCSIInitiator: the initiator library (in progress).

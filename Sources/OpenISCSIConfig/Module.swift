@@ -1,0 +1,1 @@
+// OpenISCSIConfig: open-iscsi configuration layout (in progress).
