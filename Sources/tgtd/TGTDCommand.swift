@@ -67,7 +67,15 @@ struct TGTDCommand: ParsableCommand {
 
         let daemon = try TargetDaemon(
             controlPort: controlPort, ioThreads: ioThreads, stateDirectory: stateDirectory, logger: logger)
-        for portal in portals {
+        do {
+            try daemon.restoreConfiguration()
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        // The control socket is up before the portals, so a portal that answers means the daemon
+        // is ready for tgtadm too (scripts wait for the portal).
+        try daemon.startControl()
+        for portal in portals where !daemon.server.portals.contains(portal) {
             do {
                 try daemon.server.addPortal(portal)
             } catch {
@@ -76,20 +84,15 @@ struct TGTDCommand: ParsableCommand {
                     logger.warning("cannot listen on \(portal): \(error)")
                     continue
                 }
+                daemon.stopControl()
                 throw ValidationError("cannot listen on \(portal): \(error)")
             }
-        }
-        do {
-            try daemon.restoreConfiguration()
-        } catch {
-            throw ValidationError("\(error)")
         }
         if demo {
             let url = try daemon.createDemoTarget()
             print(url)
             fflush(stdout)
         }
-        try daemon.startControl()
         daemon.runUntilSignalled()
     }
 }

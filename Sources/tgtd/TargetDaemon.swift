@@ -48,6 +48,8 @@ final class TargetDaemon: @unchecked Sendable {
         try control.start()
     }
 
+    func stopControl() { control.stop() }
+
     /// The README's main job: a sparse 1 GiB file LUN in the state directory.
     func createDemoTarget() throws -> String {
         mkdir(stateDirectory, 0o755)
