@@ -1,4 +1,12 @@
 import Foundation
+import OpenISCSIConfig
 
-FileHandle.standardError.write("iscsiadm: not implemented yet\n".data(using: .utf8)!)
-exit(1)
+let paths = ConfigPaths.fromEnvironment()
+let socketPath = ISCSIDSocket.socketPath(runDirectory: ISCSIDSocket.runDirectory(), root: paths.root)
+let admin = Iscsiadm(
+    store: ConfigStore(paths: paths),
+    send: { try ISCSIDSocket.exchange($0, socketPath: socketPath) },
+    out: { print($0) },
+    err: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
+let status = admin.run(Array(CommandLine.arguments.dropFirst()))
+exit(status)

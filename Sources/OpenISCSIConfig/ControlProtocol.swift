@@ -1,0 +1,18 @@
+/// A request from iscsiadm to iscsid over the control socket (JSON).
+public enum ControlRequest: Sendable, Equatable, Codable {
+    case discover(portal: Portal, record: Record)
+    case login(NodeEntry)
+    case logout(sid: Int)
+    case sessions
+    case rescan(sid: Int)
+    case ping
+}
+
+/// iscsid's answer.
+public enum ControlResponse: Sendable, Equatable, Codable {
+    case ok
+    case targets([DiscoveredTarget])
+    case session(SessionInfo)
+    case sessions([SessionInfo])
+    case failure(ISCSIError)
+}

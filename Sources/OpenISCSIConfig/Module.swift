@@ -1,1 +1,0 @@
-// OpenISCSIConfig: open-iscsi configuration layout (in progress).
