@@ -1,0 +1,192 @@
+import ISCSIProtocol
+import NIOCore
+import NIOPosix
+
+/// A logged-in iSCSI session to one target (one connection, ErrorRecoveryLevel 0).
+public final class ISCSISession: @unchecked Sendable {
+    let engine: SessionEngine
+
+    private init(engine: SessionEngine) {
+        self.engine = engine
+    }
+
+    /// Connects and logs in to `targetName`.
+    public static func login(
+        host: String, port: Int = 3260, targetName: String, configuration: InitiatorConfiguration,
+        group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> ISCSISession {
+        let engine = SessionEngine(
+            eventLoop: group.next(), host: host, port: port, targetName: targetName, sessionType: .normal,
+            configuration: configuration)
+        try await engine.start().get()
+        return ISCSISession(engine: engine)
+    }
+
+    /// Logs in to the target and LUN named by a libiscsi URL (credentials from the URL win).
+    public static func login(
+        url: ISCSIURL, configuration: InitiatorConfiguration = InitiatorConfiguration(),
+        group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> ISCSISession {
+        guard let target = url.targetName else { throw ISCSIInitiatorError.invalidURL("\(url) names no target") }
+        var configuration = configuration
+        if let user = url.user { configuration.chap = CHAPCredential(name: user, secret: url.password ?? "") }
+        return try await login(host: url.host, port: url.port, targetName: target, configuration: configuration, group: group)
+    }
+
+    /// What the login settled.
+    public var parameters: NegotiatedParameters { engine.eventLoop.inEventLoop ? engine.parameters : (try? engine.eventLoop.submit { self.engine.parameters }.wait()) ?? NegotiatedParameters() }
+    public var tsih: UInt16 { (try? engine.eventLoop.submit { self.engine.tsih }.wait()) ?? 0 }
+    public var isid: UInt64 { engine.configuration.isid }
+    /// How many times the session logged in again after losing its connection.
+    public var reconnectCount: Int { (try? engine.eventLoop.submit { self.engine.reconnects }.wait()) ?? 0 }
+
+    // MARK: SCSI
+
+    /// Runs one SCSI command. A CHECK CONDITION is a normal result here (see `status`/`sense`).
+    public func execute(
+        lun: UInt64, cdb: [UInt8], dataOut: ByteBuffer? = nil, expectedDataInLength: Int = 0
+    ) async throws -> SCSICommandResponse {
+        guard (1...16).contains(cdb.count) else { throw ISCSIInitiatorError.invalidArgument("CDB must be 1 to 16 bytes") }
+        guard lun <= 0x3fff else { throw ISCSIInitiatorError.invalidArgument("LUN \(lun) out of range") }
+        guard expectedDataInLength >= 0, expectedDataInLength <= Int(UInt32.max) else {
+            throw ISCSIInitiatorError.invalidArgument("bad expected data length")
+        }
+        var cdbBuffer = ByteBuffer()
+        cdbBuffer.reserveCapacity(16)
+        cdbBuffer.writeBytes(cdb)
+        if cdb.count < 16 { cdbBuffer.writeRepeatingByte(0, count: 16 - cdb.count) }
+        let completion = try await engine.submit(
+            .scsi(lun: lun, cdb: cdbBuffer, dataOut: dataOut?.readableBytes == 0 ? nil : dataOut,
+                  expectedDataInLength: expectedDataInLength)).get()
+        guard case .scsi(let response) = completion else { throw ISCSIInitiatorError.protocolViolation("unexpected completion") }
+        return response
+    }
+
+    /// Runs a command that must end GOOD, repeating it on UNIT ATTENTION (a reset or a changed
+    /// parameter the target reports once per I_T nexus, e.g. right after a login).
+    public func executeChecked(
+        lun: UInt64, cdb: [UInt8], dataOut: ByteBuffer? = nil, expectedDataInLength: Int = 0
+    ) async throws -> SCSICommandResponse {
+        var attempts = 0
+        while true {
+            let r = try await execute(lun: lun, cdb: cdb, dataOut: dataOut, expectedDataInLength: expectedDataInLength)
+            attempts += 1
+            if r.status == SCSICommandResponse.checkCondition, r.sense?.key == 6, attempts < 4 { continue }
+            return try r.checked()
+        }
+    }
+
+    public func testUnitReady(lun: UInt64) async throws -> SCSICommandResponse {
+        try await execute(lun: lun, cdb: [0x00, 0, 0, 0, 0, 0])
+    }
+
+    /// INQUIRY (standard data, or the VPD page `page`).
+    public func inquiry(lun: UInt64, page: UInt8? = nil, allocationLength: UInt16 = 255) async throws -> SCSICommandResponse {
+        try await executeChecked(
+            lun: lun,
+            cdb: [0x12, page == nil ? 0 : 1, page ?? 0, UInt8(allocationLength >> 8), UInt8(allocationLength & 0xff), 0],
+            expectedDataInLength: Int(allocationLength))
+    }
+
+    /// REPORT LUNS: the LUN numbers the target reports.
+    public func reportLUNs() async throws -> [UInt64] {
+        let length: UInt32 = 16_384
+        let r = try await executeChecked(
+            lun: 0,
+            cdb: [0xA0, 0, 0, 0, 0, 0, UInt8(length >> 24), UInt8((length >> 16) & 0xff), UInt8((length >> 8) & 0xff),
+                  UInt8(length & 0xff), 0, 0],
+            expectedDataInLength: Int(length))
+        let data = r.data
+        guard let listLength = data.getInteger(at: data.readerIndex, as: UInt32.self) else { return [] }
+        let count = min(Int(listLength), data.readableBytes - 8) / 8
+        return (0..<max(0, count)).compactMap { i in
+            data.getInteger(at: data.readerIndex + 8 + i * 8, as: UInt64.self).flatMap { ISCSIProtocol.SAMLUN.decode($0) }
+        }
+    }
+
+    public struct Capacity: Hashable, Sendable {
+        public var lastLBA: UInt64
+        public var blockSize: UInt32
+        public var blocks: UInt64 { lastLBA + 1 }
+        public var bytes: UInt64 { blocks * UInt64(blockSize) }
+    }
+
+    public func readCapacity16(lun: UInt64) async throws -> Capacity {
+        let r = try await executeChecked(
+            lun: lun, cdb: [0x9E, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0], expectedDataInLength: 32)
+        guard let lba = r.data.getInteger(at: r.data.readerIndex, as: UInt64.self),
+            let size = r.data.getInteger(at: r.data.readerIndex + 8, as: UInt32.self)
+        else { throw ISCSIInitiatorError.protocolViolation("READ CAPACITY(16) returned \(r.data.readableBytes) bytes") }
+        return Capacity(lastLBA: lba, blockSize: size)
+    }
+
+    /// READ(16) of `blocks` blocks at `lba`.
+    public func read(lun: UInt64, lba: UInt64, blocks: UInt32, blockSize: Int = 512) async throws -> ByteBuffer {
+        let r = try await executeChecked(
+            lun: lun, cdb: Self.rw16(0x88, lba: lba, blocks: blocks, fua: false),
+            expectedDataInLength: Int(blocks) * blockSize)
+        return r.data
+    }
+
+    /// WRITE(16) of `data` (a whole number of blocks) at `lba`.
+    public func write(lun: UInt64, lba: UInt64, data: ByteBuffer, blockSize: Int = 512, fua: Bool = false) async throws {
+        guard blockSize > 0, data.readableBytes % blockSize == 0, data.readableBytes > 0 else {
+            throw ISCSIInitiatorError.invalidArgument("write of \(data.readableBytes) bytes is not a whole number of \(blockSize)-byte blocks")
+        }
+        let blocks = UInt32(data.readableBytes / blockSize)
+        _ = try await executeChecked(lun: lun, cdb: Self.rw16(0x8A, lba: lba, blocks: blocks, fua: fua), dataOut: data)
+    }
+
+    public func synchronizeCache(lun: UInt64) async throws {
+        _ = try await executeChecked(lun: lun, cdb: [0x35, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+    }
+
+    static func rw16(_ opcode: UInt8, lba: UInt64, blocks: UInt32, fua: Bool) -> [UInt8] {
+        var cdb = [UInt8](repeating: 0, count: 16)
+        cdb[0] = opcode
+        cdb[1] = fua ? 0x08 : 0
+        for i in 0..<8 { cdb[2 + i] = UInt8(truncatingIfNeeded: lba >> (56 - 8 * i)) }
+        for i in 0..<4 { cdb[10 + i] = UInt8(truncatingIfNeeded: blocks >> (24 - 8 * i)) }
+        return cdb
+    }
+
+    // MARK: Task management
+
+    /// Tags of SCSI commands still outstanding (for `abortTask`).
+    public func outstandingTaskTags(lun: UInt64? = nil) async throws -> [UInt32] {
+        try await engine.outstandingTaskTags(lun: lun).get()
+    }
+
+    public func abortTask(taskTag: UInt32, lun: UInt64) async throws -> TaskManagementResponse.Response {
+        try await taskManagement(.abortTask, lun: lun, referenced: taskTag)
+    }
+
+    public func logicalUnitReset(lun: UInt64) async throws -> TaskManagementResponse.Response {
+        try await taskManagement(.logicalUnitReset, lun: lun, referenced: nil)
+    }
+
+    private func taskManagement(
+        _ function: TaskManagementRequest.Function, lun: UInt64, referenced: UInt32?
+    ) async throws -> TaskManagementResponse.Response {
+        let completion = try await engine.submit(.taskManagement(function: function, lun: lun, referencedTaskTag: referenced)).get()
+        guard case .taskManagement(let response) = completion else { throw ISCSIInitiatorError.protocolViolation("unexpected completion") }
+        return response
+    }
+
+    /// Sends a NOP-Out ping and waits for the answer.
+    public func ping() async throws {
+        _ = try await engine.submit(.nop(ByteBuffer())).get()
+    }
+
+    /// Logs out (closing the session) and closes the connection.
+    public func logout() async throws {
+        defer { engine.eventLoop.execute { self.engine.close(.sessionFailed("logged out")) } }
+        let completion = try await engine.submit(.logout).get()
+        if case .logout(let response) = completion, response != .closedSuccessfully {
+            throw ISCSIInitiatorError.protocolViolation("logout answered with response \(response.rawValue)")
+        }
+    }
+
+    /// Test hook: drops the TCP connection as a network failure would.
+    func dropConnection() { engine.dropConnection() }
+}

@@ -1,0 +1,441 @@
+import ISCSIProtocol
+import NIOCore
+
+/// What a session task asks of the target.
+public enum InitiatorTaskRequest: Sendable {
+    case scsi(lun: UInt64, cdb: ByteBuffer, dataOut: ByteBuffer?, expectedDataInLength: Int)
+    case taskManagement(function: TaskManagementRequest.Function, lun: UInt64, referencedTaskTag: UInt32?)
+    /// Text Request carrying these encoded key=value pairs.
+    case text(ByteBuffer)
+    /// A NOP-Out ping carrying this data.
+    case nop(ByteBuffer)
+    case logout
+}
+
+public enum InitiatorTaskCompletion: Sendable {
+    case scsi(SCSICommandResponse)
+    case taskManagement(TaskManagementResponse.Response)
+    case text(ByteBuffer)
+    case nop
+    case logout(LogoutResponse.Response)
+}
+
+/// Full feature phase of one initiator session (RFC 7143 at ErrorRecoveryLevel 0), as a pure state
+/// machine: tasks, the CmdSN window, immediate and unsolicited data, R2T answers, Data-In
+/// reassembly, status, NOP answers. Inputs append `Output`s to a caller-owned array.
+public struct InitiatorSessionMachine<Context> {
+    public typealias Request = InitiatorTaskRequest
+    public typealias Completion = InitiatorTaskCompletion
+
+    public enum Output {
+        case send(ISCSIPDU)
+        case complete(Context, Result<Completion, ISCSIInitiatorError>)
+        /// The connection is unusable (a protocol violation); close it.
+        case closeConnection(ISCSIInitiatorError)
+    }
+
+    struct Task {
+        var request: Request
+        var context: Context
+        var cmdSN: UInt32 = 0
+        var sent = false
+        var lun: UInt64 = 0
+        var data: ByteBuffer?
+        var received = 0
+        var nextDataSN: UInt32 = 0
+        var text: ByteBuffer?
+    }
+
+    public private(set) var parameters: NegotiatedParameters
+    public private(set) var cmdSN: UInt32
+    public private(set) var expStatSN: UInt32
+    public private(set) var expCmdSN: UInt32
+    public private(set) var maxCmdSN: UInt32
+    public var queueDepth: Int
+    private var tasks: [UInt32: Task] = [:]
+    private var waiting = CircularBuffer<UInt32>(initialCapacity: 64)
+    private var inFlight = 0
+    private var nextITT: UInt32 = 1
+    private let allocator = ByteBufferAllocator()
+
+    public init(parameters: NegotiatedParameters, cmdSN: UInt32, expStatSN: UInt32, maxCmdSN: UInt32, queueDepth: Int = 128) {
+        self.parameters = parameters
+        self.cmdSN = cmdSN
+        self.expStatSN = expStatSN
+        self.expCmdSN = cmdSN
+        self.maxCmdSN = maxCmdSN
+        self.queueDepth = max(1, queueDepth)
+    }
+
+    /// Tasks not yet completed, sent or waiting for the window.
+    public var outstandingCount: Int { tasks.count }
+    public var waitingCount: Int { waiting.count }
+    /// False while the connection is down: tasks wait in the queue.
+    public private(set) var isConnected = true
+    public var isWindowOpen: Bool {
+        isConnected && SerialNumber(cmdSN) <= SerialNumber(maxCmdSN) && inFlight < queueDepth
+    }
+
+    // MARK: Submitting
+
+    /// Queues or sends `request`; returns its Initiator Task Tag.
+    @discardableResult
+    public mutating func submit(_ request: Request, context: Context, into out: inout [Output]) -> UInt32 {
+        let itt = allocateITT()
+        var task = Task(request: request, context: context)
+        switch request {
+        case .scsi(let lun, _, _, _):
+            task.lun = lun
+        case .taskManagement(_, let lun, _):
+            task.lun = lun
+        default:
+            break
+        }
+        tasks[itt] = task
+        if Self.isImmediate(request) {
+            send(itt, into: &out)
+        } else {
+            waiting.append(itt)
+            drain(into: &out)
+        }
+        return itt
+    }
+
+    /// The ITT's of SCSI tasks still outstanding (for aborting).
+    public func scsiTaskTags(lun: UInt64? = nil) -> [UInt32] {
+        tasks.compactMap { itt, task in
+            if case .scsi = task.request, lun == nil || task.lun == lun { return itt }
+            return nil
+        }
+    }
+
+    private static func isImmediate(_ request: Request) -> Bool {
+        switch request {
+        case .scsi, .text: return false
+        case .taskManagement, .nop, .logout: return true
+        }
+    }
+
+    private mutating func allocateITT() -> UInt32 {
+        while true {
+            let itt = nextITT
+            nextITT = nextITT &+ 1
+            if itt != ISCSITag.reserved && tasks[itt] == nil { return itt }
+        }
+    }
+
+    private mutating func drain(into out: inout [Output]) {
+        while let itt = waiting.first, isWindowOpen {
+            waiting.removeFirst()
+            send(itt, into: &out)
+        }
+    }
+
+    private mutating func send(_ itt: UInt32, into out: inout [Output]) {
+        guard var task = tasks[itt] else { return }
+        task.sent = true
+        task.cmdSN = cmdSN
+        switch task.request {
+        case .scsi(let lun, let cdb, let dataOut, let expectedIn):
+            inFlight += 1
+            cmdSN = cmdSN &+ 1
+            let total = dataOut?.readableBytes ?? 0
+            var immediate = 0
+            if total > 0 && parameters.immediateData {
+                immediate = min(total, parameters.firstBurstLength, parameters.targetMaxRecvDataSegmentLength)
+            }
+            let unsolicitedEnd = parameters.initialR2T ? immediate : min(total, parameters.firstBurstLength)
+            var command = SCSICommand(
+                immediate: false, final: unsolicitedEnd == immediate, read: expectedIn > 0, write: total > 0,
+                attribute: 1, lun: ISCSIProtocol.SAMLUN.encode(lun), initiatorTaskTag: itt,
+                expectedDataTransferLength: UInt32(total > 0 ? total : expectedIn), cmdSN: task.cmdSN,
+                expStatSN: expStatSN, cdb: cdb)
+            if immediate > 0 {
+                command.dataSegment = dataOut!.getSlice(at: dataOut!.readerIndex, length: immediate)!
+            }
+            tasks[itt] = task
+            out.append(.send(.scsiCommand(command)))
+            if unsolicitedEnd > immediate {
+                emitData(
+                    dataOut!, lun: lun, itt: itt, ttt: ISCSITag.reserved, offset: immediate,
+                    length: unsolicitedEnd - immediate, into: &out)
+            }
+        case .taskManagement(let function, let lun, let referenced):
+            var refCmdSN = cmdSN
+            if let referenced, let target = tasks[referenced] { refCmdSN = target.cmdSN }
+            tasks[itt] = task
+            out.append(.send(.taskManagementRequest(TaskManagementRequest(
+                immediate: true, function: function, lun: ISCSIProtocol.SAMLUN.encode(lun), initiatorTaskTag: itt,
+                referencedTaskTag: referenced ?? ISCSITag.reserved, cmdSN: cmdSN, expStatSN: expStatSN,
+                refCmdSN: refCmdSN))))
+        case .text(let data):
+            inFlight += 1
+            cmdSN = cmdSN &+ 1
+            tasks[itt] = task
+            out.append(.send(.textRequest(TextRequest(
+                immediate: false, final: true, continue: false, lun: 0, initiatorTaskTag: itt,
+                targetTransferTag: ISCSITag.reserved, cmdSN: task.cmdSN, expStatSN: expStatSN, dataSegment: data))))
+        case .nop(let data):
+            tasks[itt] = task
+            out.append(.send(.nopOut(NOPOut(
+                immediate: true, lun: 0, initiatorTaskTag: itt, targetTransferTag: ISCSITag.reserved, cmdSN: cmdSN,
+                expStatSN: expStatSN, dataSegment: data))))
+        case .logout:
+            tasks[itt] = task
+            out.append(.send(.logoutRequest(LogoutRequest(
+                immediate: true, reasonCode: .closeSession, initiatorTaskTag: itt, cid: 0, cmdSN: cmdSN,
+                expStatSN: expStatSN))))
+        }
+    }
+
+    /// Data-Out PDUs for `length` bytes at `offset`, cut at the target's MaxRecvDataSegmentLength.
+    private func emitData(
+        _ data: ByteBuffer, lun: UInt64, itt: UInt32, ttt: UInt32, offset: Int, length: Int,
+        into out: inout [Output]
+    ) {
+        let segment = max(512, parameters.targetMaxRecvDataSegmentLength)
+        var position = offset
+        let end = offset + length
+        var dataSN: UInt32 = 0
+        let encodedLUN = ISCSIProtocol.SAMLUN.encode(lun)
+        while position < end {
+            let count = min(segment, end - position)
+            let slice = data.getSlice(at: data.readerIndex + position, length: count)!
+            out.append(.send(.dataOut(DataOut(
+                final: position + count == end, lun: encodedLUN, initiatorTaskTag: itt, targetTransferTag: ttt,
+                expStatSN: expStatSN, dataSN: dataSN, bufferOffset: UInt32(position), dataSegment: slice))))
+            dataSN &+= 1
+            position += count
+        }
+    }
+
+    // MARK: Receiving
+
+    public mutating func received(_ pdu: ISCSIPDU, into out: inout [Output]) {
+        switch pdu {
+        case .dataIn(let p):
+            updateWindow(p.expCmdSN, p.maxCmdSN)
+            if p.statusPresent { advanceStatSN(p.statSN) }
+            dataIn(p, into: &out)
+        case .scsiResponse(let p):
+            updateWindow(p.expCmdSN, p.maxCmdSN)
+            advanceStatSN(p.statSN)
+            scsiResponse(p, into: &out)
+        case .r2t(let p):
+            updateWindow(p.expCmdSN, p.maxCmdSN)
+            r2t(p, into: &out)
+        case .nopIn(let p):
+            updateWindow(p.expCmdSN, p.maxCmdSN)
+            if p.initiatorTaskTag != ISCSITag.reserved {
+                advanceStatSN(p.statSN)
+                if let task = tasks[p.initiatorTaskTag], case .nop = task.request {
+                    finish(p.initiatorTaskTag, .success(.nop), into: &out)
+                }
+            }
+            if p.targetTransferTag != ISCSITag.reserved {
+                out.append(.send(.nopOut(NOPOut(
+                    immediate: true, lun: p.lun, initiatorTaskTag: ISCSITag.reserved,
+                    targetTransferTag: p.targetTransferTag, cmdSN: cmdSN, expStatSN: expStatSN,
+                    dataSegment: p.dataSegment))))
+            }
+        case .taskManagementResponse(let p):
+            updateWindow(p.expCmdSN, p.maxCmdSN)
+            advanceStatSN(p.statSN)
+            taskManagementResponse(p, into: &out)
+        case .textResponse(let p):
+            updateWindow(p.expCmdSN, p.maxCmdSN)
+            advanceStatSN(p.statSN)
+            textResponse(p, into: &out)
+        case .logoutResponse(let p):
+            updateWindow(p.expCmdSN, p.maxCmdSN)
+            advanceStatSN(p.statSN)
+            if let task = tasks[p.initiatorTaskTag], case .logout = task.request {
+                finish(p.initiatorTaskTag, .success(.logout(p.response)), into: &out)
+            }
+        case .asyncMessage(let p):
+            updateWindow(p.expCmdSN, p.maxCmdSN)
+            advanceStatSN(p.statSN)
+        case .reject(let p):
+            updateWindow(p.expCmdSN, p.maxCmdSN)
+            advanceStatSN(p.statSN)
+            let itt = p.dataSegment.getInteger(at: p.dataSegment.readerIndex + 16, as: UInt32.self)
+            if let itt, tasks[itt] != nil {
+                let error = ISCSIInitiatorError.protocolViolation("target rejected the PDU (reason 0x\(String(p.reason.rawValue, radix: 16)))")
+                finish(itt, .failure(error), into: &out)
+            }
+        default:
+            out.append(.closeConnection(.protocolViolation("target sent an initiator opcode \(pdu.opcode)")))
+            return
+        }
+        drain(into: &out)
+    }
+
+    private mutating func updateWindow(_ exp: UInt32, _ max: UInt32) {
+        // MaxCmdSN < ExpCmdSN - 1 is not a valid window; ignore it (RFC 7143 4.2.2.1).
+        guard SerialNumber(max) >= SerialNumber(exp &- 1) else { return }
+        if SerialNumber(exp) > SerialNumber(expCmdSN) { expCmdSN = exp }
+        if SerialNumber(max) > SerialNumber(maxCmdSN) { maxCmdSN = max }
+    }
+
+    private mutating func advanceStatSN(_ statSN: UInt32) {
+        if SerialNumber(statSN) >= SerialNumber(expStatSN) { expStatSN = statSN &+ 1 }
+    }
+
+    private mutating func finish(_ itt: UInt32, _ result: Result<Completion, ISCSIInitiatorError>, into out: inout [Output]) {
+        guard let task = tasks.removeValue(forKey: itt) else { return }
+        if task.sent, !Self.isImmediate(task.request) { inFlight -= 1 }
+        out.append(.complete(task.context, result))
+    }
+
+    private mutating func violation(_ message: String, into out: inout [Output]) {
+        out.append(.closeConnection(.protocolViolation(message)))
+    }
+
+    private mutating func dataIn(_ p: DataIn, into out: inout [Output]) {
+        let itt = p.initiatorTaskTag
+        guard var task = tasks[itt], task.sent, case .scsi(_, _, _, let expected) = task.request else {
+            return violation("Data-In for unknown task 0x\(String(itt, radix: 16))", into: &out)
+        }
+        let length = p.dataSegment.readableBytes
+        guard p.dataSN == task.nextDataSN else {
+            return violation("Data-In DataSN \(p.dataSN), expected \(task.nextDataSN)", into: &out)
+        }
+        guard Int(p.bufferOffset) == task.received, task.received + length <= expected else {
+            return violation(
+                "Data-In at offset \(p.bufferOffset) with \(length) bytes; have \(task.received) of \(expected)",
+                into: &out)
+        }
+        task.nextDataSN &+= 1
+        if length > 0 {
+            if task.data == nil && (p.final || p.statusPresent) {
+                task.data = p.dataSegment  // the whole answer in one PDU: keep the slice
+            } else {
+                if task.data == nil { task.data = allocator.buffer(capacity: expected) }
+                var segment = p.dataSegment
+                task.data!.writeBuffer(&segment)
+            }
+            task.received += length
+        }
+        tasks[itt] = task
+        if p.statusPresent {
+            let response = SCSICommandResponse(
+                status: p.status, data: task.data ?? ByteBuffer(), residualOverflow: p.residualOverflow,
+                residualUnderflow: p.residualUnderflow, residualCount: p.residualCount)
+            finish(itt, .success(.scsi(response)), into: &out)
+        }
+    }
+
+    private mutating func scsiResponse(_ p: SCSIResponse, into out: inout [Output]) {
+        let itt = p.initiatorTaskTag
+        guard let task = tasks[itt], task.sent, case .scsi = task.request else {
+            return violation("SCSI Response for unknown task 0x\(String(itt, radix: 16))", into: &out)
+        }
+        guard p.response == .commandCompleted else {
+            return finish(itt, .failure(.protocolViolation("target failure (iSCSI response 0x\(String(p.response.rawValue, radix: 16)))")), into: &out)
+        }
+        let sense = p.senseData.map { Array($0.readableBytesView) } ?? []
+        let response = SCSICommandResponse(
+            status: p.status, senseBytes: sense, data: task.data ?? ByteBuffer(), residualOverflow: p.residualOverflow,
+            residualUnderflow: p.residualUnderflow, residualCount: p.residualCount)
+        finish(itt, .success(.scsi(response)), into: &out)
+    }
+
+    private mutating func r2t(_ p: R2T, into out: inout [Output]) {
+        let itt = p.initiatorTaskTag
+        guard let task = tasks[itt], task.sent, case .scsi(let lun, _, let dataOut?, _) = task.request else {
+            return violation("R2T for unknown or non-write task 0x\(String(itt, radix: 16))", into: &out)
+        }
+        let offset = Int(p.bufferOffset)
+        let length = Int(p.desiredDataTransferLength)
+        guard length > 0, offset + length <= dataOut.readableBytes, length <= parameters.maxBurstLength else {
+            return violation("R2T for \(length) bytes at \(offset) of a \(dataOut.readableBytes)-byte write", into: &out)
+        }
+        emitData(dataOut, lun: lun, itt: itt, ttt: p.targetTransferTag, offset: offset, length: length, into: &out)
+    }
+
+    private mutating func taskManagementResponse(_ p: TaskManagementResponse, into out: inout [Output]) {
+        let itt = p.initiatorTaskTag
+        guard let task = tasks[itt], case .taskManagement(let function, let lun, let referenced) = task.request else { return }
+        finish(itt, .success(.taskManagement(p.response)), into: &out)
+        guard p.response == .functionComplete || p.response == .taskDoesNotExist else { return }
+        if function == .abortTask, let referenced {
+            finish(referenced, .failure(.taskAborted), into: &out)
+        } else if function == .logicalUnitReset || function == .abortTaskSet || function == .clearTaskSet {
+            for other in scsiTaskTags(lun: lun) where tasks[other]?.sent == true {
+                finish(other, .failure(.taskAborted), into: &out)
+            }
+        }
+    }
+
+    private mutating func textResponse(_ p: TextResponse, into out: inout [Output]) {
+        let itt = p.initiatorTaskTag
+        guard var task = tasks[itt], case .text = task.request else {
+            return violation("Text Response for unknown task", into: &out)
+        }
+        var segment = p.dataSegment
+        if task.text == nil { task.text = allocator.buffer(capacity: segment.readableBytes) }
+        guard task.text!.readableBytes + segment.readableBytes <= TextAccumulator.defaultByteLimit else {
+            return finish(itt, .failure(.protocolViolation("text response longer than 64 KiB")), into: &out)
+        }
+        task.text!.writeBuffer(&segment)
+        tasks[itt] = task
+        if p.final && !p.continue {
+            return finish(itt, .success(.text(task.text!)), into: &out)
+        }
+        // Ask for the rest (RFC 7143 11.10.1): an empty Text Request with the target's TTT.
+        out.append(.send(.textRequest(TextRequest(
+            immediate: false, final: true, continue: false, lun: 0, initiatorTaskTag: itt,
+            targetTransferTag: p.targetTransferTag, cmdSN: cmdSN, expStatSN: expStatSN))))
+        cmdSN = cmdSN &+ 1
+    }
+
+    // MARK: Connection loss and recovery
+
+    /// The connection dropped: SCSI tasks go back to the queue to be retried after a new
+    /// login; everything else fails.
+    public mutating func connectionLost(into out: inout [Output]) {
+        var retry: [(UInt32, UInt32)] = []
+        for (itt, var task) in tasks {
+            switch task.request {
+            case .scsi:
+                if task.sent { retry.append((task.cmdSN, itt)) }
+                task.sent = false
+                task.data = nil
+                task.received = 0
+                task.nextDataSN = 0
+                tasks[itt] = task
+            case .logout:
+                finish(itt, .success(.logout(.closedSuccessfully)), into: &out)
+            default:
+                finish(itt, .failure(.sessionFailed("connection lost")), into: &out)
+            }
+        }
+        inFlight = 0
+        isConnected = false
+        retry.sort { SerialNumber($0.0) < SerialNumber($1.0) }
+        var queue = CircularBuffer<UInt32>(initialCapacity: retry.count + waiting.count)
+        for (_, itt) in retry { queue.append(itt) }
+        for itt in waiting where tasks[itt] != nil { queue.append(itt) }
+        waiting = queue
+    }
+
+    /// A new connection logged in (session reinstated): send the queued tasks again.
+    public mutating func restart(
+        parameters: NegotiatedParameters, cmdSN: UInt32, expStatSN: UInt32, maxCmdSN: UInt32, into out: inout [Output]
+    ) {
+        self.parameters = parameters
+        self.cmdSN = cmdSN
+        self.expCmdSN = cmdSN
+        self.expStatSN = expStatSN
+        self.maxCmdSN = maxCmdSN
+        isConnected = true
+        drain(into: &out)
+    }
+
+    /// Fails every task (the session is over).
+    public mutating func failAll(_ error: ISCSIInitiatorError, into out: inout [Output]) {
+        for itt in Array(tasks.keys) { finish(itt, .failure(error), into: &out) }
+        waiting.removeAll()
+        inFlight = 0
+    }
+}

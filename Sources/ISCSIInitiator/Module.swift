@@ -1,1 +1,0 @@
-// ISCSIInitiator: the initiator library (in progress).

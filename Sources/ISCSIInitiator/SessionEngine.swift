@@ -1,0 +1,363 @@
+import ISCSIProtocol
+import Logging
+import NIOCore
+import NIOPosix
+
+/// Drives one session on one event loop: connects, logs in (again after a connection loss,
+/// ErrorRecoveryLevel 0 session reinstatement), performs the session machine's outputs.
+/// All mutable state is confined to `eventLoop`.
+final class SessionEngine: @unchecked Sendable {
+    typealias Promise = EventLoopPromise<InitiatorTaskCompletion>
+    typealias Machine = InitiatorSessionMachine<Promise>
+
+    enum State {
+        case idle
+        case loggingIn
+        case fullFeature
+        case reconnecting(deadline: NIODeadline)
+        case closed(ISCSIInitiatorError)
+    }
+
+    let eventLoop: EventLoop
+    let host: String
+    let port: Int
+    let targetName: String?
+    let sessionType: SessionType
+    let configuration: InitiatorConfiguration
+    var logger = Logger(label: "iscsi-initiator")
+
+    private(set) var state: State = .idle
+    private(set) var tsih: UInt16 = 0
+    private(set) var parameters = NegotiatedParameters()
+    private(set) var reconnects = 0
+    private var machine: Machine?
+    private var handler: InitiatorChannelHandler?
+    private var channel: Channel?
+    private var login: InitiatorLoginMachine?
+    private var loginPromise: EventLoopPromise<InitiatorLoginMachine.LoginResult>?
+    private var loginTimeout: Scheduled<Void>?
+    private var lastError: ISCSIInitiatorError?
+    private var encoder = PDUEncoder()
+    private let allocator = ByteBufferAllocator()
+    private var outputs: [Machine.Output] = []
+    private var flushScheduled = false
+    private var loggingOut = false
+    private var nopTask: RepeatedTask?
+    private var receivedSinceTick = false
+    private var pingSentAt: NIODeadline?
+    private var nextLoginITT: UInt32 = 0x7000_0000
+
+    init(
+        eventLoop: EventLoop, host: String, port: Int, targetName: String?, sessionType: SessionType,
+        configuration: InitiatorConfiguration
+    ) {
+        self.eventLoop = eventLoop
+        self.host = host
+        self.port = port
+        self.targetName = targetName
+        self.sessionType = sessionType
+        self.configuration = configuration
+        outputs.reserveCapacity(64)
+        logger.logLevel = .warning
+    }
+
+    // MARK: Login
+
+    /// First login of the session.
+    func start() -> EventLoopFuture<Void> {
+        eventLoop.flatSubmit {
+            self.state = .loggingIn
+            return self.connectAndLogin(tsih: 0).map { result in
+                self.enterFullFeature(result)
+            }.flatMapErrorThrowing { error in
+                self.state = .closed(error as? ISCSIInitiatorError ?? .connectionFailed("\(error)"))
+                throw error
+            }
+        }
+    }
+
+    private func connectAndLogin(tsih: UInt16) -> EventLoopFuture<InitiatorLoginMachine.LoginResult> {
+        eventLoop.assertInEventLoop()
+        let limits = FramingLimits(maxDataSegmentLength: max(8192, configuration.maxRecvDataSegmentLength))
+        let timeout = configuration.loginTimeout
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(timeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { [weak self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    guard let self else { throw ISCSIInitiatorError.sessionFailed("session released") }
+                    let handler = InitiatorChannelHandler(engine: self, limits: limits)
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                    self.handler = handler
+                }
+            }
+        return bootstrap.connect(host: host, port: port).flatMapErrorThrowing { error in
+            throw ISCSIInitiatorError.connectionFailed("\(self.host):\(self.port): \(error)")
+        }.flatMap { channel in
+            self.channel = channel
+            self.encoder = PDUEncoder()
+            let promise = self.eventLoop.makePromise(of: InitiatorLoginMachine.LoginResult.self)
+            self.loginPromise = promise
+            var chap: InitiatorCHAPAuthenticator.Configuration?
+            if let credential = self.configuration.chap {
+                chap = InitiatorCHAPAuthenticator.Configuration(
+                    credential: credential, targetCredential: self.configuration.targetCHAP,
+                    algorithms: self.configuration.chapAlgorithms.isEmpty ? [.md5] : self.configuration.chapAlgorithms)
+            }
+            self.nextLoginITT &+= 1
+            var machine = InitiatorLoginMachine(
+                negotiation: self.configuration.negotiation(targetName: self.targetName, sessionType: self.sessionType),
+                chap: chap, isid: self.configuration.isid, tsih: tsih, cid: 0, initiatorTaskTag: self.nextLoginITT,
+                cmdSN: self.machine?.cmdSN ?? 1)
+            let first = machine.start()
+            self.login = machine
+            self.write(.loginRequest(first))
+            self.handler?.flush()
+            self.loginTimeout = self.eventLoop.scheduleTask(in: timeout) {
+                self.failLogin(.timeout("login did not complete within \(timeout.nanoseconds / 1_000_000_000) s"))
+            }
+            return promise.futureResult
+        }
+    }
+
+    private func failLogin(_ error: ISCSIInitiatorError) {
+        login = nil
+        loginTimeout?.cancel()
+        guard let promise = loginPromise else { return }
+        loginPromise = nil
+        promise.fail(error)
+        channel?.close(promise: nil)
+    }
+
+    private func handleLogin(_ pdu: ISCSIPDU) {
+        guard case .loginResponse(let response) = pdu, login != nil else {
+            return failLogin(.protocolViolation("\(pdu.opcode) during login"))
+        }
+        switch login!.receive(response) {
+        case .send(let request):
+            write(.loginRequest(request))
+            handler?.flush()
+        case .fail(let error):
+            failLogin(error)
+        case .complete(let result):
+            login = nil
+            loginTimeout?.cancel()
+            // Digests and our MaxRecvDataSegmentLength apply from the next PDU on.
+            let p = result.parameters
+            handler?.decoder.limits = FramingLimits(
+                maxDataSegmentLength: p.initiatorMaxRecvDataSegmentLength, headerDigest: p.headerDigest,
+                dataDigest: p.dataDigest)
+            encoder = PDUEncoder(headerDigest: p.headerDigest, dataDigest: p.dataDigest)
+            let promise = loginPromise
+            loginPromise = nil
+            promise?.succeed(result)
+        }
+    }
+
+    private func enterFullFeature(_ result: InitiatorLoginMachine.LoginResult) {
+        tsih = result.tsih
+        parameters = result.parameters
+        state = .fullFeature
+        if machine == nil {
+            machine = Machine(
+                parameters: result.parameters, cmdSN: result.cmdSN, expStatSN: result.expStatSN,
+                maxCmdSN: result.maxCmdSN, queueDepth: configuration.queueDepth)
+        } else {
+            outputs.removeAll(keepingCapacity: true)
+            machine!.restart(
+                parameters: result.parameters, cmdSN: result.cmdSN, expStatSN: result.expStatSN,
+                maxCmdSN: result.maxCmdSN, into: &outputs)
+            perform()
+            handler?.flush()
+        }
+        startPings()
+    }
+
+    // MARK: Connection events (from the handler)
+
+    func received(_ pdu: ISCSIPDU, from source: InitiatorChannelHandler) {
+        guard source === handler else { return }
+        receivedSinceTick = true
+        if login != nil { return handleLogin(pdu) }
+        guard machine != nil, case .fullFeature = state else { return }
+        outputs.removeAll(keepingCapacity: true)
+        machine!.received(pdu, into: &outputs)
+        perform()
+    }
+
+    func connectionError(_ source: InitiatorChannelHandler, _ error: ISCSIInitiatorError) {
+        guard source === handler else { return }
+        lastError = error
+    }
+
+    func connectionClosed(_ source: InitiatorChannelHandler) {
+        guard source === handler else { return }
+        handler = nil
+        channel = nil
+        stopPings()
+        if login != nil {
+            failLogin(lastError ?? .connectionFailed("connection closed during login"))
+            return
+        }
+        guard case .fullFeature = state else { return }
+        if loggingOut || sessionType == .discovery {
+            close(.sessionFailed("session logged out"))
+            return
+        }
+        logger.info("connection to \(host):\(port) lost (\(lastError.map { "\($0)" } ?? "closed")); reconnecting")
+        outputs.removeAll(keepingCapacity: true)
+        machine?.connectionLost(into: &outputs)
+        perform()
+        state = .reconnecting(deadline: .now() + configuration.replacementTimeout)
+        reconnect()
+    }
+
+    private func reconnect() {
+        guard case .reconnecting(let deadline) = state else { return }
+        guard NIODeadline.now() < deadline else {
+            let seconds = configuration.replacementTimeout.nanoseconds / 1_000_000_000
+            return close(.sessionFailed(
+                "connection to \(host):\(port) lost and not re-established within \(seconds) s"
+                    + (lastError.map { " (last error: \($0))" } ?? "")))
+        }
+        reconnects += 1
+        lastError = nil
+        connectAndLogin(tsih: tsih).flatMapError { error -> EventLoopFuture<InitiatorLoginMachine.LoginResult> in
+            // The target forgot the old session: reinstate it under the same ISID with TSIH 0.
+            if case .loginFailed(2, 10, _) = error as? ISCSIInitiatorError {
+                return self.connectAndLogin(tsih: 0)
+            }
+            return self.eventLoop.makeFailedFuture(error)
+        }.whenComplete { result in
+            guard case .reconnecting = self.state else { return }
+            switch result {
+            case .success(let login):
+                self.logger.info("session reinstated (TSIH \(login.tsih))")
+                self.enterFullFeature(login)
+            case .failure(let error):
+                let error = error as? ISCSIInitiatorError ?? .connectionFailed("\(error)")
+                self.lastError = error
+                if case .loginFailed(let c, _, _) = error, c == 2 {
+                    // Authentication, authorization, not found: retrying will not help.
+                    return self.close(error)
+                }
+                let delay = TimeAmount.milliseconds(500)
+                self.eventLoop.scheduleTask(in: delay) { self.reconnect() }
+            }
+        }
+    }
+
+    /// Ends the session: fails what is outstanding, closes the connection.
+    func close(_ error: ISCSIInitiatorError) {
+        if case .closed = state { return }
+        state = .closed(error)
+        stopPings()
+        outputs.removeAll(keepingCapacity: true)
+        machine?.failAll(error, into: &outputs)
+        perform()
+        channel?.close(promise: nil)
+    }
+
+    // MARK: Tasks
+
+    func submit(_ request: InitiatorTaskRequest) -> EventLoopFuture<InitiatorTaskCompletion> {
+        let promise = eventLoop.makePromise(of: InitiatorTaskCompletion.self)
+        if eventLoop.inEventLoop {
+            submitOnLoop(request, promise)
+        } else {
+            eventLoop.execute { self.submitOnLoop(request, promise) }
+        }
+        return promise.futureResult
+    }
+
+    private func submitOnLoop(_ request: InitiatorTaskRequest, _ promise: Promise) {
+        switch state {
+        case .closed(let error):
+            return promise.fail(error)
+        case .idle, .loggingIn:
+            return promise.fail(ISCSIInitiatorError.sessionFailed("not logged in"))
+        case .reconnecting:
+            if case .scsi = request {} else {
+                return promise.fail(ISCSIInitiatorError.sessionFailed("connection is being re-established"))
+            }
+        case .fullFeature:
+            break
+        }
+        if case .logout = request { loggingOut = true }
+        outputs.removeAll(keepingCapacity: true)
+        machine!.submit(request, context: promise, into: &outputs)
+        perform()
+        scheduleFlush()
+    }
+
+    func outstandingTaskTags(lun: UInt64?) -> EventLoopFuture<[UInt32]> {
+        eventLoop.submit { self.machine?.scsiTaskTags(lun: lun) ?? [] }
+    }
+
+    private func perform() {
+        for output in outputs {
+            switch output {
+            case .send(let pdu):
+                write(pdu)
+            case .complete(let promise, let result):
+                promise.completeWith(result.mapError { $0 as Error })
+            case .closeConnection(let error):
+                lastError = error
+                logger.info("closing connection: \(error)")
+                handler?.close(error)
+            }
+        }
+        outputs.removeAll(keepingCapacity: true)
+    }
+
+    private func write(_ pdu: ISCSIPDU) {
+        handler?.write(encoder.encode(pdu, allocator: allocator))
+    }
+
+    private func scheduleFlush() {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        eventLoop.execute {
+            self.flushScheduled = false
+            self.handler?.flush()
+        }
+    }
+
+    // MARK: NOP-Out pings
+
+    private func startPings() {
+        stopPings()
+        guard let interval = configuration.nopInterval, sessionType == .normal else { return }
+        receivedSinceTick = true
+        nopTask = eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [weak self] _ in
+            self?.pingTick()
+        }
+    }
+
+    private func stopPings() {
+        nopTask?.cancel()
+        nopTask = nil
+        pingSentAt = nil
+    }
+
+    private func pingTick() {
+        guard case .fullFeature = state else { return }
+        if let sent = pingSentAt {
+            if NIODeadline.now() - sent > configuration.nopTimeout {
+                handler?.close(.timeout("no NOP-In answer within \(configuration.nopTimeout.nanoseconds / 1_000_000_000) s"))
+            }
+            return
+        }
+        guard !receivedSinceTick else {
+            receivedSinceTick = false
+            return
+        }
+        pingSentAt = .now()
+        submit(.nop(ByteBuffer())).whenComplete { [weak self] _ in self?.pingSentAt = nil }
+    }
+
+    /// Test hook: drops the connection as a network failure would.
+    func dropConnection() {
+        eventLoop.execute { self.channel?.close(promise: nil) }
+    }
+}

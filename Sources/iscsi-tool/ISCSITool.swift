@@ -1,0 +1,322 @@
+import ArgumentParser
+import Foundation
+import ISCSIInitiator
+import NIOCore
+import NIOPosix
+
+@main
+struct ISCSITool: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "iscsi-tool",
+        abstract: "Talk to iSCSI targets (URLs: iscsi://[user[%password]@]host[:port]/IQN/LUN).",
+        subcommands: [Inquiry.self, Capacity.self, Discover.self, Copy.self, Perf.self])
+}
+
+struct Connection: ParsableArguments {
+    @Option(name: .customLong("initiator-name"), help: "Initiator IQN.")
+    var initiatorName = "iqn.2026-11.org.swift-iscsi:iscsi-tool"
+    @Flag(name: .customLong("digests"), help: "Ask for CRC32C header and data digests.")
+    var digests = false
+    @Option(name: .customLong("target-user"), help: "Target's CHAP name (mutual CHAP).")
+    var targetUser: String?
+    @Option(name: .customLong("target-password"), help: "Target's CHAP secret (mutual CHAP).")
+    var targetPassword: String?
+
+    func configuration() -> InitiatorConfiguration {
+        var c = InitiatorConfiguration(initiatorName: initiatorName)
+        if let targetUser { c.targetCHAP = .init(name: targetUser, secret: targetPassword ?? "") }
+        if digests {
+            c.headerDigests = [.crc32c, .none]
+            c.dataDigests = [.crc32c, .none]
+        }
+        return c
+    }
+}
+
+func parseLUNURL(_ text: String) throws -> (ISCSIURL, UInt64) {
+    let url = try ISCSIURL(parsing: text)
+    guard url.targetName != nil, let lun = url.lun else {
+        throw ISCSIInitiatorError.invalidURL("\(text) needs a target and a LUN")
+    }
+    return (url, lun)
+}
+
+func fail(_ error: Error) -> Never {
+    FileHandle.standardError.write("iscsi-tool: \(error)\n".data(using: .utf8)!)
+    exit(1)
+}
+
+/// Runs `body`, turning any error into one line on stderr and exit status 1.
+func guarded(_ body: () async throws -> Void) async {
+    do { try await body() } catch { fail(error) }
+}
+
+func trimmed(_ data: ByteBuffer, _ offset: Int, _ count: Int) -> String {
+    guard let bytes = data.getBytes(at: data.readerIndex + offset, length: count) else { return "" }
+    return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespaces)
+}
+
+struct Inquiry: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "inq", abstract: "Standard INQUIRY data.")
+    @OptionGroup var connection: Connection
+    @Argument var url: String
+
+    func run() async {
+        await guarded {
+            let (url, lun) = try parseLUNURL(url)
+            let session = try await ISCSISession.login(url: url, configuration: connection.configuration())
+            let r = try await session.inquiry(lun: lun)
+            let d = r.data
+            let first = d.getInteger(at: d.readerIndex, as: UInt8.self) ?? 0
+            print("Peripheral Qualifier: \(first >> 5)")
+            print("Peripheral Device Type: \(first & 0x1f)")
+            print("Vendor: \(trimmed(d, 8, 8))")
+            print("Product: \(trimmed(d, 16, 16))")
+            print("Revision: \(trimmed(d, 32, 4))")
+            try? await session.logout()
+        }
+    }
+}
+
+struct Capacity: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "capacity", abstract: "READ CAPACITY(16).")
+    @OptionGroup var connection: Connection
+    @Argument var url: String
+
+    func run() async {
+        await guarded {
+            let (url, lun) = try parseLUNURL(url)
+            let session = try await ISCSISession.login(url: url, configuration: connection.configuration())
+            let c = try await session.readCapacity16(lun: lun)
+            print("Block size: \(c.blockSize)")
+            print("Blocks: \(c.blocks)")
+            print("Capacity: \(c.bytes) bytes")
+            try? await session.logout()
+        }
+    }
+}
+
+struct Discover: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "discover", abstract: "SendTargets discovery.")
+    @OptionGroup var connection: Connection
+    @Argument var url: String
+
+    func run() async {
+        await guarded {
+            let url = try ISCSIURL(parsing: url)
+            var c = connection.configuration()
+            if let user = url.user { c.chap = .init(name: user, secret: url.password ?? "") }
+            for target in try await ISCSIDiscovery.sendTargets(host: url.host, port: url.port, configuration: c) {
+                print("Target: \(target.name)")
+                for address in target.addresses { print("Portal: \(address)") }
+            }
+        }
+    }
+}
+
+
+struct Copy: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Copy a LUN to a file or a file to a LUN (one side an iscsi:// URL).")
+    @OptionGroup var connection: Connection
+    @Argument var source: String
+    @Argument var destination: String
+    @Option(name: .customLong("chunk"), help: "Blocks per command.") var chunkBlocks = 256
+    @Option(name: .short, help: "Commands in flight.") var m = 8
+
+    func run() async {
+        await guarded {
+            let toLUN = destination.lowercased().hasPrefix("iscsi://")
+            let fromLUN = source.lowercased().hasPrefix("iscsi://")
+            guard toLUN != fromLUN else {
+                throw ISCSIInitiatorError.invalidArgument("exactly one of SRC and DST must be an iscsi:// URL")
+            }
+            let (url, lun) = try parseLUNURL(toLUN ? destination : source)
+            let session = try await ISCSISession.login(url: url, configuration: connection.configuration())
+            let capacity = try await session.readCapacity16(lun: lun)
+            let blockSize = Int(capacity.blockSize)
+            let path = toLUN ? source : destination
+            let total: UInt64
+            let fd: Int32
+            if toLUN {
+                fd = open(path, O_RDONLY)
+                guard fd >= 0 else { throw ISCSIInitiatorError.invalidArgument("cannot open \(path): \(String(cString: strerror(errno)))") }
+                var st = stat()
+                fstat(fd, &st)
+                total = UInt64(st.st_size)
+                guard total % UInt64(blockSize) == 0 else {
+                    throw ISCSIInitiatorError.invalidArgument("\(path) is not a whole number of \(blockSize)-byte blocks")
+                }
+                guard total <= capacity.bytes else {
+                    throw ISCSIInitiatorError.invalidArgument("\(path) (\(total) bytes) is larger than the LUN (\(capacity.bytes) bytes)")
+                }
+            } else {
+                fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+                guard fd >= 0 else { throw ISCSIInitiatorError.invalidArgument("cannot create \(path): \(String(cString: strerror(errno)))") }
+                total = capacity.bytes
+            }
+            defer { close(fd) }
+            let totalBlocks = total / UInt64(blockSize)
+            let chunk = UInt64(max(1, chunkBlocks))
+            let progress = Progress(total: total)
+            let next = Counter()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<max(1, m) {
+                    group.addTask {
+                        while true {
+                            let index = next.next()
+                            let lba = index * chunk
+                            guard lba < totalBlocks else { return }
+                            let blocks = UInt32(min(chunk, totalBlocks - lba))
+                            let bytes = Int(blocks) * blockSize
+                            let offset = off_t(lba) * off_t(blockSize)
+                            if toLUN {
+                                var buffer = ByteBuffer()
+                                try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: bytes) { p in
+                                    let n = pread(fd, p.baseAddress, bytes, offset)
+                                    guard n == bytes else { throw ISCSIInitiatorError.invalidArgument("short read from \(path)") }
+                                    return n
+                                }
+                                try await session.write(lun: lun, lba: lba, data: buffer, blockSize: blockSize)
+                            } else {
+                                let data = try await session.read(lun: lun, lba: lba, blocks: blocks, blockSize: blockSize)
+                                guard data.readableBytes == bytes else {
+                                    throw ISCSIInitiatorError.protocolViolation("short read at LBA \(lba)")
+                                }
+                                let n = data.withUnsafeReadableBytes { pwrite(fd, $0.baseAddress, bytes, offset) }
+                                guard n == bytes else { throw ISCSIInitiatorError.invalidArgument("write to \(path) failed") }
+                            }
+                            progress.add(UInt64(bytes))
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            if toLUN { try await session.synchronizeCache(lun: lun) }
+            progress.finish()
+            try? await session.logout()
+        }
+    }
+}
+
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: UInt64 = 0
+    func next() -> UInt64 {
+        lock.lock()
+        defer { lock.unlock() }
+        value += 1
+        return value - 1
+    }
+}
+
+/// A progress bar on stderr when it is a terminal.
+final class Progress: @unchecked Sendable {
+    private let lock = NSLock()
+    private let total: UInt64
+    private var done: UInt64 = 0
+    private var lastDraw = Date.distantPast
+    private let start = Date()
+    private let enabled = isatty(STDERR_FILENO) != 0
+
+    init(total: UInt64) { self.total = total }
+
+    func add(_ bytes: UInt64) {
+        lock.lock()
+        defer { lock.unlock() }
+        done += bytes
+        if enabled, Date().timeIntervalSince(lastDraw) > 0.1 {
+            lastDraw = Date()
+            draw()
+        }
+    }
+
+    private func draw() {
+        let fraction = total == 0 ? 1 : Double(done) / Double(total)
+        let width = 40
+        let filled = Int(fraction * Double(width))
+        let rate = Double(done) / max(Date().timeIntervalSince(start), 0.001) / 1_048_576
+        let bar = String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)
+        FileHandle.standardError.write(String(format: "\r[%@] %3d%% %.1f MB/s", bar, Int(fraction * 100), rate).data(using: .utf8)!)
+    }
+
+    func finish() {
+        lock.lock()
+        defer { lock.unlock() }
+        if enabled {
+            draw()
+            FileHandle.standardError.write("\n".data(using: .utf8)!)
+        }
+    }
+}
+
+struct Perf: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Load a LUN like iscsi-perf and report IOPS and MB/s.")
+    @OptionGroup var connection: Connection
+    @Argument var url: String
+    @Option(name: .short, help: "Commands in flight.") var m = 32
+    @Option(name: .short, help: "Blocks per command.") var b = 8
+    @Option(name: .short, help: "Seconds to run.") var t = 10
+    @Flag(name: .customLong("random")) var random = false
+    @Flag(name: .customLong("write")) var write = false
+
+    func run() async {
+        await guarded {
+            let (url, lun) = try parseLUNURL(url)
+            var c = connection.configuration()
+            c.queueDepth = max(m, 1)
+            let session = try await ISCSISession.login(url: url, configuration: c)
+            let capacity = try await session.readCapacity16(lun: lun)
+            let blockSize = Int(capacity.blockSize)
+            let blocks = UInt64(max(1, b))
+            guard capacity.blocks >= blocks else { throw ISCSIInitiatorError.invalidArgument("LUN smaller than one transfer") }
+            let slots = capacity.blocks / blocks
+            print("capacity is \(capacity.blocks) blocks or \(capacity.bytes) byte (\(capacity.bytes / 1_048_576) MB)")
+            print("performing \(random ? "RANDOM" : "SEQUENTIAL") \(write ? "WRITE" : "READ") with \(m) parallel requests")
+            print("FIXED transfer size of \(blocks) blocks (\(Int(blocks) * blockSize) byte)")
+            let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(max(1, t)) * 1_000_000_000
+            let counter = Counter()
+            var payload = ByteBuffer()
+            payload.writeRepeatingByte(0xA5, count: Int(blocks) * blockSize)
+            let data = payload
+            let start = DispatchTime.now().uptimeNanoseconds
+            let ios = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<max(1, m) {
+                    group.addTask {
+                        var count = 0
+                        while DispatchTime.now().uptimeNanoseconds < deadline {
+                            let slot = random ? UInt64.random(in: 0..<slots) : counter.next() % slots
+                            let lba = slot * blocks
+                            let cdb = ISCSISessionCDB.rw16(write ? 0x8A : 0x88, lba: lba, blocks: UInt32(blocks))
+                            let r = try await session.execute(
+                                lun: lun, cdb: cdb, dataOut: write ? data : nil,
+                                expectedDataInLength: write ? 0 : Int(blocks) * blockSize)
+                            if !r.isGood, r.sense?.key != 6 { try r.checked() }
+                            count += 1
+                        }
+                        return count
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let iops = Int(Double(ios) / seconds)
+            let bytesPerIO = Double(Int(blocks) * blockSize)
+            let totalBytes: Double = Double(ios) * bytesPerIO
+            let mbs = Int(totalBytes / seconds / 1_048_576)
+            try? await session.logout()
+            print("iops average \(iops) (\(mbs) MB/s)")
+        }
+    }
+}
+
+enum ISCSISessionCDB {
+    static func rw16(_ opcode: UInt8, lba: UInt64, blocks: UInt32) -> [UInt8] {
+        var cdb = [UInt8](repeating: 0, count: 16)
+        cdb[0] = opcode
+        for i in 0..<8 { cdb[2 + i] = UInt8(truncatingIfNeeded: lba >> (56 - 8 * i)) }
+        for i in 0..<4 { cdb[10 + i] = UInt8(truncatingIfNeeded: blocks >> (24 - 8 * i)) }
+        return cdb
+    }
+}
+

@@ -1,0 +1,178 @@
+import ISCSIProtocol
+import ISCSITarget
+import NIOCore
+import NIOPosix
+import XCTest
+
+@testable import ISCSIInitiator
+
+final class SocketTests: XCTestCase {
+    var fixture: TargetFixture!
+    let clientGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+
+    override func tearDown() {
+        fixture?.shutdown()
+        try? clientGroup.syncShutdownGracefully()
+    }
+
+    func config() -> InitiatorConfiguration {
+        var c = InitiatorConfiguration(initiatorName: "iqn.2026-11.org.example.test:initiator")
+        c.loginTimeout = .seconds(5)
+        return c
+    }
+
+    func login(_ c: InitiatorConfiguration? = nil) async throws -> ISCSISession {
+        try await ISCSISession.login(
+            host: "127.0.0.1", port: fixture.port, targetName: TargetFixture.targetName, configuration: c ?? config(),
+            group: clientGroup)
+    }
+
+    func writeThenRead(_ session: ISCSISession, lba: UInt64, bytes: Int, seed: UInt8) async throws {
+        let data = TargetFixture.pattern(bytes, seed: seed)
+        try await session.write(lun: 1, lba: lba, data: data)
+        let back = try await session.read(lun: 1, lba: lba, blocks: UInt32(bytes / 512))
+        XCTAssertEqual(back, data)
+    }
+
+    func testLoginInquiryCapacityWriteReadLogout() async throws {
+        fixture = try TargetFixture()
+        let session = try await login()
+        XCTAssertNotEqual(session.tsih, 0)
+        _ = try await session.testUnitReady(lun: 1)  // may report a unit attention
+        let inquiry = try await session.inquiry(lun: 1)
+        XCTAssertGreaterThanOrEqual(inquiry.data.readableBytes, 36)
+        XCTAssertEqual(inquiry.data.getInteger(at: inquiry.data.readerIndex, as: UInt8.self)! & 0x1f, 0)
+        let capacity = try await session.readCapacity16(lun: 1)
+        XCTAssertEqual(capacity.bytes, TargetFixture.lunBytes)
+        XCTAssertEqual(capacity.blockSize, 512)
+        let luns = try await session.reportLUNs()
+        XCTAssertTrue(luns.contains(1))
+        try await writeThenRead(session, lba: 8, bytes: 512 * 1024, seed: 3)  // 512 KiB: R2Ts beyond FirstBurst
+        try await session.synchronizeCache(lun: 1)
+        // Past the end: CHECK CONDITION with ILLEGAL REQUEST sense.
+        let bad = try await session.execute(
+            lun: 1, cdb: ISCSISession.rw16(0x88, lba: capacity.lastLBA, blocks: 2, fua: false), expectedDataInLength: 1024)
+        XCTAssertEqual(bad.status, 2)
+        XCTAssertEqual(bad.sense?.key, 5)
+        XCTAssertEqual(bad.sense?.asc, 0x21)
+        try await session.logout()
+    }
+
+    func testPipelinedCommands() async throws {
+        fixture = try TargetFixture()
+        let session = try await login()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<64 {
+                group.addTask { try await self.writeThenRead(session, lba: UInt64(i * 16), bytes: 8192, seed: UInt8(i)) }
+            }
+            try await group.waitForAll()
+        }
+        try await session.logout()
+    }
+
+    func testDiscovery() async throws {
+        fixture = try TargetFixture()
+        let targets = try await ISCSIDiscovery.sendTargets(
+            host: "127.0.0.1", port: fixture.port, configuration: config(), group: clientGroup)
+        XCTAssertEqual(targets.map(\.name), [TargetFixture.targetName])
+        XCTAssertEqual(targets.first?.addresses, ["127.0.0.1:\(fixture.port),1"])
+    }
+
+    func testUnknownTargetFailsWithStatus() async throws {
+        fixture = try TargetFixture()
+        do {
+            _ = try await ISCSISession.login(
+                host: "127.0.0.1", port: fixture.port, targetName: "iqn.2026-11.org.example:none", configuration: config(),
+                group: clientGroup)
+            XCTFail("login should fail")
+        } catch let error as ISCSIInitiatorError {
+            XCTAssertEqual("\(error)".contains("target not found (0x0203)"), true, "\(error)")
+        }
+    }
+
+    func testCHAPOneWayAndMutual() async throws {
+        fixture = try TargetFixture()
+        fixture.target.authentication = TargetAuthentication(
+            incoming: ["alice": "alicesecret12"], outgoing: CHAPCredential(name: "tgt", secret: "targetsecret1"))
+        var c = config()
+        c.chap = CHAPCredential(name: "alice", secret: "alicesecret12")
+        let oneWay = try await login(c)
+        try await writeThenRead(oneWay, lba: 0, bytes: 4096, seed: 1)
+        try await oneWay.logout()
+
+        c.targetCHAP = CHAPCredential(name: "tgt", secret: "targetsecret1")
+        let mutual = try await login(c)
+        try await mutual.logout()
+
+        c.targetCHAP = CHAPCredential(name: "tgt", secret: "wrongsecret12")
+        do {
+            _ = try await login(c)
+            XCTFail("mutual CHAP with a wrong target secret must fail")
+        } catch let error as ISCSIInitiatorError {
+            guard case .negotiationFailed = error else { return XCTFail("\(error)") }
+        }
+
+        c.chap = CHAPCredential(name: "alice", secret: "wrongsecret12")
+        c.targetCHAP = nil
+        do {
+            _ = try await login(c)
+            XCTFail("a wrong secret must fail")
+        } catch let error as ISCSIInitiatorError {
+            XCTAssertTrue("\(error)".contains("authentication failure (0x0201)"), "\(error)")
+        }
+    }
+
+    func testDigestsAndSmallBursts() async throws {
+        fixture = try TargetFixture { c in
+            c.negotiation.maxBurstLength = 8192
+            c.negotiation.firstBurstLength = 4096
+            c.negotiation.maxRecvDataSegmentLength = 4096
+        }
+        var c = config()
+        c.headerDigests = [.crc32c]
+        c.dataDigests = [.crc32c]
+        c.maxRecvDataSegmentLength = 8192
+        c.initialR2T = true
+        let session = try await login(c)
+        let p = session.parameters
+        XCTAssertTrue(p.headerDigest)
+        XCTAssertTrue(p.dataDigest)
+        XCTAssertEqual(p.maxBurstLength, 8192)
+        try await writeThenRead(session, lba: 100, bytes: 128 * 1024, seed: 9)
+        try await session.logout()
+    }
+
+    func testReconnectAfterConnectionDrop() async throws {
+        fixture = try TargetFixture()
+        var c = config()
+        c.replacementTimeout = .seconds(10)
+        let session = try await login(c)
+        try await writeThenRead(session, lba: 0, bytes: 4096, seed: 5)
+        let firstTSIH = session.tsih
+        session.dropConnection()
+        // Commands issued while the session is down wait and then run on the new connection.
+        try await writeThenRead(session, lba: 64, bytes: 65536, seed: 6)
+        XCTAssertGreaterThanOrEqual(session.reconnectCount, 1)
+        XCTAssertNotEqual(session.tsih, 0)
+        _ = firstTSIH
+        // The server drops every connection: commands fail after the replacement timeout.
+        try await session.logout()
+    }
+
+    func testReplacementTimeoutFailsCommands() async throws {
+        fixture = try TargetFixture()
+        var c = config()
+        c.replacementTimeout = .seconds(1)
+        c.loginTimeout = .milliseconds(300)
+        let session = try await login(c)
+        fixture.shutdown()
+        fixture = nil
+        do {
+            _ = try await session.read(lun: 1, lba: 0, blocks: 1)
+            XCTFail("no target: the command must fail")
+        } catch let error as ISCSIInitiatorError {
+            guard case .sessionFailed = error else { return XCTFail("\(error)") }
+            XCTAssertTrue("\(error)".contains("not re-established"), "\(error)")
+        }
+    }
+}

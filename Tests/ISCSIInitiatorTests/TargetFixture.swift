@@ -1,0 +1,45 @@
+import Backstore
+import ISCSIProtocol
+import ISCSITarget
+import Logging
+import NIOCore
+import NIOPosix
+import XCTest
+
+/// Our own TargetServer on 127.0.0.1 with one RAM LUN 1.
+final class TargetFixture {
+    static let targetName = "iqn.2026-11.org.example.test:disk"
+    static let lunBytes: UInt64 = 4 << 20
+
+    let group: MultiThreadedEventLoopGroup
+    let server: TargetServer
+    let target: ExportedTarget
+    let port: Int
+
+    init(_ configure: (inout TargetServerConfiguration) -> Void = { _ in }) throws {
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let registry = TargetRegistry()
+        target = try registry.createTarget(tid: 1, name: Self.targetName)
+        try target.device.addLogicalUnit(1, backstore: MemoryBackstore(size: Self.lunBytes))
+        target.bind(.all)
+        var configuration = TargetServerConfiguration()
+        configuration.nopInterval = nil
+        configure(&configuration)
+        var logger = Logger(label: "iscsi-initiator-tests")
+        logger.logLevel = .critical
+        server = TargetServer(registry: registry, configuration: configuration, group: group, logger: logger)
+        port = try server.addPortal(Portal(host: "127.0.0.1", port: 0))
+    }
+
+    func shutdown() {
+        server.shutdown()
+        try? group.syncShutdownGracefully()
+    }
+
+    static func pattern(_ count: Int, seed: UInt8 = 0) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(count)
+        for i in 0..<count { buffer.writeInteger(UInt8(truncatingIfNeeded: i &* 7 &+ Int(seed) &+ i >> 9)) }
+        return buffer
+    }
+}
