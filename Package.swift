@@ -93,7 +93,7 @@ let package = Package(
         .executableTarget(
             name: "iscsid",
             dependencies: [
-                "OpenISCSIConfig", "ISCSIInitiator",
+                "OpenISCSIConfig", "ISCSIInitiator", "ISCSIProtocol",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

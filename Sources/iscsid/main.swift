@@ -1,19 +1,6 @@
 import Foundation
 import OpenISCSIConfig
 
-/// Stands in until the lead binds `SessionBackend` to ISCSIInitiator.
-struct UnboundBackend: SessionBackend {
-    func discover(portal: Portal, record: Record, initiatorName: String) async throws -> [DiscoveredTarget] {
-        throw ISCSIError(.transportNotFound, "initiator backend not bound")
-    }
-    func login(node: NodeEntry, sid: Int, initiatorName: String) async throws -> SessionInfo {
-        throw ISCSIError(.transportNotFound, "initiator backend not bound")
-    }
-    func logout(sid: Int) async throws { throw ISCSIError(.sessionNotFound, "session not found") }
-    func sessions() async -> [SessionInfo] { [] }
-    func rescan(sid: Int) async throws { throw ISCSIError(.sessionNotFound, "session not found") }
-}
-
 func stderrLine(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
 
 let arguments = Array(CommandLine.arguments.dropFirst())
@@ -34,7 +21,7 @@ do {
     stderrLine("iscsid: can't read or create \(paths.initiatorNameFile): \(error)")
     exit(1)
 }
-let daemon = SessionDaemon(store: ConfigStore(paths: paths), backend: UnboundBackend(), initiatorName: initiatorName)
+let daemon = SessionDaemon(store: ConfigStore(paths: paths), backend: InitiatorBackend(), initiatorName: initiatorName)
 let socketPath = ISCSIDSocket.socketPath(runDirectory: ISCSIDSocket.runDirectory(), root: paths.root)
 let server = ISCSIDControlServer(socketPath: socketPath) { await daemon.handle($0) }
 do {

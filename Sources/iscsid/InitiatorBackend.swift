@@ -1,0 +1,169 @@
+import ISCSIInitiator
+import ISCSIProtocol
+import NIOCore
+import OpenISCSIConfig
+
+/// iscsid's sessions, made with the ISCSIInitiator library from open-iscsi node records.
+actor InitiatorBackend: SessionBackend {
+    private struct Live {
+        var session: ISCSISession
+        var info: SessionInfo
+    }
+
+    private var live: [Int: Live] = [:]
+
+    func discover(portal: Portal, record: Record, initiatorName: String) async throws -> [OpenISCSIConfig.DiscoveredTarget] {
+        var configuration = InitiatorConfiguration(initiatorName: initiatorName)
+        Self.applyAuth(
+            record, prefix: "discovery.sendtargets.auth", to: &configuration)
+        let found: [ISCSIInitiator.DiscoveredTarget]
+        do {
+            found = try await ISCSIDiscovery.sendTargets(
+                host: portal.address, port: portal.port, configuration: configuration)
+        } catch {
+            throw Self.translate(error)
+        }
+        var targets: [OpenISCSIConfig.DiscoveredTarget] = []
+        for target in found {
+            for address in target.addresses {
+                guard let parsed = Self.parseTargetAddress(address, defaultPort: portal.port) else { continue }
+                targets.append(OpenISCSIConfig.DiscoveredTarget(name: target.name, portal: parsed))
+            }
+        }
+        return targets
+    }
+
+    func login(node: NodeEntry, sid: Int, initiatorName: String) async throws -> SessionInfo {
+        let record = node.record
+        var configuration = InitiatorConfiguration(initiatorName: initiatorName)
+        Self.applyAuth(record, prefix: "node.session.auth", to: &configuration)
+        configuration.headerDigests = Self.digests(record["node.conn[0].iscsi.HeaderDigest"])
+        configuration.dataDigests = Self.digests(record["node.conn[0].iscsi.DataDigest"])
+        if let value = record["node.conn[0].iscsi.MaxRecvDataSegmentLength"].flatMap(Int.init) {
+            configuration.maxRecvDataSegmentLength = value
+        }
+        if let value = record["node.session.iscsi.MaxBurstLength"].flatMap(Int.init) { configuration.maxBurstLength = value }
+        if let value = record["node.session.iscsi.FirstBurstLength"].flatMap(Int.init) {
+            configuration.firstBurstLength = value
+        }
+        if let value = record["node.session.iscsi.ImmediateData"] { configuration.immediateData = value == "Yes" }
+        if let value = record["node.session.iscsi.InitialR2T"] { configuration.initialR2T = value == "Yes" }
+        if let value = record["node.session.timeo.replacement_timeout"].flatMap(Int64.init) {
+            configuration.replacementTimeout = .seconds(value)
+        }
+        if let value = record["node.conn[0].timeo.login_timeout"].flatMap(Int64.init), value > 0 {
+            configuration.loginTimeout = .seconds(value)
+        }
+        let session: ISCSISession
+        do {
+            session = try await ISCSISession.login(
+                host: node.portal.address, port: node.portal.port, targetName: node.target,
+                configuration: configuration)
+        } catch {
+            throw Self.translate(error)
+        }
+        let luns = (try? await session.reportLUNs()) ?? []
+        let info = SessionInfo(
+            sid: sid, target: node.target, portal: node.portal, iface: node.iface, initiatorName: initiatorName,
+            record: record, negotiated: Self.describe(session.parameters),
+            luns: luns.map { SessionLUN(lun: Int($0)) })
+        live[sid] = Live(session: session, info: info)
+        return info
+    }
+
+    func logout(sid: Int) async throws {
+        guard let entry = live.removeValue(forKey: sid) else {
+            throw ISCSIError(.sessionNotFound, "session \(sid) not found")
+        }
+        do {
+            try await entry.session.logout()
+        } catch {
+            throw ISCSIError(.logout, "\(error)")
+        }
+    }
+
+    func sessions() async -> [SessionInfo] {
+        live.keys.sorted().compactMap { live[$0]?.info }
+    }
+
+    func rescan(sid: Int) async throws {
+        guard var entry = live[sid] else { throw ISCSIError(.sessionNotFound, "session \(sid) not found") }
+        do {
+            entry.info.luns = try await entry.session.reportLUNs().map { SessionLUN(lun: Int($0)) }
+        } catch {
+            throw Self.translate(error)
+        }
+        live[sid] = entry
+    }
+
+    // MARK: Record to configuration
+
+    /// CHAP from `<prefix>.authmethod`, `.username`, `.password`, `.username_in`, `.password_in`.
+    static func applyAuth(_ record: Record, prefix: String, to configuration: inout InitiatorConfiguration) {
+        guard record["\(prefix).authmethod"] == "CHAP", let user = record["\(prefix).username"], !user.isEmpty else {
+            return
+        }
+        configuration.chap = CHAPCredential(name: user, secret: record["\(prefix).password"] ?? "")
+        if let targetUser = record["\(prefix).username_in"], !targetUser.isEmpty {
+            configuration.targetCHAP = CHAPCredential(name: targetUser, secret: record["\(prefix).password_in"] ?? "")
+        }
+    }
+
+    /// open-iscsi's digest setting ("None", "CRC32C", "CRC32C,None", "None,CRC32C") as a preference list.
+    static func digests(_ value: String?) -> [DigestAlgorithm] {
+        guard let value else { return [.none] }
+        let list = value.split(separator: ",").compactMap { DigestAlgorithm(rawValue: String($0).uppercased() == "NONE" ? "None" : String($0).uppercased()) }
+        return list.isEmpty ? [.none] : list
+    }
+
+    /// "ip:port,tpgt" or "[v6]:port,tpgt" from a SendTargets answer.
+    static func parseTargetAddress(_ text: String, defaultPort: Int) -> Portal? {
+        var address = Substring(text)
+        var tpgt = 1
+        if let comma = address.lastIndex(of: ",") {
+            tpgt = Int(address[address.index(after: comma)...]) ?? 1
+            address = address[..<comma]
+        }
+        var host = String(address)
+        var port = defaultPort
+        if address.hasPrefix("["), let close = address.firstIndex(of: "]") {
+            host = String(address[address.index(after: address.startIndex)..<close])
+            let rest = address[address.index(after: close)...]
+            if rest.hasPrefix(":"), let p = Int(rest.dropFirst()) { port = p }
+        } else if let colon = address.lastIndex(of: ":"), address.filter({ $0 == ":" }).count == 1 {
+            host = String(address[..<colon])
+            port = Int(address[address.index(after: colon)...]) ?? defaultPort
+        }
+        return host.isEmpty ? nil : Portal(address: host, port: port, tpgt: tpgt)
+    }
+
+    static func describe(_ parameters: NegotiatedParameters) -> [String: String] {
+        [
+            "HeaderDigest": parameters.headerDigest ? "CRC32C" : "None",
+            "DataDigest": parameters.dataDigest ? "CRC32C" : "None",
+            "MaxRecvDataSegmentLength": String(parameters.targetMaxRecvDataSegmentLength),
+            "MaxXmitDataSegmentLength": String(parameters.initiatorMaxRecvDataSegmentLength),
+            "FirstBurstLength": String(parameters.firstBurstLength),
+            "MaxBurstLength": String(parameters.maxBurstLength),
+            "ImmediateData": parameters.immediateData ? "Yes" : "No",
+            "InitialR2T": parameters.initialR2T ? "Yes" : "No",
+            "MaxOutstandingR2T": String(parameters.maxOutstandingR2T),
+        ]
+    }
+
+    /// Maps library errors to open-iscsi's codes, which iscsiadm turns into its exit status.
+    static func translate(_ error: Error) -> ISCSIError {
+        if let error = error as? ISCSIError { return error }
+        guard let failure = error as? ISCSIInitiatorError else { return ISCSIError(.login, "\(error)") }
+        switch failure {
+        case .loginFailed(let statusClass, let detail, _):
+            if statusClass == 2 && detail == 1 { return ISCSIError(.loginAuthFailed, "\(failure)") }
+            if statusClass == 2 && detail == 2 { return ISCSIError(.loginAuthFailed, "\(failure)") }
+            if statusClass == 2 { return ISCSIError(.fatalLogin, "\(failure)") }
+            return ISCSIError(.login, "\(failure)")
+        case .connectionFailed: return ISCSIError(.transport, "\(failure)")
+        case .timeout: return ISCSIError(.transportTimeout, "\(failure)")
+        default: return ISCSIError(.login, "\(failure)")
+        }
+    }
+}
