@@ -7,3 +7,4 @@ swift build -c release -Xswiftc -warnings-as-errors
 swift test -Xswiftc -warnings-as-errors
 bash scripts/integration.sh
 bash scripts/seeds-admin.sh
+bash scripts/initiator.sh
