@@ -42,6 +42,31 @@ public final class ISCSISession: @unchecked Sendable {
 
     // MARK: SCSI
 
+    /// The event loop the session runs on. `submit(lun:cdb:...completion:)` called here
+    /// neither hops threads nor allocates a promise.
+    public var eventLoop: EventLoop { engine.eventLoop }
+
+    /// Sends one SCSI command and calls `completion` on `eventLoop` when it ends (a CHECK
+    /// CONDITION is a normal result). The low-overhead form of `execute`, for load generators
+    /// that keep a queue full from the event loop: `cdb` is passed as-is (1 to 16 bytes), and a
+    /// completion may submit the next command directly.
+    public func submit(
+        lun: UInt64, cdb: ByteBuffer, dataOut: ByteBuffer? = nil, expectedDataInLength: Int = 0,
+        completion: @escaping SCSICompletionHandler
+    ) {
+        guard (1...16).contains(cdb.readableBytes), lun <= 0x3fff, expectedDataInLength >= 0,
+            expectedDataInLength <= Int(UInt32.max)
+        else {
+            let error = ISCSIInitiatorError.invalidArgument("bad CDB, LUN or expected data length")
+            if engine.eventLoop.inEventLoop { completion(.failure(error)) } else { engine.eventLoop.execute { completion(.failure(error)) } }
+            return
+        }
+        engine.submitSCSI(
+            .scsi(lun: lun, cdb: cdb, dataOut: dataOut?.readableBytes == 0 ? nil : dataOut,
+                  expectedDataInLength: expectedDataInLength),
+            completion: completion)
+    }
+
     /// Runs one SCSI command. A CHECK CONDITION is a normal result here (see `status`/`sense`).
     public func execute(
         lun: UInt64, cdb: [UInt8], dataOut: ByteBuffer? = nil, expectedDataInLength: Int = 0

@@ -3,14 +3,29 @@ import NIOCore
 
 /// Thin IO layer of one initiator connection: frames PDUs and hands them to the engine,
 /// writes encoded PDUs. Lives on the channel's event loop.
+///
+/// The receive path is zero-copy for every PDU that arrives whole in one read (the frame's
+/// segments are slices of the read buffer). Only a PDU split across reads is copied, and only
+/// its own bytes: the rest of the next read is framed in place.
 final class InitiatorChannelHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
+    /// Largest receive buffer: several 256 KiB Data-In PDUs per read.
+    static let maxReceiveBuffer = 1 << 20
+    static var receiveAllocator: AdaptiveRecvByteBufferAllocator {
+        AdaptiveRecvByteBufferAllocator(minimum: 4096, initial: 65_536, maximum: maxReceiveBuffer)
+    }
+
     var decoder: PDUFrameDecoder
-    private var cumulation: ByteBuffer?
+    /// The start of a PDU whose remaining bytes have not arrived yet.
+    private var partial: ByteBuffer?
     private var context: ChannelHandlerContext?
     private(set) var isClosed = false
+    /// True between channelRead and channelReadComplete: writes made meanwhile are flushed
+    /// once at channelReadComplete.
+    private(set) var inReadBatch = false
+    private var needsFlush = false
     private weak var engine: SessionEngine?
 
     init(engine: SessionEngine, limits: FramingLimits) {
@@ -31,29 +46,73 @@ final class InitiatorChannelHandler: ChannelInboundHandler, @unchecked Sendable 
         context.close(promise: nil)
     }
 
+    /// Bytes of the whole PDU starting at `buffer`'s reader index (at least the BHS), under the
+    /// decoder's current digest settings.
+    private func frameLength(_ buffer: ByteBuffer) -> Int {
+        let bhs = 48
+        guard buffer.readableBytes >= bhs,
+            let ahsWords = buffer.getInteger(at: buffer.readerIndex + 4, as: UInt8.self),
+            let high = buffer.getInteger(at: buffer.readerIndex + 5, as: UInt8.self),
+            let low = buffer.getInteger(at: buffer.readerIndex + 6, as: UInt16.self)
+        else { return bhs }
+        let dataLength = Int(high) << 16 | Int(low)
+        var total = bhs + Int(ahsWords) * 4 + (decoder.limits.headerDigest ? 4 : 0)
+        total += (dataLength + 3) & ~3
+        if decoder.limits.dataDigest && dataLength > 0 { total += 4 }
+        return total
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        inReadBatch = true
         var incoming = unwrapInboundIn(data)
-        if cumulation == nil || cumulation!.readableBytes == 0 {
-            cumulation = incoming
-        } else {
-            cumulation!.writeBuffer(&incoming)
+        // Complete a PDU begun in an earlier read with just the bytes it still lacks.
+        while var head = partial {
+            partial = nil
+            let missing = frameLength(head) - head.readableBytes
+            let take = min(missing, incoming.readableBytes)
+            if take > 0 {
+                var piece = incoming.readSlice(length: take)!
+                head.writeBuffer(&piece)
+            }
+            guard take == missing else {
+                partial = head
+                return
+            }
+            guard decode(&head) else { return }
+            if head.readableBytes > 0 {
+                // Only a header so far (its length is now known), or a framing corner case.
+                partial = head
+                if incoming.readableBytes == 0 { return }
+            }
         }
-        while !isClosed, cumulation != nil {
+        guard decode(&incoming) else { return }
+        if incoming.readableBytes > 0 {
+            // Copy the tail into a buffer sized for its whole PDU, freeing the read buffer.
+            var head = context.channel.allocator.buffer(capacity: max(frameLength(incoming), incoming.readableBytes))
+            head.writeBuffer(&incoming)
+            partial = head
+        }
+    }
+
+    /// Frames and delivers every complete PDU in `buffer`; false when the connection closed.
+    private func decode(_ buffer: inout ByteBuffer) -> Bool {
+        while !isClosed {
             let pdu: ISCSIPDU
             do {
-                guard let frame = try decoder.next(from: &cumulation!) else { break }
+                guard let frame = try decoder.next(from: &buffer) else { return true }
                 pdu = try ISCSIPDU(frame: frame)
             } catch {
                 close(.protocolViolation("\(error)"))
-                return
+                return false
             }
             engine?.received(pdu, from: self)
         }
-        if let c = cumulation, c.readableBytes == 0 { cumulation = nil } else { cumulation?.discardReadBytes() }
+        return false
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        context.flush()
+        inReadBatch = false
+        flush()
     }
 
     func write(_ encoded: EncodedPDU) {
@@ -61,9 +120,14 @@ final class InitiatorChannelHandler: ChannelInboundHandler, @unchecked Sendable 
         context.write(wrapOutboundOut(encoded.header), promise: nil)
         if let data = encoded.data { context.write(wrapOutboundOut(data), promise: nil) }
         if let trailer = encoded.trailer { context.write(wrapOutboundOut(trailer), promise: nil) }
+        needsFlush = true
     }
 
-    func flush() { context?.flush() }
+    func flush() {
+        guard needsFlush else { return }
+        needsFlush = false
+        context?.flush()
+    }
 
     func close(_ error: ISCSIInitiatorError) {
         guard let context, !isClosed else { return }

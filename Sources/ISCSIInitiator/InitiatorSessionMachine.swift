@@ -132,9 +132,10 @@ public struct InitiatorSessionMachine<Context> {
     }
 
     private mutating func send(_ itt: UInt32, into out: inout [Output]) {
-        guard var task = tasks[itt] else { return }
-        task.sent = true
-        task.cmdSN = cmdSN
+        guard let index = tasks.index(forKey: itt) else { return }
+        tasks.values[index].sent = true
+        tasks.values[index].cmdSN = cmdSN
+        let task = tasks.values[index]
         switch task.request {
         case .scsi(let lun, let cdb, let dataOut, let expectedIn):
             inFlight += 1
@@ -153,7 +154,6 @@ public struct InitiatorSessionMachine<Context> {
             if immediate > 0 {
                 command.dataSegment = dataOut!.getSlice(at: dataOut!.readerIndex, length: immediate)!
             }
-            tasks[itt] = task
             out.append(.send(.scsiCommand(command)))
             if unsolicitedEnd > immediate {
                 emitData(
@@ -163,7 +163,6 @@ public struct InitiatorSessionMachine<Context> {
         case .taskManagement(let function, let lun, let referenced):
             var refCmdSN = cmdSN
             if let referenced, let target = tasks[referenced] { refCmdSN = target.cmdSN }
-            tasks[itt] = task
             out.append(.send(.taskManagementRequest(TaskManagementRequest(
                 immediate: true, function: function, lun: ISCSIProtocol.SAMLUN.encode(lun), initiatorTaskTag: itt,
                 referencedTaskTag: referenced ?? ISCSITag.reserved, cmdSN: cmdSN, expStatSN: expStatSN,
@@ -171,17 +170,14 @@ public struct InitiatorSessionMachine<Context> {
         case .text(let data):
             inFlight += 1
             cmdSN = cmdSN &+ 1
-            tasks[itt] = task
             out.append(.send(.textRequest(TextRequest(
                 immediate: false, final: true, continue: false, lun: 0, initiatorTaskTag: itt,
                 targetTransferTag: ISCSITag.reserved, cmdSN: task.cmdSN, expStatSN: expStatSN, dataSegment: data))))
         case .nop(let data):
-            tasks[itt] = task
             out.append(.send(.nopOut(NOPOut(
                 immediate: true, lun: 0, initiatorTaskTag: itt, targetTransferTag: ISCSITag.reserved, cmdSN: cmdSN,
                 expStatSN: expStatSN, dataSegment: data))))
         case .logout:
-            tasks[itt] = task
             out.append(.send(.logoutRequest(LogoutRequest(
                 immediate: true, reasonCode: .closeSession, initiatorTaskTag: itt, cid: 0, cmdSN: cmdSN,
                 expStatSN: expStatSN))))
@@ -293,33 +289,38 @@ public struct InitiatorSessionMachine<Context> {
 
     private mutating func dataIn(_ p: DataIn, into out: inout [Output]) {
         let itt = p.initiatorTaskTag
-        guard var task = tasks[itt], task.sent, case .scsi(_, _, _, let expected) = task.request else {
+        // Mutated in place through the index: a copy of the task would make appending to its
+        // reassembly buffer copy the whole buffer.
+        guard let index = tasks.index(forKey: itt), tasks.values[index].sent,
+            case .scsi(_, _, _, let expected) = tasks.values[index].request
+        else {
             return violation("Data-In for unknown task 0x\(String(itt, radix: 16))", into: &out)
         }
         let length = p.dataSegment.readableBytes
-        guard p.dataSN == task.nextDataSN else {
-            return violation("Data-In DataSN \(p.dataSN), expected \(task.nextDataSN)", into: &out)
+        let received = tasks.values[index].received
+        guard p.dataSN == tasks.values[index].nextDataSN else {
+            return violation("Data-In DataSN \(p.dataSN), expected \(tasks.values[index].nextDataSN)", into: &out)
         }
-        guard Int(p.bufferOffset) == task.received, task.received + length <= expected else {
+        guard Int(p.bufferOffset) == received, received + length <= expected else {
             return violation(
-                "Data-In at offset \(p.bufferOffset) with \(length) bytes; have \(task.received) of \(expected)",
+                "Data-In at offset \(p.bufferOffset) with \(length) bytes; have \(received) of \(expected)",
                 into: &out)
         }
-        task.nextDataSN &+= 1
+        tasks.values[index].nextDataSN &+= 1
         if length > 0 {
-            if task.data == nil && (p.final || p.statusPresent) {
-                task.data = p.dataSegment  // the whole answer in one PDU: keep the slice
+            if tasks.values[index].data == nil && (p.final || p.statusPresent) {
+                tasks.values[index].data = p.dataSegment  // the whole answer in one PDU: keep the slice
             } else {
-                if task.data == nil { task.data = allocator.buffer(capacity: expected) }
+                if tasks.values[index].data == nil { tasks.values[index].data = allocator.buffer(capacity: expected) }
                 var segment = p.dataSegment
-                task.data!.writeBuffer(&segment)
+                tasks.values[index].data!.writeBuffer(&segment)
             }
-            task.received += length
+            tasks.values[index].received += length
         }
-        tasks[itt] = task
         if p.statusPresent {
+            let data = tasks.values[index].data ?? ByteBuffer()
             let response = SCSICommandResponse(
-                status: p.status, data: task.data ?? ByteBuffer(), residualOverflow: p.residualOverflow,
+                status: p.status, data: data, residualOverflow: p.residualOverflow,
                 residualUnderflow: p.residualUnderflow, residualCount: p.residualCount)
             finish(itt, .success(.scsi(response)), into: &out)
         }

@@ -1,6 +1,9 @@
 import ISCSIProtocol
 import NIOCore
 
+/// Called on the session's event loop when a command submitted with `ISCSISession.submit` ends.
+public typealias SCSICompletionHandler = @Sendable (Result<SCSICommandResponse, ISCSIInitiatorError>) -> Void
+
 /// The outcome of one SCSI command.
 public struct SCSICommandResponse: Sendable {
     public static let good: UInt8 = 0x00

@@ -8,7 +8,14 @@ import NIOPosix
 /// All mutable state is confined to `eventLoop`.
 final class SessionEngine: @unchecked Sendable {
     typealias Promise = EventLoopPromise<InitiatorTaskCompletion>
-    typealias Machine = InitiatorSessionMachine<Promise>
+    typealias Machine = InitiatorSessionMachine<TaskContext>
+
+    /// Who hears of a task's end: a promise, or (for the allocation-free fast path) a callback
+    /// that runs on the event loop.
+    enum TaskContext {
+        case promise(Promise)
+        case scsiCallback(SCSICompletionHandler)
+    }
 
     enum State {
         case idle
@@ -39,7 +46,11 @@ final class SessionEngine: @unchecked Sendable {
     private var lastError: ISCSIInitiatorError?
     private var encoder = PDUEncoder()
     private let allocator = ByteBufferAllocator()
+    /// Outputs of the machine not yet performed. Callbacks run from `perform` may feed the
+    /// machine again: their outputs are appended here and performed by the same loop.
     private var outputs: [Machine.Output] = []
+    private var performed = 0
+    private var performing = false
     private var flushScheduled = false
     private var loggingOut = false
     private var nopTask: RepeatedTask?
@@ -83,6 +94,7 @@ final class SessionEngine: @unchecked Sendable {
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(timeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.recvAllocator, value: InitiatorChannelHandler.receiveAllocator)
             .channelInitializer { [weak self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     guard let self else { throw ISCSIInitiatorError.sessionFailed("session released") }
@@ -163,7 +175,6 @@ final class SessionEngine: @unchecked Sendable {
                 parameters: result.parameters, cmdSN: result.cmdSN, expStatSN: result.expStatSN,
                 maxCmdSN: result.maxCmdSN, queueDepth: configuration.queueDepth)
         } else {
-            outputs.removeAll(keepingCapacity: true)
             machine!.restart(
                 parameters: result.parameters, cmdSN: result.cmdSN, expStatSN: result.expStatSN,
                 maxCmdSN: result.maxCmdSN, into: &outputs)
@@ -180,7 +191,6 @@ final class SessionEngine: @unchecked Sendable {
         receivedSinceTick = true
         if login != nil { return handleLogin(pdu) }
         guard machine != nil, case .fullFeature = state else { return }
-        outputs.removeAll(keepingCapacity: true)
         machine!.received(pdu, into: &outputs)
         perform()
     }
@@ -205,7 +215,6 @@ final class SessionEngine: @unchecked Sendable {
             return
         }
         logger.info("connection to \(host):\(port) lost (\(lastError.map { "\($0)" } ?? "closed")); reconnecting")
-        outputs.removeAll(keepingCapacity: true)
         machine?.connectionLost(into: &outputs)
         perform()
         state = .reconnecting(deadline: .now() + configuration.replacementTimeout)
@@ -252,7 +261,6 @@ final class SessionEngine: @unchecked Sendable {
         if case .closed = state { return }
         state = .closed(error)
         stopPings()
-        outputs.removeAll(keepingCapacity: true)
         machine?.failAll(error, into: &outputs)
         perform()
         channel?.close(promise: nil)
@@ -263,31 +271,52 @@ final class SessionEngine: @unchecked Sendable {
     func submit(_ request: InitiatorTaskRequest) -> EventLoopFuture<InitiatorTaskCompletion> {
         let promise = eventLoop.makePromise(of: InitiatorTaskCompletion.self)
         if eventLoop.inEventLoop {
-            submitOnLoop(request, promise)
+            submitOnLoop(request, .promise(promise))
         } else {
-            eventLoop.execute { self.submitOnLoop(request, promise) }
+            eventLoop.execute { self.submitOnLoop(request, .promise(promise)) }
         }
         return promise.futureResult
     }
 
-    private func submitOnLoop(_ request: InitiatorTaskRequest, _ promise: Promise) {
+    /// The fast path: no promise, no hop when called on the event loop.
+    func submitSCSI(_ request: InitiatorTaskRequest, completion: @escaping SCSICompletionHandler) {
+        if eventLoop.inEventLoop {
+            submitOnLoop(request, .scsiCallback(completion))
+        } else {
+            eventLoop.execute { self.submitOnLoop(request, .scsiCallback(completion)) }
+        }
+    }
+
+    private func submitOnLoop(_ request: InitiatorTaskRequest, _ context: TaskContext) {
         switch state {
         case .closed(let error):
-            return promise.fail(error)
+            return Self.complete(context, .failure(error))
         case .idle, .loggingIn:
-            return promise.fail(ISCSIInitiatorError.sessionFailed("not logged in"))
+            return Self.complete(context, .failure(.sessionFailed("not logged in")))
         case .reconnecting:
             if case .scsi = request {} else {
-                return promise.fail(ISCSIInitiatorError.sessionFailed("connection is being re-established"))
+                return Self.complete(context, .failure(.sessionFailed("connection is being re-established")))
             }
         case .fullFeature:
             break
         }
         if case .logout = request { loggingOut = true }
-        outputs.removeAll(keepingCapacity: true)
-        machine!.submit(request, context: promise, into: &outputs)
+        machine!.submit(request, context: context, into: &outputs)
         perform()
         scheduleFlush()
+    }
+
+    private static func complete(_ context: TaskContext, _ result: Result<InitiatorTaskCompletion, ISCSIInitiatorError>) {
+        switch context {
+        case .promise(let promise):
+            promise.completeWith(result.mapError { $0 as Error })
+        case .scsiCallback(let callback):
+            switch result {
+            case .success(.scsi(let response)): callback(.success(response))
+            case .success: callback(.failure(.protocolViolation("unexpected completion")))
+            case .failure(let error): callback(.failure(error))
+            }
+        }
     }
 
     func outstandingTaskTags(lun: UInt64?) -> EventLoopFuture<[UInt32]> {
@@ -295,12 +324,17 @@ final class SessionEngine: @unchecked Sendable {
     }
 
     private func perform() {
-        for output in outputs {
+        // Re-entered from a completion that submits: the outer loop performs the new outputs.
+        guard !performing else { return }
+        performing = true
+        while performed < outputs.count {
+            let output = outputs[performed]
+            performed += 1
             switch output {
             case .send(let pdu):
                 write(pdu)
-            case .complete(let promise, let result):
-                promise.completeWith(result.mapError { $0 as Error })
+            case .complete(let context, let result):
+                Self.complete(context, result)
             case .closeConnection(let error):
                 lastError = error
                 logger.info("closing connection: \(error)")
@@ -308,6 +342,8 @@ final class SessionEngine: @unchecked Sendable {
             }
         }
         outputs.removeAll(keepingCapacity: true)
+        performed = 0
+        performing = false
     }
 
     private func write(_ pdu: ISCSIPDU) {
@@ -315,7 +351,8 @@ final class SessionEngine: @unchecked Sendable {
     }
 
     private func scheduleFlush() {
-        guard !flushScheduled else { return }
+        // Inside a read batch the handler flushes at channelReadComplete.
+        guard !flushScheduled, handler?.inReadBatch != true else { return }
         flushScheduled = true
         eventLoop.execute {
             self.flushScheduled = false

@@ -274,31 +274,14 @@ struct Perf: AsyncParsableCommand {
             print("capacity is \(capacity.blocks) blocks or \(capacity.bytes) byte (\(capacity.bytes / 1_048_576) MB)")
             print("performing \(random ? "RANDOM" : "SEQUENTIAL") \(write ? "WRITE" : "READ") with \(m) parallel requests")
             print("FIXED transfer size of \(blocks) blocks (\(Int(blocks) * blockSize) byte)")
-            let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(max(1, t)) * 1_000_000_000
-            let counter = Counter()
             var payload = ByteBuffer()
             payload.writeRepeatingByte(0xA5, count: Int(blocks) * blockSize)
-            let data = payload
+            let load = PerfLoad(
+                session: session, lun: lun, blocks: blocks, blockSize: blockSize, slots: slots, random: random,
+                write: write, data: payload, depth: max(1, m),
+                duration: UInt64(max(1, t)) * 1_000_000_000)
             let start = DispatchTime.now().uptimeNanoseconds
-            let ios = try await withThrowingTaskGroup(of: Int.self) { group in
-                for _ in 0..<max(1, m) {
-                    group.addTask {
-                        var count = 0
-                        while DispatchTime.now().uptimeNanoseconds < deadline {
-                            let slot = random ? UInt64.random(in: 0..<slots) : counter.next() % slots
-                            let lba = slot * blocks
-                            let cdb = ISCSISessionCDB.rw16(write ? 0x8A : 0x88, lba: lba, blocks: UInt32(blocks))
-                            let r = try await session.execute(
-                                lun: lun, cdb: cdb, dataOut: write ? data : nil,
-                                expectedDataInLength: write ? 0 : Int(blocks) * blockSize)
-                            if !r.isGood, r.sense?.key != 6 { try r.checked() }
-                            count += 1
-                        }
-                        return count
-                    }
-                }
-                return try await group.reduce(0, +)
-            }
+            let ios = try await load.run()
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             let iops = Int(Double(ios) / seconds)
             let bytesPerIO = Double(Int(blocks) * blockSize)
@@ -306,6 +289,97 @@ struct Perf: AsyncParsableCommand {
             let mbs = Int(totalBytes / seconds / 1_048_576)
             try? await session.logout()
             print("iops average \(iops) (\(mbs) MB/s)")
+        }
+    }
+}
+
+/// Keeps `depth` commands in flight from the session's event loop: each completion submits the
+/// next command directly (no task hop, no promise), as iscsi-perf's callback loop does.
+final class PerfLoad: @unchecked Sendable {
+    private let session: ISCSISession
+    private let loop: EventLoop
+    private let lun: UInt64
+    private let blocks: UInt64
+    private let blockSize: Int
+    private let slots: UInt64
+    private let random: Bool
+    private let write: Bool
+    private let data: ByteBuffer
+    private let depth: Int
+    private let duration: UInt64
+    private let allocator = ByteBufferAllocator()
+    private var deadline: UInt64 = 0
+    private var next: UInt64 = 0
+    private var inFlight = 0
+    private var completed = 0
+    private var error: Error?
+    private var promise: EventLoopPromise<Int>?
+    private var completion: SCSICompletionHandler?
+
+    init(
+        session: ISCSISession, lun: UInt64, blocks: UInt64, blockSize: Int, slots: UInt64, random: Bool, write: Bool,
+        data: ByteBuffer, depth: Int, duration: UInt64
+    ) {
+        self.session = session
+        self.loop = session.eventLoop
+        self.lun = lun
+        self.blocks = blocks
+        self.blockSize = blockSize
+        self.slots = slots
+        self.random = random
+        self.write = write
+        self.data = data
+        self.depth = depth
+        self.duration = duration
+    }
+
+    /// Runs the load; returns the number of commands completed.
+    func run() async throws -> Int {
+        let promise = loop.makePromise(of: Int.self)
+        loop.execute {
+            self.promise = promise
+            // One closure for every command: nothing allocated per IO for the callback.
+            self.completion = { [unowned self] result in self.completed(result) }
+            self.deadline = DispatchTime.now().uptimeNanoseconds + self.duration
+            for _ in 0..<self.depth { self.issue() }
+        }
+        defer { loop.execute { self.completion = nil } }
+        return try await promise.futureResult.get()
+    }
+
+    private func issue() {
+        let slot = random ? UInt64.random(in: 0..<slots) : next % slots
+        next &+= 1
+        let lba = slot * blocks
+        var cdb = allocator.buffer(capacity: 16)
+        cdb.writeInteger(write ? 0x8A : 0x88 as UInt8)
+        cdb.writeInteger(0 as UInt8)
+        cdb.writeInteger(lba)
+        cdb.writeInteger(UInt32(blocks))
+        cdb.writeInteger(0 as UInt16)
+        inFlight += 1
+        session.submit(
+            lun: lun, cdb: cdb, dataOut: write ? data : nil,
+            expectedDataInLength: write ? 0 : Int(blocks) * blockSize, completion: completion!)
+    }
+
+    private func completed(_ result: Result<SCSICommandResponse, ISCSIInitiatorError>) {
+        inFlight -= 1
+        switch result {
+        case .success(let r):
+            if r.isGood || r.sense?.key == 6 {
+                completed += 1
+            } else if error == nil {
+                do { try r.checked() } catch { self.error = error }
+            }
+        case .failure(let e):
+            if error == nil { error = e }
+        }
+        if error == nil, DispatchTime.now().uptimeNanoseconds < deadline {
+            issue()
+        } else if inFlight == 0, let promise {
+            self.promise = nil
+            if let error { promise.fail(error) } else { promise.succeed(completed) }
         }
     }
 }
