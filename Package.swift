@@ -1,6 +1,13 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+/// Release builds of the data-path modules skip Swift's dynamic exclusivity checks: they cost
+/// about 3% of CPU per IO in profiles of both the target and the initiator. Debug builds (and so
+/// every test run) keep them.
+let dataPathSettings: [SwiftSetting] = [
+    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))
+]
+
 let package = Package(
     name: "swift-iscsi",
     platforms: [.macOS(.v13)],
@@ -26,7 +33,8 @@ let package = Package(
         .target(name: "CCRC32C"),
         .target(
             name: "ISCSIProtocol",
-            dependencies: ["CCRC32C", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["CCRC32C", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: dataPathSettings
         ),
         .target(name: "SCSIProtocol"),
         .target(
@@ -34,14 +42,16 @@ let package = Package(
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-            ]
+            ],
+            swiftSettings: dataPathSettings
         ),
         .target(
             name: "SCSITarget",
             dependencies: [
                 "SCSIProtocol", "Backstore",
                 .product(name: "NIOCore", package: "swift-nio"),
-            ]
+            ],
+            swiftSettings: dataPathSettings
         ),
         .target(
             name: "ISCSITarget",
@@ -51,7 +61,8 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            swiftSettings: dataPathSettings
         ),
         .target(name: "ISCSIAdmin"),
         .executableTarget(
@@ -83,7 +94,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            swiftSettings: dataPathSettings
         ),
         .target(name: "OpenISCSIConfig"),
         .executableTarget(
