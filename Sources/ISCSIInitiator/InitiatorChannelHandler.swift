@@ -26,6 +26,9 @@ final class InitiatorChannelHandler: ChannelInboundHandler, @unchecked Sendable 
     /// once at channelReadComplete.
     private(set) var inReadBatch = false
     private var needsFlush = false
+    /// Headers (and data trailers) encoded since the last write: the BHS's of a batch of
+    /// commands go out as one buffer, one allocation per flush instead of one per PDU.
+    private var outbound: ByteBuffer?
     private weak var engine: SessionEngine?
 
     init(engine: SessionEngine, limits: FramingLimits) {
@@ -115,18 +118,33 @@ final class InitiatorChannelHandler: ChannelInboundHandler, @unchecked Sendable 
         flush()
     }
 
-    func write(_ encoded: EncodedPDU) {
+    /// Encodes `pdu` for sending at the next `flush`, in order with the PDUs before it.
+    func write(_ pdu: ISCSIPDU, encoder: PDUEncoder) {
         guard let context, !isClosed else { return }
-        context.write(wrapOutboundOut(encoded.header), promise: nil)
-        if let data = encoded.data { context.write(wrapOutboundOut(data), promise: nil) }
-        if let trailer = encoded.trailer { context.write(wrapOutboundOut(trailer), promise: nil) }
+        if outbound == nil { outbound = context.channel.allocator.buffer(capacity: Self.outboundCapacity) }
         needsFlush = true
+        guard let data = encoder.writeHeader(pdu, into: &outbound!) else { return }
+        // The headers so far go out before the data segment; its trailer (pad, digest) starts
+        // a fresh buffer, which the headers of later PDUs follow.
+        context.write(wrapOutboundOut(outbound!), promise: nil)
+        outbound = nil
+        context.write(wrapOutboundOut(data), promise: nil)
+        var trailer = context.channel.allocator.buffer(capacity: Self.outboundCapacity)
+        encoder.writeTrailer(forDataSegment: data, into: &trailer)
+        outbound = trailer
     }
 
+    /// Room for the headers of a few dozen PDUs; grows if a batch is larger.
+    private static let outboundCapacity = 2048
+
     func flush() {
-        guard needsFlush else { return }
+        guard needsFlush, let context else { return }
         needsFlush = false
-        context?.flush()
+        if let pending = outbound, pending.readableBytes > 0, !isClosed {
+            outbound = nil
+            context.write(wrapOutboundOut(pending), promise: nil)
+        }
+        context.flush()
     }
 
     func close(_ error: ISCSIInitiatorError) {

@@ -35,6 +35,7 @@ public struct InitiatorSessionMachine<Context> {
     }
 
     struct Task {
+        var itt: UInt32
         var request: Request
         var context: Context
         var cmdSN: UInt32 = 0
@@ -52,7 +53,13 @@ public struct InitiatorSessionMachine<Context> {
     public private(set) var expCmdSN: UInt32
     public private(set) var maxCmdSN: UInt32
     public var queueDepth: Int
-    private var tasks: [UInt32: Task] = [:]
+    /// Open-addressed by ITT: a task lives at `itt & slotMask`; ITT's are allocated so that
+    /// their slot is free, so a lookup is one index and one compare (no hashing).
+    private var slots: [Task?] = Array(repeating: nil, count: 256)
+    private var slotMask: UInt32 = 255
+    /// The ITT in each slot (`ISCSITag.reserved` when free): lookups never copy a task.
+    private var slotTags = [UInt32](repeating: ISCSITag.reserved, count: 256)
+    private var taskCount = 0
     private var waiting = CircularBuffer<UInt32>(initialCapacity: 64)
     private var inFlight = 0
     private var nextITT: UInt32 = 1
@@ -68,7 +75,7 @@ public struct InitiatorSessionMachine<Context> {
     }
 
     /// Tasks not yet completed, sent or waiting for the window.
-    public var outstandingCount: Int { tasks.count }
+    public var outstandingCount: Int { taskCount }
     public var waitingCount: Int { waiting.count }
     /// False while the connection is down: tasks wait in the queue.
     public private(set) var isConnected = true
@@ -82,16 +89,15 @@ public struct InitiatorSessionMachine<Context> {
     @discardableResult
     public mutating func submit(_ request: Request, context: Context, into out: inout [Output]) -> UInt32 {
         let itt = allocateITT()
-        var task = Task(request: request, context: context)
+        var lun: UInt64 = 0
         switch request {
-        case .scsi(let lun, _, _, _):
-            task.lun = lun
-        case .taskManagement(_, let lun, _):
-            task.lun = lun
-        default:
-            break
+        case .scsi(let l, _, _, _): lun = l
+        case .taskManagement(_, let l, _): lun = l
+        default: break
         }
-        tasks[itt] = task
+        slots[Int(itt & slotMask)] = Task(itt: itt, request: request, context: context, lun: lun)
+        slotTags[Int(itt & slotMask)] = itt
+        taskCount += 1
         if Self.isImmediate(request) {
             send(itt, into: &out)
         } else {
@@ -103,10 +109,45 @@ public struct InitiatorSessionMachine<Context> {
 
     /// The ITT's of SCSI tasks still outstanding (for aborting).
     public func scsiTaskTags(lun: UInt64? = nil) -> [UInt32] {
-        tasks.compactMap { itt, task in
-            if case .scsi = task.request, lun == nil || task.lun == lun { return itt }
-            return nil
+        var tags: [UInt32] = []
+        for i in slots.indices {
+            guard let task = slots[i] else { continue }
+            if case .scsi = task.request, lun == nil || task.lun == lun { tags.append(task.itt) }
         }
+        return tags
+    }
+
+    /// The slot of task `itt`, nil when there is no such task.
+    @inline(__always)
+    private func slot(_ itt: UInt32) -> Int? {
+        let i = Int(itt & slotMask)
+        return slotTags[i] == itt ? i : nil
+    }
+
+    private mutating func removeTask(at i: Int) -> Task {
+        var task: Task? = nil
+        swap(&task, &slots[i])
+        slotTags[i] = ISCSITag.reserved
+        taskCount -= 1
+        return task!
+    }
+
+    /// Doubles the slot table, keeping it at most half full (short probes in `allocateITT`).
+    private mutating func growIfNeeded() {
+        guard (taskCount + 1) * 2 > slots.count else { return }
+        let newCount = slots.count * 2
+        let newMask = UInt32(newCount - 1)
+        var grown = [Task?](repeating: nil, count: newCount)
+        var grownTags = [UInt32](repeating: ISCSITag.reserved, count: newCount)
+        for i in slots.indices where slotTags[i] != ISCSITag.reserved {
+            var task: Task? = nil
+            swap(&task, &slots[i])
+            grown[Int(slotTags[i] & newMask)] = task
+            grownTags[Int(slotTags[i] & newMask)] = slotTags[i]
+        }
+        slots = grown
+        slotTags = grownTags
+        slotMask = newMask
     }
 
     private static func isImmediate(_ request: Request) -> Bool {
@@ -117,10 +158,11 @@ public struct InitiatorSessionMachine<Context> {
     }
 
     private mutating func allocateITT() -> UInt32 {
+        growIfNeeded()
         while true {
             let itt = nextITT
             nextITT = nextITT &+ 1
-            if itt != ISCSITag.reserved && tasks[itt] == nil { return itt }
+            if itt != ISCSITag.reserved && slotTags[Int(itt & slotMask)] == ISCSITag.reserved { return itt }
         }
     }
 
@@ -132,11 +174,11 @@ public struct InitiatorSessionMachine<Context> {
     }
 
     private mutating func send(_ itt: UInt32, into out: inout [Output]) {
-        guard let index = tasks.index(forKey: itt) else { return }
-        tasks.values[index].sent = true
-        tasks.values[index].cmdSN = cmdSN
-        let task = tasks.values[index]
-        switch task.request {
+        guard let index = slot(itt) else { return }
+        slots[index]!.sent = true
+        slots[index]!.cmdSN = cmdSN
+        let taskCmdSN = cmdSN
+        switch slots[index]!.request {
         case .scsi(let lun, let cdb, let dataOut, let expectedIn):
             inFlight += 1
             cmdSN = cmdSN &+ 1
@@ -149,7 +191,7 @@ public struct InitiatorSessionMachine<Context> {
             var command = SCSICommand(
                 immediate: false, final: unsolicitedEnd == immediate, read: expectedIn > 0, write: total > 0,
                 attribute: 1, lun: ISCSIProtocol.SAMLUN.encode(lun), initiatorTaskTag: itt,
-                expectedDataTransferLength: UInt32(total > 0 ? total : expectedIn), cmdSN: task.cmdSN,
+                expectedDataTransferLength: UInt32(total > 0 ? total : expectedIn), cmdSN: taskCmdSN,
                 expStatSN: expStatSN, cdb: cdb)
             if immediate > 0 {
                 command.dataSegment = dataOut!.getSlice(at: dataOut!.readerIndex, length: immediate)!
@@ -162,7 +204,7 @@ public struct InitiatorSessionMachine<Context> {
             }
         case .taskManagement(let function, let lun, let referenced):
             var refCmdSN = cmdSN
-            if let referenced, let target = tasks[referenced] { refCmdSN = target.cmdSN }
+            if let referenced, let target = slot(referenced) { refCmdSN = slots[target]!.cmdSN }
             out.append(.send(.taskManagementRequest(TaskManagementRequest(
                 immediate: true, function: function, lun: ISCSIProtocol.SAMLUN.encode(lun), initiatorTaskTag: itt,
                 referencedTaskTag: referenced ?? ISCSITag.reserved, cmdSN: cmdSN, expStatSN: expStatSN,
@@ -172,7 +214,7 @@ public struct InitiatorSessionMachine<Context> {
             cmdSN = cmdSN &+ 1
             out.append(.send(.textRequest(TextRequest(
                 immediate: false, final: true, continue: false, lun: 0, initiatorTaskTag: itt,
-                targetTransferTag: ISCSITag.reserved, cmdSN: task.cmdSN, expStatSN: expStatSN, dataSegment: data))))
+                targetTransferTag: ISCSITag.reserved, cmdSN: taskCmdSN, expStatSN: expStatSN, dataSegment: data))))
         case .nop(let data):
             out.append(.send(.nopOut(NOPOut(
                 immediate: true, lun: 0, initiatorTaskTag: itt, targetTransferTag: ISCSITag.reserved, cmdSN: cmdSN,
@@ -224,7 +266,7 @@ public struct InitiatorSessionMachine<Context> {
             updateWindow(p.expCmdSN, p.maxCmdSN)
             if p.initiatorTaskTag != ISCSITag.reserved {
                 advanceStatSN(p.statSN)
-                if let task = tasks[p.initiatorTaskTag], case .nop = task.request {
+                if let i = slot(p.initiatorTaskTag), case .nop = slots[i]!.request {
                     finish(p.initiatorTaskTag, .success(.nop), into: &out)
                 }
             }
@@ -245,7 +287,7 @@ public struct InitiatorSessionMachine<Context> {
         case .logoutResponse(let p):
             updateWindow(p.expCmdSN, p.maxCmdSN)
             advanceStatSN(p.statSN)
-            if let task = tasks[p.initiatorTaskTag], case .logout = task.request {
+            if let i = slot(p.initiatorTaskTag), case .logout = slots[i]!.request {
                 finish(p.initiatorTaskTag, .success(.logout(p.response)), into: &out)
             }
         case .asyncMessage(let p):
@@ -255,7 +297,7 @@ public struct InitiatorSessionMachine<Context> {
             updateWindow(p.expCmdSN, p.maxCmdSN)
             advanceStatSN(p.statSN)
             let itt = p.dataSegment.getInteger(at: p.dataSegment.readerIndex + 16, as: UInt32.self)
-            if let itt, tasks[itt] != nil {
+            if let itt, slot(itt) != nil {
                 let error = ISCSIInitiatorError.protocolViolation("target rejected the PDU (reason 0x\(String(p.reason.rawValue, radix: 16)))")
                 finish(itt, .failure(error), into: &out)
             }
@@ -278,7 +320,8 @@ public struct InitiatorSessionMachine<Context> {
     }
 
     private mutating func finish(_ itt: UInt32, _ result: Result<Completion, ISCSIInitiatorError>, into out: inout [Output]) {
-        guard let task = tasks.removeValue(forKey: itt) else { return }
+        guard let index = slot(itt) else { return }
+        let task = removeTask(at: index)
         if task.sent, !Self.isImmediate(task.request) { inFlight -= 1 }
         out.append(.complete(task.context, result))
     }
@@ -291,34 +334,34 @@ public struct InitiatorSessionMachine<Context> {
         let itt = p.initiatorTaskTag
         // Mutated in place through the index: a copy of the task would make appending to its
         // reassembly buffer copy the whole buffer.
-        guard let index = tasks.index(forKey: itt), tasks.values[index].sent,
-            case .scsi(_, _, _, let expected) = tasks.values[index].request
+        guard let index = slot(itt), slots[index]!.sent,
+            case .scsi(_, _, _, let expected) = slots[index]!.request
         else {
             return violation("Data-In for unknown task 0x\(String(itt, radix: 16))", into: &out)
         }
         let length = p.dataSegment.readableBytes
-        let received = tasks.values[index].received
-        guard p.dataSN == tasks.values[index].nextDataSN else {
-            return violation("Data-In DataSN \(p.dataSN), expected \(tasks.values[index].nextDataSN)", into: &out)
+        let received = slots[index]!.received
+        guard p.dataSN == slots[index]!.nextDataSN else {
+            return violation("Data-In DataSN \(p.dataSN), expected \(slots[index]!.nextDataSN)", into: &out)
         }
         guard Int(p.bufferOffset) == received, received + length <= expected else {
             return violation(
                 "Data-In at offset \(p.bufferOffset) with \(length) bytes; have \(received) of \(expected)",
                 into: &out)
         }
-        tasks.values[index].nextDataSN &+= 1
+        slots[index]!.nextDataSN &+= 1
         if length > 0 {
-            if tasks.values[index].data == nil && (p.final || p.statusPresent) {
-                tasks.values[index].data = p.dataSegment  // the whole answer in one PDU: keep the slice
+            if slots[index]!.data == nil && (p.final || p.statusPresent) {
+                slots[index]!.data = p.dataSegment  // the whole answer in one PDU: keep the slice
             } else {
-                if tasks.values[index].data == nil { tasks.values[index].data = allocator.buffer(capacity: expected) }
+                if slots[index]!.data == nil { slots[index]!.data = allocator.buffer(capacity: expected) }
                 var segment = p.dataSegment
-                tasks.values[index].data!.writeBuffer(&segment)
+                slots[index]!.data!.writeBuffer(&segment)
             }
-            tasks.values[index].received += length
+            slots[index]!.received += length
         }
         if p.statusPresent {
-            let data = tasks.values[index].data ?? ByteBuffer()
+            let data = slots[index]!.data ?? ByteBuffer()
             let response = SCSICommandResponse(
                 status: p.status, data: data, residualOverflow: p.residualOverflow,
                 residualUnderflow: p.residualUnderflow, residualCount: p.residualCount)
@@ -328,7 +371,7 @@ public struct InitiatorSessionMachine<Context> {
 
     private mutating func scsiResponse(_ p: SCSIResponse, into out: inout [Output]) {
         let itt = p.initiatorTaskTag
-        guard let task = tasks[itt], task.sent, case .scsi = task.request else {
+        guard let index = slot(itt), slots[index]!.sent, case .scsi = slots[index]!.request else {
             return violation("SCSI Response for unknown task 0x\(String(itt, radix: 16))", into: &out)
         }
         guard p.response == .commandCompleted else {
@@ -336,14 +379,14 @@ public struct InitiatorSessionMachine<Context> {
         }
         let sense = p.senseData.map { Array($0.readableBytesView) } ?? []
         let response = SCSICommandResponse(
-            status: p.status, senseBytes: sense, data: task.data ?? ByteBuffer(), residualOverflow: p.residualOverflow,
+            status: p.status, senseBytes: sense, data: slots[index]!.data ?? ByteBuffer(), residualOverflow: p.residualOverflow,
             residualUnderflow: p.residualUnderflow, residualCount: p.residualCount)
         finish(itt, .success(.scsi(response)), into: &out)
     }
 
     private mutating func r2t(_ p: R2T, into out: inout [Output]) {
         let itt = p.initiatorTaskTag
-        guard let task = tasks[itt], task.sent, case .scsi(let lun, _, let dataOut?, _) = task.request else {
+        guard let index = slot(itt), slots[index]!.sent, case .scsi(let lun, _, let dataOut?, _) = slots[index]!.request else {
             return violation("R2T for unknown or non-write task 0x\(String(itt, radix: 16))", into: &out)
         }
         let offset = Int(p.bufferOffset)
@@ -356,13 +399,13 @@ public struct InitiatorSessionMachine<Context> {
 
     private mutating func taskManagementResponse(_ p: TaskManagementResponse, into out: inout [Output]) {
         let itt = p.initiatorTaskTag
-        guard let task = tasks[itt], case .taskManagement(let function, let lun, let referenced) = task.request else { return }
+        guard let index = slot(itt), case .taskManagement(let function, let lun, let referenced) = slots[index]!.request else { return }
         finish(itt, .success(.taskManagement(p.response)), into: &out)
         guard p.response == .functionComplete || p.response == .taskDoesNotExist else { return }
         if function == .abortTask, let referenced {
             finish(referenced, .failure(.taskAborted), into: &out)
         } else if function == .logicalUnitReset || function == .abortTaskSet || function == .clearTaskSet {
-            for other in scsiTaskTags(lun: lun) where tasks[other]?.sent == true {
+            for other in scsiTaskTags(lun: lun) where slot(other).map({ slots[$0]!.sent }) == true {
                 finish(other, .failure(.taskAborted), into: &out)
             }
         }
@@ -370,7 +413,7 @@ public struct InitiatorSessionMachine<Context> {
 
     private mutating func textResponse(_ p: TextResponse, into out: inout [Output]) {
         let itt = p.initiatorTaskTag
-        guard var task = tasks[itt], case .text = task.request else {
+        guard let index = slot(itt), var task = slots[index], case .text = task.request else {
             return violation("Text Response for unknown task", into: &out)
         }
         var segment = p.dataSegment
@@ -379,7 +422,7 @@ public struct InitiatorSessionMachine<Context> {
             return finish(itt, .failure(.protocolViolation("text response longer than 64 KiB")), into: &out)
         }
         task.text!.writeBuffer(&segment)
-        tasks[itt] = task
+        slots[index] = task
         if p.final && !p.continue {
             return finish(itt, .success(.text(task.text!)), into: &out)
         }
@@ -396,7 +439,9 @@ public struct InitiatorSessionMachine<Context> {
     /// login; everything else fails.
     public mutating func connectionLost(into out: inout [Output]) {
         var retry: [(UInt32, UInt32)] = []
-        for (itt, var task) in tasks {
+        for index in slots.indices {
+            guard var task = slots[index] else { continue }
+            let itt = task.itt
             switch task.request {
             case .scsi:
                 if task.sent { retry.append((task.cmdSN, itt)) }
@@ -404,7 +449,7 @@ public struct InitiatorSessionMachine<Context> {
                 task.data = nil
                 task.received = 0
                 task.nextDataSN = 0
-                tasks[itt] = task
+                slots[index] = task
             case .logout:
                 finish(itt, .success(.logout(.closedSuccessfully)), into: &out)
             default:
@@ -416,7 +461,7 @@ public struct InitiatorSessionMachine<Context> {
         retry.sort { SerialNumber($0.0) < SerialNumber($1.0) }
         var queue = CircularBuffer<UInt32>(initialCapacity: retry.count + waiting.count)
         for (_, itt) in retry { queue.append(itt) }
-        for itt in waiting where tasks[itt] != nil { queue.append(itt) }
+        for itt in waiting where slot(itt) != nil { queue.append(itt) }
         waiting = queue
     }
 
@@ -435,7 +480,9 @@ public struct InitiatorSessionMachine<Context> {
 
     /// Fails every task (the session is over).
     public mutating func failAll(_ error: ISCSIInitiatorError, into out: inout [Output]) {
-        for itt in Array(tasks.keys) { finish(itt, .failure(error), into: &out) }
+        for index in slots.indices {
+            if let itt = slots[index]?.itt { finish(itt, .failure(error), into: &out) }
+        }
         waiting.removeAll()
         inFlight = 0
     }

@@ -45,7 +45,6 @@ final class SessionEngine: @unchecked Sendable {
     private var loginTimeout: Scheduled<Void>?
     private var lastError: ISCSIInitiatorError?
     private var encoder = PDUEncoder()
-    private let allocator = ByteBufferAllocator()
     /// Outputs of the machine not yet performed. Callbacks run from `perform` may feed the
     /// machine again: their outputs are appended here and performed by the same loop.
     private var outputs: [Machine.Output] = []
@@ -347,7 +346,7 @@ final class SessionEngine: @unchecked Sendable {
     }
 
     private func write(_ pdu: ISCSIPDU) {
-        handler?.write(encoder.encode(pdu, allocator: allocator))
+        handler?.write(pdu, encoder: encoder)
     }
 
     private func scheduleFlush() {
