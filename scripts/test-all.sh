@@ -8,3 +8,5 @@ swift test -Xswiftc -warnings-as-errors
 bash scripts/integration.sh
 bash scripts/seeds-admin.sh
 bash scripts/initiator.sh
+bash scripts/initiator-recovery.sh
+bash scripts/initiator-bad-input.sh

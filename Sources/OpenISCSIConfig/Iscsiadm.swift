@@ -90,6 +90,9 @@ public final class Iscsiadm {
             throw ISCSIError(.unknownDiscoveryType, "Unsupported discovery type.")
         }
         guard let portal else {
+            if line.mode == "discovery" && discover {
+                throw ISCSIError(.invalid, "Please specify portal as <ipaddr>[:<ipport>]")
+            }
             let portals = store.sendTargetsPortals()
             guard !portals.isEmpty else { throw ISCSIError(.noObjectsFound, "No discovery found.") }
             for portal in portals { out("\(portal.hostPort) via sendtargets") }
@@ -128,7 +131,17 @@ public final class Iscsiadm {
         let persistent = !line.ops.contains("nonpersistent")
         let record = store.readSendTargets(portal) ?? store.newSendTargetsRecord(portal)
         if persistent { try store.writeSendTargets(record, portal: portal) }
-        guard case .targets(let targets) = try exchange(.discover(portal: portal, record: record)) else {
+        let answer: ControlResponse
+        do {
+            answer = try exchange(.discover(portal: portal, record: record))
+        } catch let error as ISCSIError where error.code != .iscsidNotConnected && error.code != .iscsidCommunication {
+            // open-iscsi: the cause ("cannot make connection to HOST: Connection refused"),
+            // then the summary with iscsi_err_to_str's text; the code is the exit status.
+            err("iscsiadm: \(error.message)")
+            err("iscsiadm: Could not perform SendTargets discovery: \(error.code.text)")
+            return error.code.rawValue
+        }
+        guard case .targets(let targets) = answer else {
             throw ISCSIError(.iscsidCommunication, "unexpected answer from iscsid")
         }
         let ops = line.ops.isEmpty ? ["new", "update", "delete"] : line.ops

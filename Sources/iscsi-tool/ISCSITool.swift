@@ -21,10 +21,25 @@ struct Connection: ParsableArguments {
     var targetUser: String?
     @Option(name: .customLong("target-password"), help: "Target's CHAP secret (mutual CHAP).")
     var targetPassword: String?
+    @Option(name: .customLong("login-timeout"), help: "Seconds a connect and login may take (default 15).")
+    var loginTimeout: Int?
+    @Option(
+        name: .customLong("replacement-timeout"),
+        help: "Seconds to keep logging in again after the connection drops before failing (default 120).")
+    var replacementTimeout: Int?
+
+    func validate() throws {
+        if let loginTimeout, loginTimeout <= 0 { throw ValidationError("--login-timeout must be positive") }
+        if let replacementTimeout, replacementTimeout < 0 {
+            throw ValidationError("--replacement-timeout must not be negative")
+        }
+    }
 
     func configuration() -> InitiatorConfiguration {
         var c = InitiatorConfiguration(initiatorName: initiatorName)
         if let targetUser { c.targetCHAP = .init(name: targetUser, secret: targetPassword ?? "") }
+        if let loginTimeout { c.loginTimeout = .seconds(Int64(loginTimeout)) }
+        if let replacementTimeout { c.replacementTimeout = .seconds(Int64(replacementTimeout)) }
         if digests {
             c.headerDigests = [.crc32c, .none]
             c.dataDigests = [.crc32c, .none]
@@ -42,8 +57,42 @@ func parseLUNURL(_ text: String) throws -> (ISCSIURL, UInt64) {
 }
 
 func fail(_ error: Error) -> Never {
-    FileHandle.standardError.write("iscsi-tool: \(error)\n".data(using: .utf8)!)
+    FileHandle.standardError.write("iscsi-tool: \(describe(error))\n".data(using: .utf8)!)
     exit(1)
+}
+
+/// One line for an error, with NIO's connection failures shortened to strerror's text.
+func describe(_ error: Error) -> String {
+    switch error as? ISCSIInitiatorError {
+    case .connectionFailed(let message):
+        return connectionText(message)
+    case .sessionFailed(let message):
+        // "... within N s (last error: connection failed: <NIO text>)"
+        let marker = "(last error: connection failed: "
+        guard let range = message.range(of: marker), message.hasSuffix(")") else { return "\(error)" }
+        let inner = String(message[range.upperBound..<message.index(before: message.endIndex)])
+        return "session failed: \(message[..<range.lowerBound])(last error: \(connectionText(inner)))"
+    default:
+        return "\(error)"
+    }
+}
+
+/// "host:port: <NIO text> (errno: N)" is a failed connect; other texts broke an open connection.
+func connectionText(_ message: String) -> String {
+    guard let range = message.range(of: "(errno: ", options: .backwards),
+        let number = Int32(message[range.upperBound...].prefix { $0.isNumber })
+    else { return "connection failed: \(message)" }
+    let reason = String(cString: strerror(number))
+    if let colon = message.range(of: ": ") {
+        let endpoint = message[..<colon.lowerBound]
+        if let last = endpoint.lastIndex(of: ":"), !endpoint.contains("("),
+            !endpoint[endpoint.index(after: last)...].isEmpty,
+            endpoint[endpoint.index(after: last)...].allSatisfy(\.isNumber)
+        {
+            return "cannot make connection to \(endpoint): \(reason)"
+        }
+    }
+    return "connection failed: \(reason)"
 }
 
 /// Runs `body`, turning any error into one line on stderr and exit status 1.

@@ -1,3 +1,4 @@
+import Foundation
 import ISCSIInitiator
 import ISCSIProtocol
 import NIOCore
@@ -16,12 +17,15 @@ actor InitiatorBackend: SessionBackend {
         var configuration = InitiatorConfiguration(initiatorName: initiatorName)
         Self.applyAuth(
             record, prefix: "discovery.sendtargets.auth", to: &configuration)
+        if let value = record["discovery.sendtargets.timeo.login_timeout"].flatMap(Int64.init), value > 0 {
+            configuration.loginTimeout = .seconds(value)
+        }
         let found: [ISCSIInitiator.DiscoveredTarget]
         do {
             found = try await ISCSIDiscovery.sendTargets(
                 host: portal.address, port: portal.port, configuration: configuration)
         } catch {
-            throw Self.translate(error)
+            throw Self.translate(error, host: portal.address)
         }
         var targets: [OpenISCSIConfig.DiscoveredTarget] = []
         for target in found {
@@ -60,7 +64,10 @@ actor InitiatorBackend: SessionBackend {
                 host: node.portal.address, port: node.portal.port, targetName: node.target,
                 configuration: configuration)
         } catch {
-            throw Self.translate(error)
+            let failure = Self.translate(error, host: node.portal.address)
+            // open-iscsi's iscsid logs why a login failed; iscsiadm prints only the code.
+            Self.log("Connection\(sid):0 to [target: \(node.target), portal: \(node.portal.commaForm)]: \(failure.message)")
+            throw failure
         }
         let luns = (try? await session.reportLUNs()) ?? []
         let info = SessionInfo(
@@ -91,7 +98,7 @@ actor InitiatorBackend: SessionBackend {
         do {
             entry.info.luns = try await entry.session.reportLUNs().map { SessionLUN(lun: Int($0)) }
         } catch {
-            throw Self.translate(error)
+            throw Self.translate(error, host: entry.info.portal.address)
         }
         live[sid] = entry
     }
@@ -151,8 +158,13 @@ actor InitiatorBackend: SessionBackend {
         ]
     }
 
-    /// Maps library errors to open-iscsi's codes, which iscsiadm turns into its exit status.
-    static func translate(_ error: Error) -> ISCSIError {
+    static func log(_ line: String) {
+        FileHandle.standardError.write(Data("iscsid: \(line)\n".utf8))
+    }
+
+    /// Maps library errors to open-iscsi's codes, which iscsiadm turns into its exit status, and
+    /// to one line in open-iscsi's words ("cannot make connection to HOST: Connection refused").
+    static func translate(_ error: Error, host: String) -> ISCSIError {
         if let error = error as? ISCSIError { return error }
         guard let failure = error as? ISCSIInitiatorError else { return ISCSIError(.login, "\(error)") }
         switch failure {
@@ -161,9 +173,27 @@ actor InitiatorBackend: SessionBackend {
             if statusClass == 2 && detail == 2 { return ISCSIError(.loginAuthFailed, "\(failure)") }
             if statusClass == 2 { return ISCSIError(.fatalLogin, "\(failure)") }
             return ISCSIError(.login, "\(failure)")
-        case .connectionFailed: return ISCSIError(.transport, "\(failure)")
+        case .connectionFailed(let message):
+            return ISCSIError(.transport, connectionText(message, host: host))
         case .timeout: return ISCSIError(.transportTimeout, "\(failure)")
         default: return ISCSIError(.login, "\(failure)")
         }
+    }
+
+    /// The library's connection failures carry NIO's text; open-iscsi prints strerror. A failed
+    /// connect is "<host>:<port>: ...", anything else happened on an open connection.
+    static func connectionText(_ message: String, host: String) -> String {
+        var reason = "Connection reset by peer"
+        if let range = message.range(of: "(errno: ", options: .backwards),
+            let number = Int32(message[range.upperBound...].prefix { $0.isNumber })
+        {
+            reason = String(cString: strerror(number))
+        } else if message.contains("closed") {
+            reason = "Connection closed by peer"
+        }
+        if message.hasPrefix("\(host):") || message.hasPrefix("[\(host)]:") {
+            return "cannot make connection to \(host): \(reason)"
+        }
+        return "Login I/O error, failed to receive a PDU (\(reason))"
     }
 }

@@ -220,6 +220,24 @@ final class IscsiadmTests: XCTestCase {
         XCTAssertEqual(r.status, 7); XCTAssertEqual(r.err, "iscsiadm: Discovery record [127.0.0.9,3260] not found!\n")
     }
 
+    func testDiscoveryFailuresInOpenISCSIWords() {
+        var out = "", err = ""
+        let admin = Iscsiadm(
+            store: ConfigStore(paths: ConfigPaths(root: root)),
+            send: { _ in .failure(ISCSIError(.transport, "cannot make connection to 127.0.0.1: Connection refused")) },
+            out: { out += $0 + "\n" }, err: { err += $0 + "\n" })
+        XCTAssertEqual(admin.run(["-m", "discovery", "-t", "st", "-p", "127.0.0.1:1"]), 4)
+        XCTAssertEqual(out, "")
+        XCTAssertEqual(err, """
+            iscsiadm: cannot make connection to 127.0.0.1: Connection refused
+            iscsiadm: Could not perform SendTargets discovery: encountered connection failure
+
+            """)
+        err = ""
+        XCTAssertEqual(admin.run(["-m", "discovery", "-t", "st"]), 7)
+        XCTAssertEqual(err, "iscsiadm: Please specify portal as <ipaddr>[:<ipport>]\n")
+    }
+
     func testWithoutDaemon() {
         _ = run(["-m", "node", "-T", "iqn.a:b", "-p", "127.0.0.1", "-o", "new"])
         var r = run(["-m", "node", "-T", "iqn.a:b", "-p", "127.0.0.1", "-l"])
