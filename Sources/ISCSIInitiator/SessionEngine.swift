@@ -86,10 +86,11 @@ final class SessionEngine: @unchecked Sendable {
         }
     }
 
-    private func connectAndLogin(tsih: UInt16) -> EventLoopFuture<InitiatorLoginMachine.LoginResult> {
+    /// Connects and logs in, both within `limit` (the login timeout unless a shorter one is given).
+    private func connectAndLogin(tsih: UInt16, within limit: TimeAmount? = nil) -> EventLoopFuture<InitiatorLoginMachine.LoginResult> {
         eventLoop.assertInEventLoop()
         let limits = FramingLimits(maxDataSegmentLength: max(8192, configuration.maxRecvDataSegmentLength))
-        let timeout = configuration.loginTimeout
+        let timeout = min(configuration.loginTimeout, limit ?? configuration.loginTimeout)
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(timeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -230,10 +231,12 @@ final class SessionEngine: @unchecked Sendable {
         }
         reconnects += 1
         lastError = nil
-        connectAndLogin(tsih: tsih).flatMapError { error -> EventLoopFuture<InitiatorLoginMachine.LoginResult> in
+        // No attempt may run past the replacement timeout.
+        let remaining = { max(deadline - NIODeadline.now(), .milliseconds(100)) }
+        connectAndLogin(tsih: tsih, within: remaining()).flatMapError { error -> EventLoopFuture<InitiatorLoginMachine.LoginResult> in
             // The target forgot the old session: reinstate it under the same ISID with TSIH 0.
             if case .loginFailed(2, 10, _) = error as? ISCSIInitiatorError {
-                return self.connectAndLogin(tsih: 0)
+                return self.connectAndLogin(tsih: 0, within: remaining())
             }
             return self.eventLoop.makeFailedFuture(error)
         }.whenComplete { result in
