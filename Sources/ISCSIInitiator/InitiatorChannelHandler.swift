@@ -17,18 +17,19 @@ final class InitiatorChannelHandler: ChannelInboundHandler, @unchecked Sendable 
         AdaptiveRecvByteBufferAllocator(minimum: 4096, initial: 65_536, maximum: maxReceiveBuffer)
     }
 
-    var decoder: PDUFrameDecoder
+    // Only touched on the event loop: no dynamic exclusivity checks.
+    @exclusivity(unchecked) var decoder: PDUFrameDecoder
     /// The start of a PDU whose remaining bytes have not arrived yet.
-    private var partial: ByteBuffer?
+    @exclusivity(unchecked) private var partial: ByteBuffer?
     private var context: ChannelHandlerContext?
-    private(set) var isClosed = false
+    @exclusivity(unchecked) private(set) var isClosed = false
     /// True between channelRead and channelReadComplete: writes made meanwhile are flushed
     /// once at channelReadComplete.
-    private(set) var inReadBatch = false
-    private var needsFlush = false
+    @exclusivity(unchecked) private(set) var inReadBatch = false
+    @exclusivity(unchecked) private var needsFlush = false
     /// Headers (and data trailers) encoded since the last write: the BHS's of a batch of
     /// commands go out as one buffer, one allocation per flush instead of one per PDU.
-    private var outbound: ByteBuffer?
+    @exclusivity(unchecked) private var outbound: ByteBuffer?
     private weak var engine: SessionEngine?
 
     init(engine: SessionEngine, limits: FramingLimits) {

@@ -45,6 +45,16 @@ public struct InitiatorSessionMachine<Context> {
         var received = 0
         var nextDataSN: UInt32 = 0
         var text: ByteBuffer?
+        /// Copied out of `request` so the receive path needs no enum match on the task.
+        var isSCSI = false
+        var expectedIn = 0
+    }
+
+    /// What one Data-In did to its task (computed in place, never copying the task).
+    private enum DataInStep {
+        case more
+        case done(ByteBuffer?)
+        case violation(String)
     }
 
     public private(set) var parameters: NegotiatedParameters
@@ -90,12 +100,18 @@ public struct InitiatorSessionMachine<Context> {
     public mutating func submit(_ request: Request, context: Context, into out: inout [Output]) -> UInt32 {
         let itt = allocateITT()
         var lun: UInt64 = 0
+        var isSCSI = false
+        var expectedIn = 0
         switch request {
-        case .scsi(let l, _, _, _): lun = l
+        case .scsi(let l, _, _, let e):
+            lun = l
+            isSCSI = true
+            expectedIn = e
         case .taskManagement(_, let l, _): lun = l
         default: break
         }
-        slots[Int(itt & slotMask)] = Task(itt: itt, request: request, context: context, lun: lun)
+        slots[Int(itt & slotMask)] = Task(
+            itt: itt, request: request, context: context, lun: lun, isSCSI: isSCSI, expectedIn: expectedIn)
         slotTags[Int(itt & slotMask)] = itt
         taskCount += 1
         if Self.isImmediate(request) {
@@ -175,10 +191,10 @@ public struct InitiatorSessionMachine<Context> {
 
     private mutating func send(_ itt: UInt32, into out: inout [Output]) {
         guard let index = slot(itt) else { return }
-        slots[index]!.sent = true
-        slots[index]!.cmdSN = cmdSN
         let taskCmdSN = cmdSN
-        switch slots[index]!.request {
+        // In place: reading `slots[index]!.request` would copy the whole task.
+        let request = Self.markSent(&slots[index]!, cmdSN: taskCmdSN)
+        switch request {
         case .scsi(let lun, let cdb, let dataOut, let expectedIn):
             inFlight += 1
             cmdSN = cmdSN &+ 1
@@ -224,6 +240,12 @@ public struct InitiatorSessionMachine<Context> {
                 immediate: true, reasonCode: .closeSession, initiatorTaskTag: itt, cid: 0, cmdSN: cmdSN,
                 expStatSN: expStatSN))))
         }
+    }
+
+    private static func markSent(_ task: inout Task, cmdSN: UInt32) -> Request {
+        task.sent = true
+        task.cmdSN = cmdSN
+        return task.request
     }
 
     /// Data-Out PDUs for `length` bytes at `offset`, cut at the target's MaxRecvDataSegmentLength.
@@ -332,46 +354,67 @@ public struct InitiatorSessionMachine<Context> {
 
     private mutating func dataIn(_ p: DataIn, into out: inout [Output]) {
         let itt = p.initiatorTaskTag
-        // Mutated in place through the index: a copy of the task would make appending to its
-        // reassembly buffer copy the whole buffer.
-        guard let index = slot(itt), slots[index]!.sent,
-            case .scsi(_, _, _, let expected) = slots[index]!.request
-        else {
+        guard let index = slot(itt) else {
             return violation("Data-In for unknown task 0x\(String(itt, radix: 16))", into: &out)
         }
-        let length = p.dataSegment.readableBytes
-        let received = slots[index]!.received
-        guard p.dataSN == slots[index]!.nextDataSN else {
-            return violation("Data-In DataSN \(p.dataSN), expected \(slots[index]!.nextDataSN)", into: &out)
-        }
-        guard Int(p.bufferOffset) == received, received + length <= expected else {
-            return violation(
-                "Data-In at offset \(p.bufferOffset) with \(length) bytes; have \(received) of \(expected)",
-                into: &out)
-        }
-        slots[index]!.nextDataSN &+= 1
-        if length > 0 {
-            if slots[index]!.data == nil && (p.final || p.statusPresent) {
-                slots[index]!.data = p.dataSegment  // the whole answer in one PDU: keep the slice
-            } else {
-                if slots[index]!.data == nil { slots[index]!.data = allocator.buffer(capacity: expected) }
-                var segment = p.dataSegment
-                slots[index]!.data!.writeBuffer(&segment)
-            }
-            slots[index]!.received += length
-        }
-        if p.statusPresent {
-            let data = slots[index]!.data ?? ByteBuffer()
+        // Mutated in place through the index: a copy of the task would make appending to its
+        // reassembly buffer copy the whole buffer.
+        switch Self.apply(p, to: &slots[index]!, allocator: allocator) {
+        case .more:
+            return
+        case .violation(let message):
+            return violation(message, into: &out)
+        case .done(let data):
             let response = SCSICommandResponse(
-                status: p.status, data: data, residualOverflow: p.residualOverflow,
+                status: p.status, data: data ?? ByteBuffer(), residualOverflow: p.residualOverflow,
                 residualUnderflow: p.residualUnderflow, residualCount: p.residualCount)
             finish(itt, .success(.scsi(response)), into: &out)
         }
     }
 
+    private static func apply(_ p: DataIn, to task: inout Task, allocator: ByteBufferAllocator) -> DataInStep {
+        guard task.sent, task.isSCSI else {
+            return .violation("Data-In for unknown task 0x\(String(p.initiatorTaskTag, radix: 16))")
+        }
+        let expected = task.expectedIn
+        let length = p.dataSegment.readableBytes
+        let received = task.received
+        guard p.dataSN == task.nextDataSN else {
+            return .violation("Data-In DataSN \(p.dataSN), expected \(task.nextDataSN)")
+        }
+        guard Int(p.bufferOffset) == received, received + length <= expected else {
+            return .violation("Data-In at offset \(p.bufferOffset) with \(length) bytes; have \(received) of \(expected)")
+        }
+        task.nextDataSN &+= 1
+        if length > 0 {
+            if task.data == nil && (p.final || p.statusPresent) {
+                task.data = p.dataSegment  // the whole answer in one PDU: keep the slice
+            } else {
+                if task.data == nil { task.data = allocator.buffer(capacity: expected) }
+                var segment = p.dataSegment
+                task.data!.writeBuffer(&segment)
+            }
+            task.received += length
+        }
+        if p.statusPresent {
+            let data = task.data
+            task.data = nil
+            return .done(data)
+        }
+        return .more
+    }
+
+    private static func isSentSCSI(_ task: inout Task) -> Bool { task.sent && task.isSCSI }
+
+    private static func takeData(_ task: inout Task) -> ByteBuffer? {
+        let data = task.data
+        task.data = nil
+        return data
+    }
+
     private mutating func scsiResponse(_ p: SCSIResponse, into out: inout [Output]) {
         let itt = p.initiatorTaskTag
-        guard let index = slot(itt), slots[index]!.sent, case .scsi = slots[index]!.request else {
+        guard let index = slot(itt), Self.isSentSCSI(&slots[index]!) else {
             return violation("SCSI Response for unknown task 0x\(String(itt, radix: 16))", into: &out)
         }
         guard p.response == .commandCompleted else {
@@ -379,7 +422,7 @@ public struct InitiatorSessionMachine<Context> {
         }
         let sense = p.senseData.map { Array($0.readableBytesView) } ?? []
         let response = SCSICommandResponse(
-            status: p.status, senseBytes: sense, data: slots[index]!.data ?? ByteBuffer(), residualOverflow: p.residualOverflow,
+            status: p.status, senseBytes: sense, data: Self.takeData(&slots[index]!) ?? ByteBuffer(), residualOverflow: p.residualOverflow,
             residualUnderflow: p.residualUnderflow, residualCount: p.residualCount)
         finish(itt, .success(.scsi(response)), into: &out)
     }

@@ -33,27 +33,28 @@ final class SessionEngine: @unchecked Sendable {
     let configuration: InitiatorConfiguration
     var logger = Logger(label: "iscsi-initiator")
 
-    private(set) var state: State = .idle
+    // Hot properties, only touched on the event loop: no dynamic exclusivity checks.
+    @exclusivity(unchecked) private(set) var state: State = .idle
     private(set) var tsih: UInt16 = 0
     private(set) var parameters = NegotiatedParameters()
     private(set) var reconnects = 0
-    private var machine: Machine?
-    private var handler: InitiatorChannelHandler?
+    @exclusivity(unchecked) private var machine: Machine?
+    @exclusivity(unchecked) private var handler: InitiatorChannelHandler?
     private var channel: Channel?
     private var login: InitiatorLoginMachine?
     private var loginPromise: EventLoopPromise<InitiatorLoginMachine.LoginResult>?
     private var loginTimeout: Scheduled<Void>?
     private var lastError: ISCSIInitiatorError?
-    private var encoder = PDUEncoder()
+    @exclusivity(unchecked) private var encoder = PDUEncoder()
     /// Outputs of the machine not yet performed. Callbacks run from `perform` may feed the
     /// machine again: their outputs are appended here and performed by the same loop.
-    private var outputs: [Machine.Output] = []
-    private var performed = 0
-    private var performing = false
-    private var flushScheduled = false
+    @exclusivity(unchecked) private var outputs: [Machine.Output] = []
+    @exclusivity(unchecked) private var performed = 0
+    @exclusivity(unchecked) private var performing = false
+    @exclusivity(unchecked) private var flushScheduled = false
     private var loggingOut = false
     private var nopTask: RepeatedTask?
-    private var receivedSinceTick = false
+    @exclusivity(unchecked) private var receivedSinceTick = false
     private var pingSentAt: NIODeadline?
     private var nextLoginITT: UInt32 = 0x7000_0000
 

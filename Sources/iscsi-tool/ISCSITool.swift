@@ -357,11 +357,16 @@ final class PerfLoad: @unchecked Sendable {
     private let depth: Int
     private let duration: UInt64
     private let allocator = ByteBufferAllocator()
-    private var deadline: UInt64 = 0
-    private var next: UInt64 = 0
-    private var inFlight = 0
-    private var completed = 0
-    private var error: Error?
+    // Only touched on the event loop: no dynamic exclusivity checks.
+    @exclusivity(unchecked) private var deadline: UInt64 = 0
+    @exclusivity(unchecked) private var next: UInt64 = 0
+    @exclusivity(unchecked) private var inFlight = 0
+    @exclusivity(unchecked) private var completed = 0
+    @exclusivity(unchecked) private var error: Error?
+    /// CDB buffers reused round-robin: by the time one comes round again its command has
+    /// almost always completed, so rewriting it in place allocates nothing (a buffer still
+    /// held by a command is copied on write).
+    @exclusivity(unchecked) private var cdbs: [ByteBuffer] = []
     private var promise: EventLoopPromise<Int>?
     private var completion: SCSICompletionHandler?
 
@@ -400,15 +405,18 @@ final class PerfLoad: @unchecked Sendable {
         let slot = random ? UInt64.random(in: 0..<slots) : next % slots
         next &+= 1
         let lba = slot * blocks
-        var cdb = allocator.buffer(capacity: 16)
-        cdb.writeInteger(write ? 0x8A : 0x88 as UInt8)
-        cdb.writeInteger(0 as UInt8)
-        cdb.writeInteger(lba)
-        cdb.writeInteger(UInt32(blocks))
-        cdb.writeInteger(0 as UInt16)
+        if cdbs.isEmpty {
+            var template = allocator.buffer(capacity: 16)
+            template.writeRepeatingByte(0, count: 16)
+            for _ in 0..<(4 * depth) { cdbs.append(allocator.buffer(buffer: template)) }
+        }
+        let index = Int((next &- 1) % UInt64(cdbs.count))
+        cdbs[index].setInteger(write ? 0x8A : 0x88 as UInt8, at: 0)
+        cdbs[index].setInteger(lba, at: 2)
+        cdbs[index].setInteger(UInt32(blocks), at: 10)
         inFlight += 1
         session.submit(
-            lun: lun, cdb: cdb, dataOut: write ? data : nil,
+            lun: lun, cdb: cdbs[index], dataOut: write ? data : nil,
             expectedDataInLength: write ? 0 : Int(blocks) * blockSize, completion: completion!)
     }
 
