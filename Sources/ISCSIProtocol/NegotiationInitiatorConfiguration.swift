@@ -1,6 +1,6 @@
 /// What the initiator offers. Lists are in our order of preference; numbers
 /// outside their key's legal range are clamped into it.
-public struct InitiatorNegotiationConfiguration: Hashable, Sendable {
+public struct InitiatorNegotiationConfiguration: Hashable, Sendable, OperationalValues {
     public var initiatorName: String
     public var initiatorAlias: String?
     /// Required for normal sessions, absent for discovery.
@@ -41,33 +41,13 @@ public struct InitiatorNegotiationConfiguration: Hashable, Sendable {
         case "DataDigest": return TextValue.encodeList(dataDigests.map(\.rawValue))
         case "TaskReporting": return "RFC3720"
         case "iSCSIProtocolLevel": return "1"
-        case "MaxConnections": return TextValue.encode(maxConnections)
-        case "InitialR2T": return TextValue.encode(initialR2T)
-        case "ImmediateData": return TextValue.encode(immediateData)
-        case "MaxBurstLength": return TextValue.encode(maxBurstLength)
-        case "FirstBurstLength": return TextValue.encode(firstBurstLength)
-        case "DefaultTime2Wait": return TextValue.encode(defaultTime2Wait)
-        case "DefaultTime2Retain": return TextValue.encode(defaultTime2Retain)
-        case "MaxOutstandingR2T": return TextValue.encode(maxOutstandingR2T)
-        case "DataPDUInOrder": return TextValue.encode(dataPDUInOrder)
-        case "DataSequenceInOrder": return TextValue.encode(dataSequenceInOrder)
-        case "ErrorRecoveryLevel": return TextValue.encode(errorRecoveryLevel)
-        default: return nil
+        default: return operationalValue(for: key)
         }
     }
 
     func clamped() -> Self {
-        let clamp = TextKeyRegistry.clamp
-        let lengths = TextKeyRegistry.lengthRange
         var copy = self
-        copy.maxRecvDataSegmentLength = clamp(maxRecvDataSegmentLength, lengths)
-        copy.maxBurstLength = clamp(maxBurstLength, lengths)
-        copy.firstBurstLength = min(clamp(firstBurstLength, lengths), copy.maxBurstLength)
-        copy.maxOutstandingR2T = clamp(maxOutstandingR2T, 1...65535)
-        copy.maxConnections = clamp(maxConnections, 1...65535)
-        copy.errorRecoveryLevel = clamp(errorRecoveryLevel, 0...2)
-        copy.defaultTime2Wait = clamp(defaultTime2Wait, TextKeyRegistry.time2Range)
-        copy.defaultTime2Retain = clamp(defaultTime2Retain, TextKeyRegistry.time2Range)
+        copy.clampOperationalValues()
         return copy
     }
 }

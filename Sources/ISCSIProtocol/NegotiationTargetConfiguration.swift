@@ -1,6 +1,6 @@
 /// The target's own values and limits for negotiation. Numbers outside their
 /// key's legal range are clamped into it when the negotiator is created.
-public struct TargetNegotiationConfiguration: Hashable, Sendable {
+public struct TargetNegotiationConfiguration: Hashable, Sendable, OperationalValues {
     /// Declared to the initiator: the largest data segment we accept.
     public var maxRecvDataSegmentLength = 262_144
     public var maxBurstLength = 262_144
@@ -38,19 +38,8 @@ public struct TargetNegotiationConfiguration: Hashable, Sendable {
         case "DataDigest": return TextValue.encodeList(dataDigests.map(\.rawValue))
         case "AuthMethod": return TextValue.encodeList(authMethods.map(\.rawValue))
         case "TaskReporting": return TextValue.encodeList(Array(taskReporting))
-        case "MaxConnections": return TextValue.encode(maxConnections)
-        case "InitialR2T": return TextValue.encode(initialR2T)
-        case "ImmediateData": return TextValue.encode(immediateData)
-        case "MaxBurstLength": return TextValue.encode(maxBurstLength)
-        case "FirstBurstLength": return TextValue.encode(firstBurstLength)
-        case "DefaultTime2Wait": return TextValue.encode(defaultTime2Wait)
-        case "DefaultTime2Retain": return TextValue.encode(defaultTime2Retain)
-        case "MaxOutstandingR2T": return TextValue.encode(maxOutstandingR2T)
-        case "DataPDUInOrder": return TextValue.encode(dataPDUInOrder)
-        case "DataSequenceInOrder": return TextValue.encode(dataSequenceInOrder)
-        case "ErrorRecoveryLevel": return TextValue.encode(errorRecoveryLevel)
         case "iSCSIProtocolLevel": return TextValue.encode(protocolLevel)
-        default: return nil
+        default: return operationalValue(for: key)
         }
     }
 
@@ -59,15 +48,7 @@ public struct TargetNegotiationConfiguration: Hashable, Sendable {
     func clamped() -> Self {
         let clamp = TextKeyRegistry.clamp
         var copy = self
-        let lengths = TextKeyRegistry.lengthRange
-        copy.maxRecvDataSegmentLength = clamp(maxRecvDataSegmentLength, lengths)
-        copy.maxBurstLength = clamp(maxBurstLength, lengths)
-        copy.firstBurstLength = min(clamp(firstBurstLength, lengths), copy.maxBurstLength)
-        copy.maxOutstandingR2T = clamp(maxOutstandingR2T, 1...65535)
-        copy.maxConnections = clamp(maxConnections, 1...65535)
-        copy.errorRecoveryLevel = clamp(errorRecoveryLevel, 0...2)
-        copy.defaultTime2Wait = clamp(defaultTime2Wait, TextKeyRegistry.time2Range)
-        copy.defaultTime2Retain = clamp(defaultTime2Retain, TextKeyRegistry.time2Range)
+        copy.clampOperationalValues()
         copy.protocolLevel = clamp(protocolLevel, 0...31)
         return copy
     }
