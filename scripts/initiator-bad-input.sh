@@ -89,6 +89,12 @@ done
 PIDS+=($!)
 for _ in $(seq 1 50); do [ -S "$(ls "$ISCSID_RUN_DIR"/*.sock 2>/dev/null | head -1)" ] && break; sleep 0.1; done
 
+echo "== iscsid: command line, one daemon per root"
+expect 1 "iscsid: iscsid is already running for $ISCSI_ROOT (pid ${PIDS[-1]})" "$BIN/iscsid"
+expect 1 "iscsid: iscsid is already running for $ISCSI_ROOT (pid ${PIDS[-1]})" "$BIN/iscsid" -d 8 -f
+expect 1 "iscsid: invalid debug level 'x': use 0 to 8" "$BIN/iscsid" -d x
+[ "$("$BIN/iscsid" --version)" = "iscsid version 2.1.8" ] || fail "iscsid --version"
+
 echo "== iscsiadm: command line"
 expect 7 "iscsiadm: unrecognized option '--bogus'" "$ADM" --bogus
 expect 7 "iscsiadm: invalid option -- 'j'" "$ADM" -m node -j

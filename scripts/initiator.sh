@@ -34,9 +34,9 @@ for side in "tgtadm -C 51 peer" "$BIN/tgtadm -C 52 ours"; do
   $1 $2 $3 --lld iscsi --op new --mode account --user christina --password 123456secret
   $1 $2 $3 --lld iscsi --op new --mode account --user tgtout --password outsecret12345
 done
-"$BIN/iscsid" -f >"$WORK/iscsid.log" 2>&1 &
-PIDS+=($!)
-sleep 0.5
+# As in the seeds: plain `iscsid` detaches, and returns once its control socket listens.
+"$BIN/iscsid" || fail "iscsid did not start"
+PIDS+=($(cat "$ISCSID_RUN_DIR"/*.sock.lock))
 
 # discover NAME PORT: SendTargets discovery creates the node record.
 discover() {

@@ -46,7 +46,7 @@ final class InitiatorChannelHandler: ChannelInboundHandler, @unchecked Sendable 
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        engine?.connectionError(self, .connectionFailed("\(error)"))
+        engine?.connectionError(self, .connectionFailed(ConnectionFailure.reason(error)))
         context.close(promise: nil)
     }
 

@@ -6,6 +6,9 @@ public enum ISCSIInitiatorError: Error, Hashable, Sendable, CustomStringConverti
     case loginFailed(statusClass: UInt8, statusDetail: UInt8, message: String)
     /// We could not finish the login (negotiation or CHAP check failed on our side).
     case negotiationFailed(String)
+    /// The TCP connection to `endpoint` ("host:port") could not be made; `reason` is strerror's text.
+    case cannotConnect(endpoint: String, reason: String)
+    /// An open connection broke; `reason` is strerror's text or what the peer did.
     case connectionFailed(String)
     case timeout(String)
     case protocolViolation(String)
@@ -23,6 +26,7 @@ public enum ISCSIInitiatorError: Error, Hashable, Sendable, CustomStringConverti
             let code = String(format4(UInt16(c) << 8 | UInt16(d)))
             return "login failed: \(Self.loginStatusText(c, d)) (0x\(code))" + (message.isEmpty ? "" : ": \(message)")
         case .negotiationFailed(let m): return "login failed: \(m)"
+        case .cannotConnect(let endpoint, let reason): return "cannot make connection to \(endpoint): \(reason)"
         case .connectionFailed(let m): return "connection failed: \(m)"
         case .timeout(let m): return "timed out: \(m)"
         case .protocolViolation(let m): return "protocol error: \(m)"

@@ -81,7 +81,7 @@ final class SessionEngine: @unchecked Sendable {
             return self.connectAndLogin(tsih: 0).map { result in
                 self.enterFullFeature(result)
             }.flatMapErrorThrowing { error in
-                self.state = .closed(error as? ISCSIInitiatorError ?? .connectionFailed("\(error)"))
+                self.state = .closed(error as? ISCSIInitiatorError ?? .connectionFailed(ConnectionFailure.reason(error)))
                 throw error
             }
         }
@@ -105,7 +105,8 @@ final class SessionEngine: @unchecked Sendable {
                 }
             }
         return bootstrap.connect(host: host, port: port).flatMapErrorThrowing { error in
-            throw ISCSIInitiatorError.connectionFailed("\(self.host):\(self.port): \(error)")
+            let endpoint = self.host.contains(":") ? "[\(self.host)]:\(self.port)" : "\(self.host):\(self.port)"
+            throw ISCSIInitiatorError.cannotConnect(endpoint: endpoint, reason: ConnectionFailure.reason(error))
         }.flatMap { channel in
             self.channel = channel
             self.encoder = PDUEncoder()
@@ -247,7 +248,7 @@ final class SessionEngine: @unchecked Sendable {
                 self.logger.info("session reinstated (TSIH \(login.tsih))")
                 self.enterFullFeature(login)
             case .failure(let error):
-                let error = error as? ISCSIInitiatorError ?? .connectionFailed("\(error)")
+                let error = error as? ISCSIInitiatorError ?? .connectionFailed(ConnectionFailure.reason(error))
                 self.lastError = error
                 if case .loginFailed(let c, _, _) = error, c == 2 {
                     // Authentication, authorization, not found: retrying will not help.

@@ -61,39 +61,8 @@ func fail(_ error: Error) -> Never {
     exit(1)
 }
 
-/// One line for an error, with NIO's connection failures shortened to strerror's text.
-func describe(_ error: Error) -> String {
-    switch error as? ISCSIInitiatorError {
-    case .connectionFailed(let message):
-        return connectionText(message)
-    case .sessionFailed(let message):
-        // "... within N s (last error: connection failed: <NIO text>)"
-        let marker = "(last error: connection failed: "
-        guard let range = message.range(of: marker), message.hasSuffix(")") else { return "\(error)" }
-        let inner = String(message[range.upperBound..<message.index(before: message.endIndex)])
-        return "session failed: \(message[..<range.lowerBound])(last error: \(connectionText(inner)))"
-    default:
-        return "\(error)"
-    }
-}
-
-/// "host:port: <NIO text> (errno: N)" is a failed connect; other texts broke an open connection.
-func connectionText(_ message: String) -> String {
-    guard let range = message.range(of: "(errno: ", options: .backwards),
-        let number = Int32(message[range.upperBound...].prefix { $0.isNumber })
-    else { return "connection failed: \(message)" }
-    let reason = String(cString: strerror(number))
-    if let colon = message.range(of: ": ") {
-        let endpoint = message[..<colon.lowerBound]
-        if let last = endpoint.lastIndex(of: ":"), !endpoint.contains("("),
-            !endpoint[endpoint.index(after: last)...].isEmpty,
-            endpoint[endpoint.index(after: last)...].allSatisfy(\.isNumber)
-        {
-            return "cannot make connection to \(endpoint): \(reason)"
-        }
-    }
-    return "connection failed: \(reason)"
-}
+/// One line for an error.
+func describe(_ error: Error) -> String { "\(error)" }
 
 /// Runs `body`, turning any error into one line on stderr and exit status 1.
 func guarded(_ body: () async throws -> Void) async {

@@ -173,27 +173,12 @@ actor InitiatorBackend: SessionBackend {
             if statusClass == 2 && detail == 2 { return ISCSIError(.loginAuthFailed, "\(failure)") }
             if statusClass == 2 { return ISCSIError(.fatalLogin, "\(failure)") }
             return ISCSIError(.login, "\(failure)")
-        case .connectionFailed(let message):
-            return ISCSIError(.transport, connectionText(message, host: host))
+        case .cannotConnect(_, let reason):
+            return ISCSIError(.transport, "cannot make connection to \(host): \(reason)")
+        case .connectionFailed(let reason):
+            return ISCSIError(.transport, "Login I/O error, failed to receive a PDU (\(reason))")
         case .timeout: return ISCSIError(.transportTimeout, "\(failure)")
         default: return ISCSIError(.login, "\(failure)")
         }
-    }
-
-    /// The library's connection failures carry NIO's text; open-iscsi prints strerror. A failed
-    /// connect is "<host>:<port>: ...", anything else happened on an open connection.
-    static func connectionText(_ message: String, host: String) -> String {
-        var reason = "Connection reset by peer"
-        if let range = message.range(of: "(errno: ", options: .backwards),
-            let number = Int32(message[range.upperBound...].prefix { $0.isNumber })
-        {
-            reason = String(cString: strerror(number))
-        } else if message.contains("closed") {
-            reason = "Connection closed by peer"
-        }
-        if message.hasPrefix("\(host):") || message.hasPrefix("[\(host)]:") {
-            return "cannot make connection to \(host): \(reason)"
-        }
-        return "Login I/O error, failed to receive a PDU (\(reason))"
     }
 }

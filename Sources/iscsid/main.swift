@@ -1,19 +1,53 @@
 import Foundation
+import Logging
 import OpenISCSIConfig
 
 func stderrLine(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
 
 let arguments = Array(CommandLine.arguments.dropFirst())
-for argument in arguments where !["-f", "--foreground", "-n", "--no-pid-file"].contains(argument) {
-    if argument == "-h" || argument == "--help" {
-        print("Usage: iscsid [-f]\n  -f, --foreground   run in the foreground (always, for now)")
-        exit(0)
-    }
-    stderrLine("iscsid: unrecognized option '\(argument)'")
-    exit(1)
+let options: DaemonOptions
+switch DaemonOptions.parse(arguments) {
+case .exit(let status, let out, let err):
+    if let out { FileHandle.standardOutput.write(Data(out.utf8)) }
+    if let err { FileHandle.standardError.write(Data(err.utf8)) }
+    exit(status)
+case .run(let parsed):
+    options = parsed
 }
 
 let paths = ConfigPaths.fromEnvironment()
+if let problem = options.checkPaths(paths) {
+    stderrLine(problem)
+    exit(1)
+}
+let runDirectory = ISCSIDSocket.runDirectory()
+let socketPath = ISCSIDSocket.socketPath(runDirectory: runDirectory, root: paths.root)
+if !options.foreground && !Daemonize.isDetachedChild {
+    do {
+        try AtomicFile.makeDirectories(runDirectory, mode: 0o755)
+    } catch {
+        stderrLine("iscsid: can't create \(runDirectory): \(error)")
+        exit(1)
+    }
+    let logPath = String(socketPath.dropLast(".sock".count)) + ".log"
+    Daemonize.detach(arguments: arguments, logPath: logPath)
+}
+
+let level: Logger.Level = options.debugLevel == 0 ? .info : (options.debugLevel < 5 ? .debug : .trace)
+LoggingSystem.bootstrap { label in
+    var handler = StreamLogHandler.standardError(label: label)
+    handler.logLevel = level
+    return handler
+}
+if let gid = options.gid, setgid(gid) != 0 {
+    stderrLine("iscsid: can't run as group \(gid): \(String(cString: strerror(errno)))")
+    exit(1)
+}
+if let uid = options.uid, setuid(uid) != 0 {
+    stderrLine("iscsid: can't run as user \(uid): \(String(cString: strerror(errno)))")
+    exit(1)
+}
+
 let initiatorName: String
 do {
     initiatorName = try InitiatorName.loadOrCreate(paths)
@@ -22,7 +56,6 @@ do {
     exit(1)
 }
 let daemon = SessionDaemon(store: ConfigStore(paths: paths), backend: InitiatorBackend(), initiatorName: initiatorName)
-let socketPath = ISCSIDSocket.socketPath(runDirectory: ISCSIDSocket.runDirectory(), root: paths.root)
 let server = ISCSIDControlServer(socketPath: socketPath) { await daemon.handle($0) }
 do {
     try server.start(root: paths.root)
@@ -30,12 +63,22 @@ do {
     stderrLine("iscsid: \(error)")
     exit(1)
 }
+Daemonize.reportReady()
+let pidFile = options.writePIDFile ? options.pidFile : nil
+if let pidFile {
+    do {
+        try AtomicFile.write("\(getpid())\n", to: pidFile, mode: 0o644)
+    } catch {
+        stderrLine("iscsid: can't write the pid file \(pidFile): \(error)")
+    }
+}
 signal(SIGTERM, SIG_IGN)
 signal(SIGINT, SIG_IGN)
 let signals = [SIGTERM, SIGINT].map { number -> DispatchSourceSignal in
     let source = DispatchSource.makeSignalSource(signal: number, queue: .main)
     source.setEventHandler {
         server.stop()
+        if let pidFile { unlink(pidFile) }
         exit(0)
     }
     source.resume()
