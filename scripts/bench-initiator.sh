@@ -2,11 +2,14 @@
 # Benchmark our initiator's load generator (iscsi-tool perf) against libiscsi's iscsi-perf in one
 # run, both reading from Debian's tgtd serving a 1 GiB file on /dev/shm: 4 KiB reads with 32
 # outstanding and 128 KiB reads with 8 outstanding. Prints each figure and the ratio
-# ours/libiscsi. Usage: scripts/bench-initiator.sh [SECONDS]
+# ours/libiscsi. Each load runs ROUNDS times (default 3), alternating the two tools, and the
+# medians are compared: one noisy run on a shared 2-core machine decides nothing.
+# Usage: [ROUNDS=N] scripts/bench-initiator.sh [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 SECS=${1:-10}
+ROUNDS=${ROUNDS:-3}
 WORK=$(mktemp -d /tmp/iscsi-bench-initiator.XXXXXX)
 IQN=iqn.2026-11.org.swift-iscsi:bench-initiator
 LUN=/dev/shm/bench-initiator.img
@@ -44,9 +47,21 @@ name, unit, ours, peer = sys.argv[1], sys.argv[2], float(sys.argv[3] or 0), floa
 print("%-34s %14s %14s %8.2f" % (name, "%d %s" % (ours, unit), "%d %s" % (peer, unit), ours / peer if peer else 0))
 PY
 }
-# Alternate ours/libiscsi per load so drift on a noisy machine hits both sides alike.
-read -r o1 o1m <<<"$(ours_read 8 32)";   read -r p1 p1m <<<"$(libiscsi_read 8 32)"
-read -r o2 o2m <<<"$(ours_read 256 8)";  read -r p2 p2m <<<"$(libiscsi_read 256 8)"
+# median of "IOPS MBPS" lines, by IOPS
+median() { sort -n | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }'; }
+# measure BLOCKS DEPTH: ROUNDS alternating runs; sets OURS and PEER to the medians.
+measure() {
+  local ours="" peer="" r
+  for r in $(seq 1 "$ROUNDS"); do
+    local o p
+    o=$(ours_read "$1" "$2"); p=$(libiscsi_read "$1" "$2")
+    echo "  round $r, $(( $1 / 2 )) KiB x $2: iscsi-tool ${o:-failed}, iscsi-perf ${p:-failed} (IOPS MB/s)" >&2
+    ours+="${o:-0 0}"$'\n'; peer+="${p:-0 0}"$'\n'
+  done
+  OURS=$(printf '%s' "$ours" | median); PEER=$(printf '%s' "$peer" | median)
+}
+measure 8 32;   read -r o1 o1m <<<"$OURS"; read -r p1 p1m <<<"$PEER"
+measure 256 8;  read -r o2 o2m <<<"$OURS"; read -r p2 p2m <<<"$PEER"
 printf '%-34s %14s %14s %8s\n' "load (Debian tgtd, /dev/shm)" "iscsi-tool" "iscsi-perf" "ratio"
 row "4 KiB reads, 32 outstanding" IOPS "${o1:-0}" "${p1:-0}"
 row "4 KiB reads, 32 outstanding" MB/s "${o1m:-0}" "${p1m:-0}"
