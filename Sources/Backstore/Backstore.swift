@@ -25,6 +25,14 @@ public protocol Backstore: AnyObject, Sendable {
     func flush(on eventLoop: EventLoop) -> EventLoopFuture<Void>
     /// Releases the file descriptor or memory. Further IO fails.
     func close() throws
+    /// Re-reads the size of what backs the store (a file or block device resized underneath);
+    /// true when `byteSize` changed.
+    func refreshSize() -> Bool
+}
+
+extension Backstore {
+    /// Stores whose size is fixed at creation.
+    public func refreshSize() -> Bool { false }
 }
 
 /// Errors from a backstore, mapped to SCSI sense by the logical unit.

@@ -5,6 +5,7 @@ import Darwin
 #endif
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// A logical unit backed by a regular file or a block device (tgt's "rdwr").
 ///
@@ -16,7 +17,9 @@ import NIOPosix
 /// Discarding punches holes (files) or zeroes with unmap allowed (block devices), both through
 /// fallocate(PUNCH_HOLE | KEEP_SIZE): the range reads back as zeros and stops using space.
 public final class FileBackstore: DiscardingBackstore, @unchecked Sendable {
-    public let byteSize: UInt64
+    /// Grows (or shrinks) when the file or device is resized and `refreshSize` is called.
+    public var byteSize: UInt64 { size.load(ordering: .relaxed) }
+    private let size: Atomic<UInt64>
     public let hasVolatileWriteCache = true
     public let typeName: String
     public let path: String?
@@ -69,7 +72,7 @@ public final class FileBackstore: DiscardingBackstore, @unchecked Sendable {
 
         self.fd = fd
         self.dsyncFD = dsyncFD
-        self.byteSize = geometry.size
+        self.size = Atomic(geometry.size)
         self.isBlockDevice = geometry.isBlock
         self.isReadOnly = readOnly
         self.openFlags = openFlags
@@ -170,6 +173,13 @@ public final class FileBackstore: DiscardingBackstore, @unchecked Sendable {
             defer { gate.leave() }
             return try body()
         }
+    }
+
+    public func refreshSize() -> Bool {
+        guard gate.enter() else { return false }
+        defer { gate.leave() }
+        guard let current = try? Self.geometry(of: fd, path: path ?? "").size else { return false }
+        return size.exchange(current, ordering: .relaxed) != current
     }
 
     private static func geometry(of fd: Int32, path: String) throws -> (size: UInt64, isBlock: Bool) {

@@ -63,13 +63,20 @@ public final class SCSITargetDevice: @unchecked Sendable {
     @discardableResult
     public func capacityDidChange(_ lun: UInt64) -> Bool {
         lock.withLock {
-            guard let unit = unitLocked(lun), let store = unit.backstore else { return false }
-            let blocks = store.byteSize >> UInt64(unit.blockShift)
-            if blocks != unit.blockCount {
-                unit.blockCount = blocks
-                unit.postAttention(.capacityDataHasChanged)
-            }
+            guard let unit = unitLocked(lun), unit.backstore != nil else { return false }
+            refreshCapacityLocked(unit)
             return true
+        }
+    }
+
+    /// Caller holds the lock.
+    private func refreshCapacityLocked(_ unit: LogicalUnit) {
+        guard let store = unit.backstore else { return }
+        _ = store.refreshSize()
+        let blocks = store.byteSize >> UInt64(unit.blockShift)
+        if blocks != unit.blockCount {
+            unit.blockCount = blocks
+            unit.postAttention(.capacityDataHasChanged)
         }
     }
 
@@ -172,6 +179,11 @@ public final class SCSITargetDevice: @unchecked Sendable {
             let opcode = cdb.opcode
             let traits = unit.commands.traits[Int(opcode)]
             let index = unit.nexusIndex(nexus)
+            // READ CAPACITY looks at the store again, so a file grown underneath shows (with
+            // CAPACITY DATA HAS CHANGED for every nexus, this one first).
+            if opcode == SCSIOpcode.readCapacity10 || (opcode == SCSIOpcode.serviceActionIn16 && cdb[1] & 0x1F == 0x10) {
+                refreshCapacityLocked(unit)
+            }
             if !traits.contains(.ignoresUnitAttention), let code = unit.takeAttention(at: index) {
                 return .rejected(.unitAttention(code))
             }

@@ -38,6 +38,21 @@ final class FileBackstoreTests: XCTestCase {
         try store.close()
     }
 
+    func testRefreshSizeFollowsAFileResizedUnderneath() throws {
+        let (store, path) = try makeStore(size: 1 << 20)
+        XCTAssertFalse(store.refreshSize(), "nothing changed yet")
+        XCTAssertEqual(truncate(path, 3 << 20), 0)
+        XCTAssertTrue(store.refreshSize())
+        XCTAssertEqual(store.byteSize, 3 << 20)
+        XCTAssertFalse(store.refreshSize(), "the new size is known now")
+        // IO reaches the grown part.
+        let data = ByteBuffer.pattern(count: 4096, seed: 7)
+        try store.write(data, offset: (3 << 20) - 4096, fua: false, on: group.next()).wait()
+        XCTAssertEqual(try store.read(offset: (3 << 20) - 4096, length: 4096, allocator: allocator, on: group.next()).wait(), data)
+        try store.close()
+        XCTAssertFalse(store.refreshSize(), "a closed store keeps its last size")
+    }
+
     func testRoundTripsAtAlignedAndUnalignedOffsets() throws {
         let (store, path) = try makeStore()
         let loop = group.next()

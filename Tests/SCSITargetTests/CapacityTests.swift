@@ -62,4 +62,16 @@ final class CapacityTests: XCTestCase {
         assertCheck(harness.run([SCSIOpcode.readCapacity10, 0, 0, 0, 0, 0, 0, 0, 0, 0]), .unitAttention, .capacityDataHasChanged)
         XCTAssertEqual(assertGood(harness.run([SCSIOpcode.readCapacity10, 0, 0, 0, 0, 0, 0, 0, 0, 0])), hex("00000fff00000200"))
     }
+
+    func testReadCapacityNoticesAStoreGrownUnderneath() throws {
+        let harness = try Harness(size: 1 << 20)
+        harness.ready()
+        harness.store.resize(to: 4 << 20)
+        // READ CAPACITY looks at the store: the change is announced first, then reported.
+        let readCapacity16 = [SCSIOpcode.serviceActionIn16, 0x10] + be(0, 8) + be(32, 4) + [0, 0]
+        assertCheck(harness.run(readCapacity16), .unitAttention, .capacityDataHasChanged)
+        XCTAssertEqual(Array(assertGood(harness.run(readCapacity16))[0..<8]), be((4 << 20) / 512 - 1, 8))
+        // Reads beyond the old end now work.
+        assertGood(harness.run([SCSIOpcode.read10, 0] + be((4 << 20) / 512 - 1, 4) + [0, 0, 1, 0]))
+    }
 }
