@@ -98,6 +98,25 @@ let package = Package(
             swiftSettings: dataPathSettings
         ),
         .target(name: "OpenISCSIConfig"),
+        // libfuse3 glue and loop-device ioctls for BlockDevice (Linux only).
+        .target(
+            name: "CFUSE",
+            linkerSettings: [.linkedLibrary("fuse3", .when(platforms: [.linux]))]
+        ),
+        .target(
+            name: "BlockDevice",
+            dependencies: ["CFUSE", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: dataPathSettings
+        ),
+        // iSCSI LUNs as the storage of BlockDevice's FUSE files: what iscsid attaches on login.
+        .target(
+            name: "ISCSIBlockDevice",
+            dependencies: [
+                "BlockDevice", "ISCSIInitiator",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "iscsiadm",
             dependencies: ["OpenISCSIConfig"]
@@ -105,7 +124,7 @@ let package = Package(
         .executableTarget(
             name: "iscsid",
             dependencies: [
-                "OpenISCSIConfig", "ISCSIInitiator", "ISCSIProtocol",
+                "OpenISCSIConfig", "ISCSIInitiator", "ISCSIProtocol", "ISCSIBlockDevice",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -166,6 +185,18 @@ let package = Package(
             ]
         ),
         .testTarget(name: "OpenISCSIConfigTests", dependencies: ["OpenISCSIConfig"]),
+        .testTarget(
+            name: "ISCSIBlockDeviceTests",
+            dependencies: ["ISCSIBlockDevice", "BlockDevice", "ISCSIInitiator", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "BlockDeviceTests",
+            dependencies: [
+                "BlockDevice",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v5]
 )

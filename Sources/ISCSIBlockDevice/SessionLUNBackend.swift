@@ -1,0 +1,201 @@
+import BlockDevice
+import ISCSIInitiator
+import NIOConcurrencyHelpers
+import NIOCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One LUN of an iSCSI session as the storage of a block device: file reads and writes from the
+/// FUSE layer become READ(16)/WRITE(16) on the session's event loop, a flush becomes SYNCHRONIZE
+/// CACHE. Requests larger than the target's transfer limit are split and run in parallel.
+///
+/// While the session is re-establishing its connection the library holds commands and retries
+/// them within `replacement_timeout`; after that they fail and the kernel sees EIO.
+public final class SessionLUNBackend: BlockDeviceBackend, @unchecked Sendable {
+    public let session: ISCSISession
+    public let lun: UInt64
+    public let blockSize: Int
+    /// Bytes per command at most.
+    public let maxTransferBytes: Int
+    private let capacity: NIOLockedValueBox<UInt64>
+    private let loop: EventLoop
+
+    /// Retries of a command answered with UNIT ATTENTION (reported once per I_T nexus after a
+    /// reset, a capacity change or a login), ABORTED COMMAND, BUSY or TASK SET FULL.
+    static let retries = 5
+
+    public init(session: ISCSISession, lun: UInt64, blockSize: Int, byteCount: UInt64, maxTransferBytes: Int) {
+        self.session = session
+        self.lun = lun
+        self.blockSize = blockSize
+        self.capacity = NIOLockedValueBox(byteCount)
+        self.loop = session.eventLoop
+        self.maxTransferBytes = max(blockSize, maxTransferBytes / blockSize * blockSize)
+    }
+
+    public var byteCount: UInt64 { capacity.withLockedValue { $0 } }
+
+    /// Records a new capacity (after a rescan); the FUSE file and loop device follow once told.
+    public func setByteCount(_ bytes: UInt64) { capacity.withLockedValue { $0 = bytes } }
+
+    public func read(
+        offset: UInt64, length: Int, completion: @escaping @Sendable (Result<ByteBuffer, BlockDeviceError>) -> Void
+    ) {
+        guard length > maxTransferBytes else {
+            return run(opcode: 0x88, offset: offset, bytes: length, dataOut: nil) { result in
+                completion(result.map { $0.data })
+            }
+        }
+        // Split: each piece lands at its place in one buffer; runs on the event loop only.
+        let join = Join(pieces: (length + maxTransferBytes - 1) / maxTransferBytes, completion: completion)
+        join.buffer = ByteBufferAllocator().buffer(capacity: length)
+        join.buffer!.moveWriterIndex(forwardBy: length)
+        var done = 0
+        while done < length {
+            let piece = min(maxTransferBytes, length - done)
+            let at = done
+            run(opcode: 0x88, offset: offset + UInt64(done), bytes: piece, dataOut: nil) { result in
+                join.finish(result.map { response in
+                    join.buffer!.setBuffer(response.data, at: at)
+                })
+            }
+            done += piece
+        }
+    }
+
+    public func write(
+        offset: UInt64, data: ByteBuffer, completion: @escaping @Sendable (Result<Void, BlockDeviceError>) -> Void
+    ) {
+        let length = data.readableBytes
+        guard length > maxTransferBytes else {
+            return run(opcode: 0x8A, offset: offset, bytes: length, dataOut: data) { completion($0.map { _ in () }) }
+        }
+        let join = Join(pieces: (length + maxTransferBytes - 1) / maxTransferBytes) { (result: Result<ByteBuffer, BlockDeviceError>) in
+            completion(result.map { _ in () })
+        }
+        var done = 0
+        while done < length {
+            let piece = min(maxTransferBytes, length - done)
+            let slice = data.getSlice(at: data.readerIndex + done, length: piece)!
+            run(opcode: 0x8A, offset: offset + UInt64(done), bytes: piece, dataOut: slice) { join.finish($0.map { _ in () }) }
+            done += piece
+        }
+    }
+
+    public func flush(completion: @escaping @Sendable (Result<Void, BlockDeviceError>) -> Void) {
+        var cdb = ByteBufferAllocator().buffer(capacity: 10)
+        cdb.writeInteger(UInt8(0x35))  // SYNCHRONIZE CACHE(10): whole LUN
+        cdb.writeRepeatingByte(0, count: 9)
+        execute(cdb: cdb, dataOut: nil, expected: 0, attempt: 0) { result in
+            switch result {
+            case .success: completion(.success(()))
+            // A LUN without a cache to flush (INVALID COMMAND OPERATION CODE) has nothing to do.
+            case .failure(let error) where error.kind == .notSupported: completion(.success(()))
+            case .failure(let error): completion(.failure(error))
+            }
+        }
+    }
+
+    /// READ(16) or WRITE(16) of `bytes` at `offset`.
+    private func run(
+        opcode: UInt8, offset: UInt64, bytes: Int, dataOut: ByteBuffer?,
+        completion: @escaping @Sendable (Result<SCSICommandResponse, BlockDeviceError>) -> Void
+    ) {
+        var cdb = ByteBufferAllocator().buffer(capacity: 16)
+        cdb.writeInteger(opcode)
+        cdb.writeInteger(UInt8(0))
+        cdb.writeInteger(offset / UInt64(blockSize))
+        cdb.writeInteger(UInt32(bytes / blockSize))
+        cdb.writeInteger(UInt16(0))
+        execute(cdb: cdb, dataOut: dataOut, expected: dataOut == nil ? bytes : 0, attempt: 0) { result in
+            if case .success(let response) = result, dataOut == nil, response.data.readableBytes != bytes {
+                return completion(.failure(BlockDeviceError(.io, "short read: \(response.data.readableBytes) of \(bytes) bytes")))
+            }
+            completion(result)
+        }
+    }
+
+    private func execute(
+        cdb: ByteBuffer, dataOut: ByteBuffer?, expected: Int, attempt: Int,
+        completion: @escaping @Sendable (Result<SCSICommandResponse, BlockDeviceError>) -> Void
+    ) {
+        session.submit(lun: lun, cdb: cdb, dataOut: dataOut, expectedDataInLength: expected) { [self] result in
+            switch Self.classify(result) {
+            case .done(let outcome):
+                completion(outcome)
+            case .retry(let delay) where attempt < Self.retries:
+                let again: @Sendable () -> Void = {
+                    self.execute(cdb: cdb, dataOut: dataOut, expected: expected, attempt: attempt + 1, completion: completion)
+                }
+                if let delay { loop.scheduleTask(in: delay, again) } else { again() }
+            case .retry:
+                completion(.failure(BlockDeviceError(.io, "command still refused after \(Self.retries) retries")))
+            }
+        }
+    }
+
+    enum Verdict {
+        case done(Result<SCSICommandResponse, BlockDeviceError>)
+        case retry(after: TimeAmount?)
+    }
+
+    /// What a command's end means for the block layer, as Linux's sd driver reads status and sense.
+    static func classify(_ result: Result<SCSICommandResponse, ISCSIInitiatorError>) -> Verdict {
+        let response: SCSICommandResponse
+        switch result {
+        case .failure(.sessionFailed(let why)): return .done(.failure(BlockDeviceError(.unavailable, why)))
+        case .failure(let error): return .done(.failure(BlockDeviceError(.io, "\(error)")))
+        case .success(let r): response = r
+        }
+        switch response.status {
+        case SCSICommandResponse.good: return .done(.success(response))
+        case 0x08, 0x28: return .retry(after: .milliseconds(10))  // BUSY, TASK SET FULL
+        case 0x18: return .done(.failure(BlockDeviceError(.errno(EBADE), "reservation conflict")))
+        case SCSICommandResponse.checkCondition: break
+        default: return .done(.failure(BlockDeviceError(.io, "SCSI status 0x\(String(response.status, radix: 16))")))
+        }
+        guard let sense = response.sense else { return .done(.failure(BlockDeviceError(.io, "CHECK CONDITION without sense"))) }
+        let why = "\(sense)"
+        switch sense.key {
+        case 0x06, 0x0B: return .retry(after: nil)  // UNIT ATTENTION, ABORTED COMMAND
+        case 0x02:
+            // Becoming ready: wait a little; anything else is a LUN that is not there for us.
+            if sense.asc == 0x04 && sense.ascq == 0x01 { return .retry(after: .milliseconds(100)) }
+            return .done(.failure(BlockDeviceError(.unavailable, why)))
+        case 0x03: return .done(.failure(BlockDeviceError(.medium, why)))
+        case 0x04: return .done(.failure(BlockDeviceError(.targetFailure, why)))
+        case 0x05:
+            if sense.asc == 0x20 { return .done(.failure(BlockDeviceError(.notSupported, why))) }
+            if sense.asc == 0x21 { return .done(.failure(BlockDeviceError(.outOfRange, why))) }
+            return .done(.failure(BlockDeviceError(.io, why)))
+        case 0x07:
+            if sense.asc == 0x27 && sense.ascq == 0x07 { return .done(.failure(BlockDeviceError(.noSpace, why))) }
+            return .done(.failure(BlockDeviceError(.writeProtected, why)))
+        default: return .done(.failure(BlockDeviceError(.io, why)))
+        }
+    }
+}
+
+/// Completes once every piece of a split request has; the first failure wins. Only used on
+/// the session's event loop, where all its completions run.
+private final class Join: @unchecked Sendable {
+    var remaining: Int
+    var failure: BlockDeviceError?
+    var buffer: ByteBuffer?
+    let completion: @Sendable (Result<ByteBuffer, BlockDeviceError>) -> Void
+
+    init(pieces: Int, completion: @escaping @Sendable (Result<ByteBuffer, BlockDeviceError>) -> Void) {
+        self.remaining = pieces
+        self.completion = completion
+    }
+
+    func finish(_ result: Result<Void, BlockDeviceError>) {
+        if case .failure(let error) = result, failure == nil { failure = error }
+        remaining -= 1
+        guard remaining == 0 else { return }
+        if let failure { completion(.failure(failure)) } else { completion(.success(buffer ?? ByteBuffer())) }
+        buffer = nil
+    }
+}
