@@ -10,3 +10,4 @@ bash scripts/seeds-admin.sh
 bash scripts/initiator.sh
 bash scripts/initiator-recovery.sh
 bash scripts/initiator-bad-input.sh
+bash scripts/block-devices.sh

@@ -183,8 +183,7 @@ public actor SessionDaemon {
             case .sessions:
                 return .sessions(await backend.sessions().sorted { $0.sid < $1.sid })
             case .rescan(let sid):
-                try await backend.rescan(sid: sid)
-                return .ok
+                return .session(try await backend.rescan(sid: sid))
             }
         } catch let error as ISCSIError {
             return .failure(error)

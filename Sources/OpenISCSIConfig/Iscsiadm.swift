@@ -270,8 +270,9 @@ public final class Iscsiadm {
         var status: Int32 = 0
         for node in nodes {
             do {
-                _ = try exchange(.login(node))
+                let reply = try exchange(.login(node))
                 out("Login to \(describe(node)) successful.")
+                if case .session(let info) = reply { for note in info.notes ?? [] { err("iscsiadm: \(note)") } }
             } catch let error as ISCSIError {
                 if error.code == .sessionExists {
                     err("iscsiadm: \(node.iface): 1 session requested, but 1 already present.")
@@ -339,6 +340,8 @@ public final class Iscsiadm {
                 _ = try exchange(.logout(sid: session.sid))
                 out("Logout of \(sessionText(session)) successful.")
             } catch let error as ISCSIError {
+                // A mounted device: say which, as the code alone does not.
+                if error.code == .busy { err("iscsiadm: \(error.message)") }
                 err("iscsiadm: Could not logout of \(sessionText(session)).")
                 err("iscsiadm: initiator reported error (\(error.code.rawValue) - \(error.code.text))")
                 status = error.code.rawValue
@@ -352,7 +355,9 @@ public final class Iscsiadm {
 
     private func rescan(_ session: SessionInfo) throws {
         out("Rescanning session \(sessionText(session))")
-        _ = try exchange(.rescan(sid: session.sid))
+        if case .session(let info) = try exchange(.rescan(sid: session.sid)) {
+            for note in info.notes ?? [] { err("iscsiadm: \(note)") }
+        }
     }
 
     // MARK: session

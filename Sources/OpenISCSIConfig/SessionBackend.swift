@@ -37,6 +37,9 @@ public struct SessionInfo: Sendable, Equatable, Codable {
     public var negotiated: [String: String]
     public var luns: [SessionLUN]
     public var statistics: [String: UInt64]
+    /// Lines iscsiadm prints after a login or rescan: why a LUN got no block device, a LUN that
+    /// disappeared (nil when there is nothing to say).
+    public var notes: [String]?
 
     public init(
         sid: Int, target: String, portal: Portal, persistentPortal: Portal? = nil, iface: String = "default",
@@ -74,6 +77,6 @@ public protocol SessionBackend: Sendable {
     func logout(sid: Int) async throws
     /// The live sessions, refreshed (state, LUNs, statistics).
     func sessions() async -> [SessionInfo]
-    /// REPORT LUNS again on session `sid` and update its LUN list.
-    func rescan(sid: Int) async throws
+    /// REPORT LUNS again on session `sid` and update its LUN list (and block devices).
+    func rescan(sid: Int) async throws -> SessionInfo
 }

@@ -1,4 +1,5 @@
 import Foundation
+import ISCSIBlockDevice
 import ISCSIInitiator
 import ISCSIProtocol
 import NIOCore
@@ -12,6 +13,13 @@ actor InitiatorBackend: SessionBackend {
     }
 
     private var live: [Int: Live] = [:]
+    /// Block devices of the sessions' LUNs (FUSE file + loop device + by-path link); nil with
+    /// `--no-block-devices`-style setups where only the library is wanted.
+    private let devices: SessionBlockDevices?
+
+    init(devices: SessionBlockDevices?) {
+        self.devices = devices
+    }
 
     func discover(portal: Portal, record: Record, initiatorName: String) async throws -> [OpenISCSIConfig.DiscoveredTarget] {
         var configuration = InitiatorConfiguration(initiatorName: initiatorName)
@@ -70,15 +78,39 @@ actor InitiatorBackend: SessionBackend {
             throw failure
         }
         let luns = (try? await session.reportLUNs()) ?? []
-        let info = SessionInfo(
+        var info = SessionInfo(
             sid: sid, target: node.target, portal: node.portal, iface: node.iface, initiatorName: initiatorName,
             record: record, negotiated: Self.describe(session.parameters),
             luns: luns.map { SessionLUN(lun: Int($0)) })
+        if let devices {
+            let report = await devices.attach(
+                sid: sid, session: session, address: node.portal.address, port: node.portal.port, target: node.target,
+                luns: luns)
+            apply(report, to: &info)
+        }
         live[sid] = Live(session: session, info: info)
         return info
     }
 
+    /// Device names into the LUN list; notes logged and passed on for iscsiadm to print.
+    private func apply(_ report: SessionBlockDevices.Report, to info: inout SessionInfo) {
+        for index in info.luns.indices {
+            info.luns[index].device = report.devices[UInt64(info.luns[index].lun)]
+        }
+        for note in report.notes { Self.log("session \(info.sid): \(note)") }
+        info.notes = report.notes.isEmpty ? nil : report.notes
+    }
+
     func logout(sid: Int) async throws {
+        guard live[sid] != nil else { throw ISCSIError(.sessionNotFound, "session \(sid) not found") }
+        if let devices {
+            // A mounted device keeps the session: tearing it down under a filesystem loses data.
+            do {
+                try await devices.detach(sid: sid)
+            } catch {
+                throw ISCSIError(.busy, "\(error)")
+            }
+        }
         guard let entry = live.removeValue(forKey: sid) else {
             throw ISCSIError(.sessionNotFound, "session \(sid) not found")
         }
@@ -93,14 +125,29 @@ actor InitiatorBackend: SessionBackend {
         live.keys.sorted().compactMap { live[$0]?.info }
     }
 
-    func rescan(sid: Int) async throws {
+    func rescan(sid: Int) async throws -> SessionInfo {
         guard var entry = live[sid] else { throw ISCSIError(.sessionNotFound, "session \(sid) not found") }
+        let luns: [UInt64]
         do {
-            entry.info.luns = try await entry.session.reportLUNs().map { SessionLUN(lun: Int($0)) }
+            luns = try await entry.session.reportLUNs()
         } catch {
             throw Self.translate(error, host: entry.info.portal.address)
         }
+        entry.info.luns = luns.map { SessionLUN(lun: Int($0)) }
+        entry.info.notes = nil
+        if let devices {
+            let report = await devices.rescan(
+                sid: sid, session: entry.session, address: entry.info.portal.address, port: entry.info.portal.port,
+                target: entry.info.target, luns: luns)
+            apply(report, to: &entry.info)
+        }
         live[sid] = entry
+        return entry.info
+    }
+
+    /// iscsid is stopping: detach what is not in use, unmount the FUSE directory.
+    func shutdown() async {
+        await devices?.shutdown()
     }
 
     // MARK: Record to configuration

@@ -1,4 +1,5 @@
 import Foundation
+import ISCSIBlockDevice
 import Logging
 import OpenISCSIConfig
 
@@ -55,7 +56,13 @@ do {
     stderrLine("iscsid: can't read or create \(paths.initiatorNameFile): \(error)")
     exit(1)
 }
-let daemon = SessionDaemon(store: ConfigStore(paths: paths), backend: InitiatorBackend(), initiatorName: initiatorName)
+// LUNs become block devices through a FUSE directory beside the control socket (mounted on the
+// first login) and loop devices; by-path links go under $ISCSI_ROOT/dev when that is set.
+let devices = SessionBlockDevices(
+    mountPoint: String(socketPath.dropLast(".sock".count)) + ".fuse",
+    byPathDirectory: SessionBlockDevices.byPathDirectory())
+let backend = InitiatorBackend(devices: devices)
+let daemon = SessionDaemon(store: ConfigStore(paths: paths), backend: backend, initiatorName: initiatorName)
 let server = ISCSIDControlServer(socketPath: socketPath) { await daemon.handle($0) }
 do {
     try server.start(root: paths.root)
@@ -77,9 +84,12 @@ signal(SIGINT, SIG_IGN)
 let signals = [SIGTERM, SIGINT].map { number -> DispatchSourceSignal in
     let source = DispatchSource.makeSignalSource(signal: number, queue: .main)
     source.setEventHandler {
-        server.stop()
-        if let pidFile { unlink(pidFile) }
-        exit(0)
+        Task {
+            await backend.shutdown()
+            server.stop()
+            if let pidFile { unlink(pidFile) }
+            exit(0)
+        }
     }
     source.resume()
     return source

@@ -150,7 +150,12 @@ final class FakeBackend: SessionBackend, @unchecked Sendable {
     }
     func logout(sid: Int) async throws { lock.withLock { live.removeAll { $0.sid == sid } } }
     func sessions() async -> [SessionInfo] { lock.withLock { live } }
-    func rescan(sid: Int) async throws {}
+    func rescan(sid: Int) async throws -> SessionInfo {
+        guard let info = lock.withLock({ live.first { $0.sid == sid } }) else {
+            throw ISCSIError(.sessionNotFound, "session \(sid) not found")
+        }
+        return info
+    }
 }
 
 final class IscsiadmTests: XCTestCase {
