@@ -37,6 +37,28 @@ public final class ISCSISession: @unchecked Sendable {
     public var parameters: NegotiatedParameters { engine.eventLoop.inEventLoop ? engine.parameters : (try? engine.eventLoop.submit { self.engine.parameters }.wait()) ?? NegotiatedParameters() }
     public var tsih: UInt16 { (try? engine.eventLoop.submit { self.engine.tsih }.wait()) ?? 0 }
     public var isid: UInt64 { engine.configuration.isid }
+
+    /// Where the session stands, as `iscsiadm -m session -P 1` reports it.
+    public enum State: Sendable, Equatable {
+        case loggingIn
+        case loggedIn
+        /// The connection dropped; logging in again until the replacement timeout.
+        case recovering
+        /// Ended: logged out, or recovery gave up (commands fail at once).
+        case failed
+    }
+
+    public var state: State {
+        let read = { () -> State in
+            switch self.engine.state {
+            case .idle, .loggingIn: return .loggingIn
+            case .fullFeature: return .loggedIn
+            case .reconnecting: return .recovering
+            case .closed: return .failed
+            }
+        }
+        return engine.eventLoop.inEventLoop ? read() : ((try? engine.eventLoop.submit(read).wait()) ?? .failed)
+    }
     /// How many times the session logged in again after losing its connection.
     public var reconnectCount: Int { (try? engine.eventLoop.submit { self.engine.reconnects }.wait()) ?? 0 }
 

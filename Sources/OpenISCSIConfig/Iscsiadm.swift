@@ -448,7 +448,7 @@ public final class Iscsiadm {
             line("SID: \(session.sid)")
             line("iSCSI Connection State: \(session.connectionState)")
             line("iSCSI Session State: \(session.sessionState)")
-            line("Internal iscsid Session State: NO CHANGE")
+            line("Internal iscsid Session State: \(session.connectionState == "TRANSPORT WAIT" ? "REOPEN" : "NO CHANGE")")
             if level >= 2 {
                 let record = session.record
                 banner("Timeouts:")

@@ -114,6 +114,8 @@ actor InitiatorBackend: SessionBackend {
         guard let entry = live.removeValue(forKey: sid) else {
             throw ISCSIError(.sessionNotFound, "session \(sid) not found")
         }
+        // A session that already gave up has nothing to log out of: dropping it is the logout.
+        guard entry.session.state != .failed else { return }
         do {
             try await entry.session.logout()
         } catch {
@@ -122,7 +124,21 @@ actor InitiatorBackend: SessionBackend {
     }
 
     func sessions() async -> [SessionInfo] {
-        live.keys.sorted().compactMap { live[$0]?.info }
+        live.keys.sorted().compactMap { sid in
+            guard let entry = live[sid] else { return nil }
+            var info = entry.info
+            // open-iscsi's words for each state (iscsiadm -m session -P 1).
+            switch entry.session.state {
+            case .loggingIn, .loggedIn: break
+            case .recovering:
+                info.connectionState = "TRANSPORT WAIT"
+                info.sessionState = "FAILED"
+            case .failed:
+                info.connectionState = "FAILED"
+                info.sessionState = "FREE"
+            }
+            return info
+        }
     }
 
     func rescan(sid: Int) async throws -> SessionInfo {
