@@ -132,7 +132,7 @@ grep -q "lun 2 is gone from the target: /dev/loop[0-9]* detached" "$WORK/err" ||
 [ ! -e "$(link 3461 ours 2)" ] || fail "removed LUN 2 kept its link"
 logout ours 3461
 
-echo "== ours: target gone past replacement_timeout: IO fails with EIO, nothing hangs, logout cleans up"
+echo "== ours: target gone past replacement_timeout: IO fails with EIO, nothing hangs; back when the target is"
 "$ADM" -m node -T iqn.2026-11.test:ours -o update -n node.session.timeo.replacement_timeout -v 5
 login ours 3461
 dev=$(readlink "$(link 3461 ours)")
@@ -145,11 +145,19 @@ status=$?
 set -e
 [ "$status" = 1 ] && grep -q "Input/output error" "$WORK/dd.err" || fail "read past the timeout: status $status: $(cat "$WORK/dd.err")"
 [ $((SECONDS - start)) -le 15 ] || fail "EIO took $((SECONDS - start)) s with a 5 s replacement_timeout"
-"$ADM" -m session -P 1 | grep -q "iSCSI Session State: FREE" || fail "-P 1 does not show the failed session"
-"$ADM" -m node -T iqn.2026-11.test:ours -p 127.0.0.1:3461 -u >/dev/null || fail "logout of the failed session"
-[ ! -e "$(link 3461 ours)" ] && ! losetup "$dev" >/dev/null 2>&1 || fail "failed session left its device"
 echo "ok: EIO after $((SECONDS - start)) s"
+"$ADM" -m session -P 1 | grep -q "Internal iscsid Session State: REOPEN" || fail "-P 1 does not show the session reopening"
 start_ours 61 3461 "$WORK/ours3.log"
+# As with open-iscsi, the session comes back by itself and the same device works again.
+for _ in $(seq 1 100); do dd if="$dev" of=/dev/null iflag=direct bs=4k count=1 2>/dev/null && break; sleep 0.1; done
+dd if="$dev" of=/dev/null iflag=direct bs=4k count=1 2>"$WORK/dd.err" || fail "device still failing after the target came back: $(cat "$WORK/dd.err")"
+"$ADM" -m session -P 1 | grep -q "iSCSI Session State: LOGGED_IN" || fail "-P 1 after recovery"
+fsck.ext4 -n -f "$dev" >"$WORK/fsck.out" 2>&1 || fail "fsck after recovery: $(cat "$WORK/fsck.out")"
+kill -9 "$OURS_PID"; wait "$OURS_PID" 2>/dev/null || true
+sleep 6
+"$ADM" -m node -T iqn.2026-11.test:ours -p 127.0.0.1:3461 -u >/dev/null || fail "logout of a session without its target"
+[ ! -e "$(link 3461 ours)" ] && ! losetup "$dev" >/dev/null 2>&1 || fail "the session left its device"
+start_ours 61 3461 "$WORK/ours4.log"
 
 echo "== no FUSE, or no loop devices: the login works and one line says why there is no device"
 for masked in "/dev/fuse:no FUSE: /dev/fuse is not the FUSE device" \

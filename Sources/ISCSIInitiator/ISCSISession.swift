@@ -42,7 +42,8 @@ public final class ISCSISession: @unchecked Sendable {
     public enum State: Sendable, Equatable {
         case loggingIn
         case loggedIn
-        /// The connection dropped; logging in again until the replacement timeout.
+        /// The connection dropped; logging in again (commands wait until the replacement timeout,
+        /// and fail at once after it).
         case recovering
         /// Ended: logged out, or recovery gave up (commands fail at once).
         case failed
@@ -53,7 +54,7 @@ public final class ISCSISession: @unchecked Sendable {
             switch self.engine.state {
             case .idle, .loggingIn: return .loggingIn
             case .fullFeature: return .loggedIn
-            case .reconnecting: return .recovering
+            case .reconnecting, .reopening: return .recovering
             case .closed: return .failed
             }
         }
@@ -232,6 +233,12 @@ public final class ISCSISession: @unchecked Sendable {
         if case .logout(let response) = completion, response != .closedSuccessfully {
             throw ISCSIInitiatorError.protocolViolation("logout answered with response \(response.rawValue)")
         }
+    }
+
+    /// Ends the session without a logout exchange (one that is not logged in right now):
+    /// outstanding commands fail, reconnection stops.
+    public func close() {
+        engine.eventLoop.execute { self.engine.close(.sessionFailed("closed")) }
     }
 
     /// Test hook: drops the TCP connection as a network failure would.

@@ -26,6 +26,12 @@ public struct InitiatorConfiguration: Sendable {
     public var nopTimeout: TimeAmount = .seconds(15)
     /// How long a session retries logging in again after its connection drops.
     public var replacementTimeout: TimeAmount = .seconds(120)
+    /// After the replacement timeout has failed the outstanding commands: keep trying to log in
+    /// again in the background, failing new commands at once meanwhile, as open-iscsi's iscsid
+    /// does (a daemon's session comes back when its target does). Off: the session ends.
+    public var reopensAfterReplacementTimeout = false
+    /// Pause between login attempts once the replacement timeout has passed.
+    public var reopenInterval: TimeAmount = .seconds(2)
     /// ISID; the default is a random-qualifier ISID of type 0x80 (RFC 7143 10.12.5).
     public var isid: UInt64
 

@@ -22,6 +22,9 @@ final class SessionEngine: @unchecked Sendable {
         case loggingIn
         case fullFeature
         case reconnecting(deadline: NIODeadline)
+        /// Past the replacement timeout, still logging in again now and then; new commands fail
+        /// at once with the error that ended the wait.
+        case reopening(ISCSIInitiatorError)
         case closed(ISCSIInitiatorError)
     }
 
@@ -224,17 +227,28 @@ final class SessionEngine: @unchecked Sendable {
     }
 
     private func reconnect() {
-        guard case .reconnecting(let deadline) = state else { return }
-        guard NIODeadline.now() < deadline else {
+        let deadline: NIODeadline?
+        switch state {
+        case .reconnecting(let limit): deadline = limit
+        case .reopening: deadline = nil
+        default: return
+        }
+        if let deadline, NIODeadline.now() >= deadline {
             let seconds = configuration.replacementTimeout.nanoseconds / 1_000_000_000
-            return close(.sessionFailed(
+            let error = ISCSIInitiatorError.sessionFailed(
                 "connection to \(host):\(port) lost and not re-established within \(seconds) s"
-                    + (lastError.map { " (last error: \($0))" } ?? "")))
+                    + (lastError.map { " (last error: \($0))" } ?? ""))
+            guard configuration.reopensAfterReplacementTimeout else { return close(error) }
+            logger.warning("\(error); failing commands until the target is back")
+            state = .reopening(error)
+            machine?.failAll(error, into: &outputs)
+            perform()
         }
         reconnects += 1
         lastError = nil
-        // No attempt may run past the replacement timeout.
-        let remaining = { max(deadline - NIODeadline.now(), .milliseconds(100)) }
+        // Within the replacement timeout no attempt may run past it; afterwards each attempt gets
+        // the login timeout.
+        let remaining = { deadline.map { max($0 - NIODeadline.now(), .milliseconds(100)) } ?? self.configuration.loginTimeout }
         connectAndLogin(tsih: tsih, within: remaining()).flatMapError { error -> EventLoopFuture<InitiatorLoginMachine.LoginResult> in
             // The target forgot the old session: reinstate it under the same ISID with TSIH 0.
             if case .loginFailed(2, 10, _) = error as? ISCSIInitiatorError {
@@ -242,7 +256,12 @@ final class SessionEngine: @unchecked Sendable {
             }
             return self.eventLoop.makeFailedFuture(error)
         }.whenComplete { result in
-            guard case .reconnecting = self.state else { return }
+            let reopening: Bool
+            switch self.state {
+            case .reconnecting: reopening = false
+            case .reopening: reopening = true
+            default: return
+            }
             switch result {
             case .success(let login):
                 self.logger.info("session reinstated (TSIH \(login.tsih))")
@@ -254,7 +273,7 @@ final class SessionEngine: @unchecked Sendable {
                     // Authentication, authorization, not found: retrying will not help.
                     return self.close(error)
                 }
-                let delay = TimeAmount.milliseconds(500)
+                let delay = reopening ? self.configuration.reopenInterval : .milliseconds(500)
                 self.eventLoop.scheduleTask(in: delay) { self.reconnect() }
             }
         }
@@ -301,6 +320,8 @@ final class SessionEngine: @unchecked Sendable {
             if case .scsi = request {} else {
                 return Self.complete(context, .failure(.sessionFailed("connection is being re-established")))
             }
+        case .reopening(let error):
+            return Self.complete(context, .failure(error))
         case .fullFeature:
             break
         }

@@ -63,6 +63,8 @@ actor InitiatorBackend: SessionBackend {
         if let value = record["node.session.timeo.replacement_timeout"].flatMap(Int64.init) {
             configuration.replacementTimeout = .seconds(value)
         }
+        // As open-iscsi's iscsid: after the timeout IO fails, but the session comes back with its target.
+        configuration.reopensAfterReplacementTimeout = true
         if let value = record["node.conn[0].timeo.login_timeout"].flatMap(Int64.init), value > 0 {
             configuration.loginTimeout = .seconds(value)
         }
@@ -114,8 +116,8 @@ actor InitiatorBackend: SessionBackend {
         guard let entry = live.removeValue(forKey: sid) else {
             throw ISCSIError(.sessionNotFound, "session \(sid) not found")
         }
-        // A session that already gave up has nothing to log out of: dropping it is the logout.
-        guard entry.session.state != .failed else { return }
+        // A session without a connection has nothing to log out of: ending it is the logout.
+        guard entry.session.state == .loggedIn else { return entry.session.close() }
         do {
             try await entry.session.logout()
         } catch {

@@ -175,4 +175,60 @@ final class SocketTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("not re-established"), "\(error)")
         }
     }
+
+    func testSessionReopensAfterTheReplacementTimeoutOnceTheTargetIsBack() async throws {
+        fixture = try TargetFixture()
+        let port = fixture.port
+        var c = config()
+        c.replacementTimeout = .seconds(1)
+        c.loginTimeout = .milliseconds(300)
+        c.reopensAfterReplacementTimeout = true
+        c.reopenInterval = .milliseconds(100)
+        let session = try await login(c)
+        try await writeThenRead(session, lba: 0, bytes: 4096, seed: 1)
+        fixture.shutdown()
+        fixture = nil
+        do {
+            _ = try await session.read(lun: 1, lba: 0, blocks: 1)
+            XCTFail("no target: the command must fail after the replacement timeout")
+        } catch let error as ISCSIInitiatorError {
+            guard case .sessionFailed = error else { return XCTFail("\(error)") }
+        }
+        XCTAssertEqual(session.state, .recovering)
+        // Past the timeout new commands fail at once instead of waiting.
+        let start = DispatchTime.now().uptimeNanoseconds
+        do {
+            _ = try await session.read(lun: 1, lba: 0, blocks: 1)
+            XCTFail("still no target")
+        } catch {}
+        XCTAssertLessThan(DispatchTime.now().uptimeNanoseconds - start, 500_000_000)
+        // The target comes back on the same port: the session logs in again by itself.
+        fixture = try TargetFixture(port: port)
+        let deadline = DispatchTime.now().uptimeNanoseconds + 10_000_000_000
+        while session.state != .loggedIn && DispatchTime.now().uptimeNanoseconds < deadline {
+            try await Task.sleep(nanoseconds: 50_000_000)
+        }
+        XCTAssertEqual(session.state, .loggedIn)
+        try await writeThenRead(session, lba: 8, bytes: 8192, seed: 2)
+        try await session.logout()
+    }
+
+    func testCloseEndsASessionThatIsReconnecting() async throws {
+        fixture = try TargetFixture()
+        var c = config()
+        c.replacementTimeout = .seconds(30)
+        c.loginTimeout = .milliseconds(300)
+        let session = try await login(c)
+        fixture.shutdown()
+        fixture = nil
+        session.dropConnection()
+        try await Task.sleep(nanoseconds: 100_000_000)
+        XCTAssertEqual(session.state, .recovering)
+        session.close()
+        do {
+            _ = try await session.read(lun: 1, lba: 0, blocks: 1)
+            XCTFail("a closed session runs no commands")
+        } catch {}
+        XCTAssertEqual(session.state, .failed)
+    }
 }

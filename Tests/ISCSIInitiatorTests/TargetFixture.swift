@@ -16,7 +16,8 @@ final class TargetFixture {
     let target: ExportedTarget
     let port: Int
 
-    init(_ configure: (inout TargetServerConfiguration) -> Void = { _ in }) throws {
+    /// `port` 0 picks a free one; a fixed one brings a target back where an earlier one was.
+    init(port: Int = 0, _ configure: (inout TargetServerConfiguration) -> Void = { _ in }) throws {
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let registry = TargetRegistry()
         target = try registry.createTarget(tid: 1, name: Self.targetName)
@@ -28,7 +29,7 @@ final class TargetFixture {
         var logger = Logger(label: "iscsi-initiator-tests")
         logger.logLevel = .critical
         server = TargetServer(registry: registry, configuration: configuration, group: group, logger: logger)
-        port = try server.addPortal(Portal(host: "127.0.0.1", port: 0))
+        self.port = try server.addPortal(Portal(host: "127.0.0.1", port: port))
     }
 
     func shutdown() {
