@@ -105,7 +105,10 @@ let package = Package(
         ),
         .target(
             name: "BlockDevice",
-            dependencies: ["CFUSE", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "CFUSE", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
             swiftSettings: dataPathSettings
         ),
         // iSCSI LUNs as the storage of BlockDevice's FUSE files: what iscsid attaches on login.
@@ -194,6 +197,7 @@ let package = Package(
             dependencies: [
                 "BlockDevice",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),

@@ -1,5 +1,7 @@
 // FUSE and loop devices are Linux facilities; elsewhere the module keeps only its portable parts.
 #if os(Linux)
+import NIOConcurrencyHelpers
+
 /// One file of the filesystem, bound to a backend. Lookup counts and the removed mark are guarded
 /// by the filesystem's lock; the IO path touches only the immutable fields.
 final class LUNFile: @unchecked Sendable {
@@ -24,7 +26,7 @@ final class SerialRunner: @unchecked Sendable {
     /// A job calls `done` once when it has finished (from any thread).
     typealias Job = (_ done: @escaping @Sendable () -> Void) -> Void
 
-    private let lock = Lock()
+    private let lock = NIOLock()
     private var busy = false
     private var queue: [Job] = []
 
@@ -45,12 +47,13 @@ final class SerialRunner: @unchecked Sendable {
     }
 
     private func next() {
-        let job = lock.withLock { () -> Job? in
+        var job: Job?
+        lock.withLock {
             if queue.isEmpty {
                 busy = false
-                return nil
+            } else {
+                job = queue.removeFirst()
             }
-            return queue.removeFirst()
         }
         if let job { run(job) }
     }

@@ -1,5 +1,6 @@
 // FUSE and loop devices are Linux facilities; elsewhere the module keeps only its portable parts.
 #if os(Linux)
+import NIOConcurrencyHelpers
 import Glibc
 import CFUSE
 import NIOCore
@@ -70,7 +71,7 @@ public final class LUNFileSystem: @unchecked Sendable {
     public let mountPoint: String
     public let options: Options
 
-    let lock = Lock()
+    let lock = NIOLock()
     var filesByName: [String: LUNFile] = [:]
     var filesByInode: [UInt64: LUNFile] = [:]
     private var nextInode: UInt64 = 2
@@ -84,15 +85,15 @@ public final class LUNFileSystem: @unchecked Sendable {
     let allocator = ByteBufferAllocator()
     let creationTime: timespec
     // Counters for `statistics` and unmount's drain; relaxed atomics, a few per request.
-    let outstanding = Atomic<Int>(0)
-    let maxOutstanding = Atomic<Int>(0)
-    let readCount = Atomic<Int>(0)
-    let writeCount = Atomic<Int>(0)
-    let flushCount = Atomic<Int>(0)
-    let readModifyWriteCount = Atomic<Int>(0)
-    let errorCount = Atomic<Int>(0)
-    let largestRead = Atomic<Int>(0)
-    let largestWrite = Atomic<Int>(0)
+    let outstanding = Synchronization.Atomic<Int>(0)
+    let maxOutstanding = Synchronization.Atomic<Int>(0)
+    let readCount = Synchronization.Atomic<Int>(0)
+    let writeCount = Synchronization.Atomic<Int>(0)
+    let flushCount = Synchronization.Atomic<Int>(0)
+    let readModifyWriteCount = Synchronization.Atomic<Int>(0)
+    let errorCount = Synchronization.Atomic<Int>(0)
+    let largestRead = Synchronization.Atomic<Int>(0)
+    let largestWrite = Synchronization.Atomic<Int>(0)
 
     /// Mounts an empty filesystem at `mountPoint` (created if missing). A stale mount left there by
     /// a crashed run is detached first.

@@ -1,5 +1,6 @@
 // FUSE and loop devices are Linux facilities; elsewhere the module keeps only its portable parts.
 #if os(Linux)
+import NIOConcurrencyHelpers
 import Glibc
 import CFUSE
 
@@ -20,7 +21,7 @@ public final class LoopDevice: @unchecked Sendable {
     public let directIO: Bool
     public let directIONote: String?
 
-    private let lock = Lock()
+    private let lock = NIOLock()
     private var descriptor: Int32
 
     static let loopMajor: UInt32 = 7

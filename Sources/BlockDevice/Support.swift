@@ -2,25 +2,6 @@
 #if os(Linux)
 import Glibc
 
-/// A pthread mutex: keeps the module free of extra dependencies. Held only around table updates,
-/// never across IO.
-final class Lock: @unchecked Sendable {
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-
-    init() { pthread_mutex_init(mutex, nil) }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
-
-    func withLock<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return try body()
-    }
-}
-
 /// A joinable pthread running a closure (the FUSE session loop must not run on a Swift
 /// concurrency or NIO thread: it blocks in read(2) on /dev/fuse).
 struct JoinableThread {

@@ -1,5 +1,6 @@
 #if os(Linux)
 import BlockDevice
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -15,21 +16,21 @@ final class MemoryBackend: BlockDeviceBackend, @unchecked Sendable {
     private let group: MultiThreadedEventLoopGroup
     /// nil: complete on the next event-loop turn, without a timer.
     private let delay: TimeAmount?
-    private let sizeLock = NIOLockLike()
+    private let sizeLock = NIOLock()
     private var size: UInt64
 
-    let outstanding = Atomic<Int>(0)
-    let maxOutstanding = Atomic<Int>(0)
-    let maxOutstandingWrites = Atomic<Int>(0)
-    private let outstandingWrites = Atomic<Int>(0)
-    let reads = Atomic<Int>(0)
-    let writes = Atomic<Int>(0)
-    let flushes = Atomic<Int>(0)
+    let outstanding = Synchronization.Atomic<Int>(0)
+    let maxOutstanding = Synchronization.Atomic<Int>(0)
+    let maxOutstandingWrites = Synchronization.Atomic<Int>(0)
+    private let outstandingWrites = Synchronization.Atomic<Int>(0)
+    let reads = Synchronization.Atomic<Int>(0)
+    let writes = Synchronization.Atomic<Int>(0)
+    let flushes = Synchronization.Atomic<Int>(0)
     /// Requests that were not whole blocks inside the device: must stay 0.
-    let misaligned = Atomic<Int>(0)
-    let largestRequest = Atomic<Int>(0)
+    let misaligned = Synchronization.Atomic<Int>(0)
+    let largestRequest = Synchronization.Atomic<Int>(0)
     /// When set, every request fails with this error.
-    private let failureLock = NIOLockLike()
+    private let failureLock = NIOLock()
     private var failure: BlockDeviceError?
 
     init(blockSize: Int, byteCount: UInt64, capacity: Int? = nil, delay: TimeAmount? = .microseconds(200)) {
@@ -141,7 +142,7 @@ final class MemoryBackend: BlockDeviceBackend, @unchecked Sendable {
         if write { outstandingWrites.wrappingSubtract(1, ordering: .relaxed) }
     }
 
-    private func raise(_ maximum: borrowing Atomic<Int>, to value: Int) {
+    private func raise(_ maximum: borrowing Synchronization.Atomic<Int>, to value: Int) {
         var seen = maximum.load(ordering: .relaxed)
         while value > seen {
             let (done, original) = maximum.compareExchange(expected: seen, desired: value, ordering: .relaxed)
@@ -151,20 +152,6 @@ final class MemoryBackend: BlockDeviceBackend, @unchecked Sendable {
     }
 }
 
-/// A pthread mutex for the test backend.
-final class NIOLockLike: @unchecked Sendable {
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    init() { pthread_mutex_init(mutex, nil) }
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
-    func withLock<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return try body()
-    }
-}
 
 /// Runs a command (PATH lookup), stdout and stderr to /dev/null unless `quiet` is false;
 /// returns its exit status.
