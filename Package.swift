@@ -143,7 +143,8 @@ let package = Package(
         .target(
             name: "ISCSITestSupport",
             dependencies: [
-                "ISCSIProtocol",
+                "ISCSIProtocol", "ISCSITarget", "Backstore",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -181,7 +182,7 @@ let package = Package(
         .testTarget(
             name: "ISCSIInitiatorTests",
             dependencies: [
-                "ISCSIInitiator", "ISCSIProtocol", "ISCSITarget", "SCSITarget", "Backstore",
+                "ISCSIInitiator", "ISCSIProtocol", "ISCSITarget", "SCSITarget", "Backstore", "ISCSITestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -190,7 +191,11 @@ let package = Package(
         .testTarget(name: "OpenISCSIConfigTests", dependencies: ["OpenISCSIConfig"]),
         .testTarget(
             name: "ISCSIBlockDeviceTests",
-            dependencies: ["ISCSIBlockDevice", "BlockDevice", "ISCSIInitiator", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: [
+                "ISCSIBlockDevice", "BlockDevice", "ISCSIInitiator", "ISCSITestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "BlockDeviceTests",

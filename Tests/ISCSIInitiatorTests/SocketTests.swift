@@ -1,4 +1,5 @@
 import ISCSIProtocol
+import ISCSITestSupport
 import ISCSITarget
 import NIOCore
 import NIOPosix

@@ -4,20 +4,19 @@ import ISCSITarget
 import Logging
 import NIOCore
 import NIOPosix
-import XCTest
 
-/// Our own TargetServer on 127.0.0.1 with one RAM LUN 1.
-final class TargetFixture {
-    static let targetName = "iqn.2026-11.org.example.test:disk"
-    static let lunBytes: UInt64 = 4 << 20
+/// Our own TargetServer on 127.0.0.1 with one RAM LUN 1, for tests of the initiator side.
+public final class TargetFixture {
+    public static let targetName = "iqn.2026-11.org.example.test:disk"
+    public static let lunBytes: UInt64 = 4 << 20
 
-    let group: MultiThreadedEventLoopGroup
-    let server: TargetServer
-    let target: ExportedTarget
-    let port: Int
+    public let group: MultiThreadedEventLoopGroup
+    public let server: TargetServer
+    public let target: ExportedTarget
+    public let port: Int
 
     /// `port` 0 picks a free one; a fixed one brings a target back where an earlier one was.
-    init(port: Int = 0, _ configure: (inout TargetServerConfiguration) -> Void = { _ in }) throws {
+    public init(port: Int = 0, _ configure: (inout TargetServerConfiguration) -> Void = { _ in }) throws {
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let registry = TargetRegistry()
         target = try registry.createTarget(tid: 1, name: Self.targetName)
@@ -32,12 +31,12 @@ final class TargetFixture {
         self.port = try server.addPortal(Portal(host: "127.0.0.1", port: port))
     }
 
-    func shutdown() {
+    public func shutdown() {
         server.shutdown()
         try? group.syncShutdownGracefully()
     }
 
-    static func pattern(_ count: Int, seed: UInt8 = 0) -> ByteBuffer {
+    public static func pattern(_ count: Int, seed: UInt8 = 0) -> ByteBuffer {
         var buffer = ByteBuffer()
         buffer.reserveCapacity(count)
         for i in 0..<count { buffer.writeInteger(UInt8(truncatingIfNeeded: i &* 7 &+ Int(seed) &+ i >> 9)) }
