@@ -51,6 +51,8 @@ flow() {
   out=$($ADM -m node -T "$iqn" -p "127.0.0.1:$port" -l 2>&1) || fail "$name: login: $out"
   $ADM -m session | grep -q "tcp: \[[0-9]*\] 127.0.0.1:$port,1 $iqn (non-flash)" || fail "$name: -m session"
   $ADM -m session -P 3 | grep -q "Target: $iqn" || fail "$name: -m session -P 3"
+  $ADM -m host | grep -q "^tcp: \[[0-9]*\] 127.0.0.1,\[<empty>\],<empty> <empty>$" || fail "$name: -m host"
+  $ADM -m host -P 1 | grep -q "IPaddress: 127.0.0.1" || fail "$name: -m host -P 1"
   $ADM -m node -T "$iqn" -p "127.0.0.1:$port" -u | grep -q "successful" || fail "$name: logout"
 }
 update() { $ADM -m node -T "$1" -o update --name "$2" --value="$3"; }

@@ -38,6 +38,12 @@ public final class ISCSISession: @unchecked Sendable {
     public var tsih: UInt16 { (try? engine.eventLoop.submit { self.engine.tsih }.wait()) ?? 0 }
     public var isid: UInt64 { engine.configuration.isid }
 
+    /// Our end of the current connection (nil while there is none).
+    public var localAddress: String? {
+        let read = { self.engine.localAddress }
+        return engine.eventLoop.inEventLoop ? read() : (try? engine.eventLoop.submit(read).wait()) ?? nil
+    }
+
     /// Where the session stands, as `iscsiadm -m session -P 1` reports it.
     public enum State: Sendable, Equatable {
         case loggingIn

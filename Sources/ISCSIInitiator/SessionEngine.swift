@@ -44,6 +44,7 @@ final class SessionEngine: @unchecked Sendable {
     @exclusivity(unchecked) private var machine: Machine?
     @exclusivity(unchecked) private var handler: InitiatorChannelHandler?
     private var channel: Channel?
+    var localAddress: String? { channel?.localAddress?.ipAddress }
     private var login: InitiatorLoginMachine?
     private var loginPromise: EventLoopPromise<InitiatorLoginMachine.LoginResult>?
     private var loginTimeout: Scheduled<Void>?

@@ -22,6 +22,10 @@ public struct AdminCommandLine: Equatable, Sendable {
     public var version = false
     public var help = false
     public var debug: String?
+    /// -H: a host number (or MAC, for offload hosts).
+    public var host: String?
+    /// -C: a sub mode (chap, flashnode, stats, ping).
+    public var submode: String?
 
     public init() {}
 
@@ -116,6 +120,8 @@ public struct AdminCommandLine: Equatable, Sendable {
         case "V": version = true
         case "h": help = true
         case "d": debug = value
+        case "H": host = value
+        case "C": submode = value
         default: break
         }
     }

@@ -41,6 +41,7 @@ public final class Iscsiadm {
             out("iscsiadm -m discovery [-hV] [-d debug_level] [-P printlevel] [-t type -p ip:port -I ifaceN ... [-l]] | [[-p ip:port] [-l | -D]] [-W]")
             out("iscsiadm -m node [-hV] [-d debug_level] [-P printlevel] [-L all,manual,automatic,onboot] [-W] [-U all,manual,automatic,onboot] [-S] [[-T targetname -p ip:port -I ifaceN] [-l | -u | -R | -s]] [[-o operation ] [-n name] [-v value]]")
             out("iscsiadm -m session [-hV] [-d debug_level] [-P printlevel] [-r sessionid | sysfsdir [-R | -u | -s] [-o operation] [-n name] [-v value]]")
+            out("iscsiadm -m host [-P printlevel] [-H hostno|MAC] [[-C chap [-x chap_tbl_idx]] | [-C flashnode [-A portal_type] [-x flashnode_idx]] | [-C stats]] [[-o operation] [-n name] [-v value]]")
             out("iscsiadm -m iface [-hV] [-d debug_level] [-P printlevel] [-I ifacename | -H hostno|MAC] [[-o operation ] [-n name] [-v value]] [-C ping [-a ip] [-b packetsize] [-c count] [-i interval]]")
             return 0
         }
@@ -53,6 +54,7 @@ public final class Iscsiadm {
             case "node": return try node(line)
             case "session": return try session(line)
             case "iface": return try iface(line)
+            case "host": return try host(line)
             case nil: return fail(ISCSIError(.invalid, "You must specify a mode of operation."))
             default: return fail(ISCSIError(.invalid, "mode \(line.mode ?? "") is not yet supported"))
             }
@@ -418,9 +420,11 @@ public final class Iscsiadm {
         "tcp: [\(session.sid)] \(session.persistentPortal.hostPort),\(session.portal.tpgt) \(session.target) (non-flash)"
     }
 
-    public static func sessionTree(_ sessions: [SessionInfo], level: Int) -> String {
+    static let transportVersion = "iSCSI Transport Class version 2.0-870\nversion \(RecordSchema.version)\n"
+
+    public static func sessionTree(_ sessions: [SessionInfo], level: Int, header: Bool = true) -> String {
         var text = ""
-        if level >= 3 { text += "iSCSI Transport Class version 2.0-870\nversion \(RecordSchema.version)\n" }
+        if level >= 3 && header { text += transportVersion }
         var previous: SessionInfo?
         func line(_ s: String) { text += "\t\t\(s)\n" }
         func banner(_ title: String) {
@@ -476,6 +480,74 @@ public final class Iscsiadm {
                 }
             }
             previous = session
+        }
+        return text
+    }
+
+    // MARK: host mode
+
+    /// `-m host`: with software iSCSI each session has its own SCSI host, numbered like the
+    /// session (as `-P 3`'s "Host Number" shows). Offload features (CHAP tables, flash nodes,
+    /// host statistics) belong to hardware hosts.
+    private func host(_ line: AdminCommandLine) throws -> Int32 {
+        var sessions: [SessionInfo]
+        do {
+            sessions = try liveSessions()
+        } catch let error as ISCSIError where error.code == .iscsidNotConnected {
+            sessions = []
+        }
+        var hostNumber: Int?
+        if let text = line.host {
+            guard let number = Int(text), number >= 0 else {
+                throw ISCSIError(.invalid, "Invalid host no \(text). \(String(cString: strerror(EINVAL))).")
+            }
+            hostNumber = number
+            sessions = sessions.filter { $0.sid == number }
+        }
+        if let submode = line.submode {
+            guard ["chap", "flashnode", "stats"].contains(submode) else { throw ISCSIError(.invalid, "Invalid Sub Mode") }
+            guard let hostNumber else {
+                let name = submode == "stats" ? "STATS" : submode.uppercased()
+                throw ISCSIError(.invalid, "\(name) mode requires host no")
+            }
+            guard !sessions.isEmpty else { throw ISCSIError(.hostNotFound, "Could not find host \(hostNumber)") }
+            throw ISCSIError(.operationNotSupported, "\(submode) is not supported by host \(hostNumber) (transport tcp)")
+        }
+        guard !sessions.isEmpty else { throw ISCSIError(.noObjectsFound, "No iSCSI hosts.") }
+        let level = line.printLevel ?? 0
+        guard (0...4).contains(level) || level == -1 else {
+            throw ISCSIError(.invalid, "Invalid info level \(level). Try 0 - 4.")
+        }
+        let sorted = sessions.sorted { $0.sid < $1.sid }
+        if level <= 0 {
+            for session in sorted { out(Self.hostFlat(session)) }
+            return 0
+        }
+        var text = level == 4 ? Self.transportVersion : ""
+        for session in sorted { text += Self.hostTree(session, level: level) }
+        out(text, terminator: "")
+        return 0
+    }
+
+    static func hostFlat(_ session: SessionInfo) -> String {
+        "tcp: [\(session.sid)] \(hostAddress(session)),[<empty>],<empty> <empty>"
+    }
+
+    private static func hostAddress(_ session: SessionInfo) -> String {
+        let address = session.localAddress
+        if address.isEmpty { return "<empty>" }
+        return address.contains(".") ? address : "[\(address)]"
+    }
+
+    static func hostTree(_ session: SessionInfo, level: Int) -> String {
+        var text = "Host Number: \(session.sid)\n\tState: running\n\tTransport: tcp\n\tInitiatorname: <empty>\n"
+        text += "\tIPaddress: \(hostAddress(session))\n\tHWaddress: <empty>\n\tNetdev: <empty>\n"
+        guard level >= 2 else { return text }
+        text += "\t*********\n\tSessions:\n\t*********\n"
+        // -P 2 adds session state and interface, 3 the iSCSI parameters, 4 the SCSI devices.
+        let tree = sessionTree([session], level: level - 1, header: false)
+        for line in tree.split(separator: "\n", omittingEmptySubsequences: false).dropLast() {
+            text += "\t\(line)\n"
         }
         return text
     }

@@ -82,7 +82,7 @@ actor InitiatorBackend: SessionBackend {
         let luns = (try? await session.reportLUNs()) ?? []
         var info = SessionInfo(
             sid: sid, target: node.target, portal: node.portal, iface: node.iface, initiatorName: initiatorName,
-            record: record, negotiated: Self.describe(session.parameters),
+            localAddress: session.localAddress ?? "", record: record, negotiated: Self.describe(session.parameters),
             luns: luns.map { SessionLUN(lun: Int($0)) })
         if let devices {
             let report = await devices.attach(

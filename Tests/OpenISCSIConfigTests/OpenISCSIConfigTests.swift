@@ -292,6 +292,20 @@ final class IscsiadmTests: XCTestCase {
         XCTAssertTrue(r.out.hasPrefix("iSCSI Transport Class version 2.0-870\nversion 2.1.8\nTarget: iqn.2026-11.test:h13a (non-flash)\n\tCurrent Portal: 127.0.0.1:3431,1\n"))
         XCTAssertTrue(r.out.contains("\t\tSID: 1\n"))
         XCTAssertTrue(r.out.contains("\t\t\tAttached scsi disk sdb\t\tState: running\n"))
+        // Software iSCSI: one SCSI host per session, numbered like it.
+        XCTAssertEqual(run(["-m", "host"]).out, "tcp: [1] 127.0.0.1,[<empty>],<empty> <empty>\n")
+        XCTAssertEqual(
+            run(["-m", "host", "-P", "1", "-H", "1"]).out,
+            "Host Number: 1\n\tState: running\n\tTransport: tcp\n\tInitiatorname: <empty>\n\tIPaddress: 127.0.0.1\n"
+                + "\tHWaddress: <empty>\n\tNetdev: <empty>\n")
+        r = run(["-m", "host", "-P", "4"])
+        XCTAssertTrue(r.out.hasPrefix("iSCSI Transport Class version 2.0-870\nversion 2.1.8\nHost Number: 1\n"), r.out)
+        XCTAssertTrue(r.out.contains("\t*********\n\tSessions:\n\t*********\n\tTarget: iqn.2026-11.test:h13a (non-flash)\n"), r.out)
+        XCTAssertTrue(r.out.contains("\t\t\t\tAttached scsi disk sdb\t\tState: running\n"), r.out)
+        r = run(["-m", "host", "-H", "9"])
+        XCTAssertEqual(r.status, 21); XCTAssertEqual(r.err, "iscsiadm: No iSCSI hosts.\n")
+        r = run(["-m", "host", "-H", "1", "-C", "flashnode"])
+        XCTAssertEqual(r.status, 27)
         XCTAssertEqual(run(["-m", "session", "-r", "1", "-R"]).out, "Rescanning session [sid: 1, target: iqn.2026-11.test:h13a, portal: 127.0.0.1,3431]\n")
         XCTAssertEqual(run(["-m", "session", "-r", "9", "-u"]).status, 22)
         r = run(["-m", "node", "-U", "all"])
