@@ -159,6 +159,7 @@ grep -q "cannot make connection to 127.0.0.1: Connection refused" "$WORK/iscsid.
   fail "iscsid did not log why the login failed"
 expect 21 "iscsiadm: No active sessions." "$ADM" -m session
 expect 21 "iscsiadm: No iSCSI hosts." "$ADM" -m host
+expect 21 "iscsiadm: Could not get list of targets from firmware. (err 21)" "$ADM" -m fw -l
 expect 7 "iscsiadm: STATS mode requires host no" "$ADM" -m host -C stats
 expect 7 "iscsiadm: Invalid Sub Mode" "$ADM" -m host -H 1 -C bogus
 kill -0 "${PIDS[-1]}" 2>/dev/null || fail "iscsid died"

@@ -41,6 +41,7 @@ public final class Iscsiadm {
             out("iscsiadm -m discovery [-hV] [-d debug_level] [-P printlevel] [-t type -p ip:port -I ifaceN ... [-l]] | [[-p ip:port] [-l | -D]] [-W]")
             out("iscsiadm -m node [-hV] [-d debug_level] [-P printlevel] [-L all,manual,automatic,onboot] [-W] [-U all,manual,automatic,onboot] [-S] [[-T targetname -p ip:port -I ifaceN] [-l | -u | -R | -s]] [[-o operation ] [-n name] [-v value]]")
             out("iscsiadm -m session [-hV] [-d debug_level] [-P printlevel] [-r sessionid | sysfsdir [-R | -u | -s] [-o operation] [-n name] [-v value]]")
+            out("iscsiadm -m fw [-d debug_level] [-l]")
             out("iscsiadm -m host [-P printlevel] [-H hostno|MAC] [[-C chap [-x chap_tbl_idx]] | [-C flashnode [-A portal_type] [-x flashnode_idx]] | [-C stats]] [[-o operation] [-n name] [-v value]]")
             out("iscsiadm -m iface [-hV] [-d debug_level] [-P printlevel] [-I ifacename | -H hostno|MAC] [[-o operation ] [-n name] [-v value]] [-C ping [-a ip] [-b packetsize] [-c count] [-i interval]]")
             return 0
@@ -55,6 +56,9 @@ public final class Iscsiadm {
             case "session": return try session(line)
             case "iface": return try iface(line)
             case "host": return try host(line)
+            // Boot firmware (iBFT) targets: a software initiator in userspace has no firmware
+            // table to read, which open-iscsi reports just like a machine without iBFT.
+            case "fw": throw ISCSIError(.noObjectsFound, "Could not get list of targets from firmware. (err 21)")
             case nil: return fail(ISCSIError(.invalid, "You must specify a mode of operation."))
             default: return fail(ISCSIError(.invalid, "mode \(line.mode ?? "") is not yet supported"))
             }
