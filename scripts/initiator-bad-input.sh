@@ -159,6 +159,8 @@ grep -q "cannot make connection to 127.0.0.1: Connection refused" "$WORK/iscsid.
   fail "iscsid did not log why the login failed"
 expect 21 "iscsiadm: No active sessions." "$ADM" -m session
 expect 21 "iscsiadm: No iSCSI hosts." "$ADM" -m host
+expect 7 "iscsiadm: Apply requires iface." "$ADM" -m iface -o apply
+expect 6 "iscsiadm: Could not read iface qla4xxx.00:0e:1e:04:8b:2e (6)." "$ADM" -m iface -I qla4xxx.00:0e:1e:04:8b:2e -o apply
 expect 21 "iscsiadm: Could not get list of targets from firmware. (err 21)" "$ADM" -m fw -l
 expect 7 "iscsiadm: STATS mode requires host no" "$ADM" -m host -C stats
 expect 7 "iscsiadm: Invalid Sub Mode" "$ADM" -m host -H 1 -C bogus

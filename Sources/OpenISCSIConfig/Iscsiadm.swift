@@ -46,7 +46,7 @@ public final class Iscsiadm {
             out("iscsiadm -m iface [-hV] [-d debug_level] [-P printlevel] [-I ifacename | -H hostno|MAC] [[-o operation ] [-n name] [-v value]] [-C ping [-a ip] [-b packetsize] [-c count] [-i interval]]")
             return 0
         }
-        for op in line.ops where !["new", "delete", "update", "show", "nonpersistent"].contains(op) {
+        for op in line.ops where !["new", "delete", "update", "show", "nonpersistent", "apply", "applyall"].contains(op) {
             return fail(ISCSIError(.invalid, "can not recognize operation: '\(op)'"))
         }
         do {
@@ -571,7 +571,21 @@ public final class Iscsiadm {
     // MARK: iface
 
     private func iface(_ line: AdminCommandLine) throws -> Int32 {
+        if line.ops.first == "applyall" {
+            // Network settings are applied to offload hosts; a tcp host has none to take.
+            guard let text = line.host, let number = Int(text) else {
+                throw ISCSIError(.invalid, "Applyall requires a valid host number or MAC passed in with the --host argument.")
+            }
+            let sessions = (try? liveSessions()) ?? []
+            guard sessions.contains(where: { $0.sid == number }) else {
+                throw ISCSIError(.invalid, "Could not match host\(number) to ifaces.")
+            }
+            err("iscsiadm: Nothing to configure.")
+            out("Applied settings to ifaces attached to host\(number).")
+            return 0
+        }
         guard let name = line.iface else {
+            if line.ops.first == "apply" { throw ISCSIError(.invalid, "Apply requires iface.") }
             for name in store.ifaceNames() {
                 guard let record = store.readIface(name) else { continue }
                 let fields = ["iface.hwaddress", "iface.ipaddress", "iface.net_ifacename", "iface.initiatorname"]
@@ -601,6 +615,15 @@ public final class Iscsiadm {
             }
             try store.writeIface(record, name: name)
             out("\(name) updated.")
+        case "apply":
+            guard let record = store.readIface(name) else { throw ISCSIError(.database, "Could not read iface \(name) (6).") }
+            // Only offload transports take network settings from an iface.
+            guard record["iface.transport_name"] ?? "tcp" != "tcp" else {
+                err("iscsiadm: Nothing to configure.")
+                out("\(name) applied.")
+                return 0
+            }
+            throw ISCSIError(.operationNotSupported, "Could not apply net configuration: operation not supported")
         default:
             guard let record = store.readIface(name) else {
                 throw ISCSIError(.database, "Could not read iface \(name). Failed to open \(store.paths.ifaceRecord(name)): No such file or directory")
