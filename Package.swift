@@ -200,7 +200,7 @@ let package = Package(
         .testTarget(
             name: "BlockDeviceTests",
             dependencies: [
-                "BlockDevice",
+                "BlockDevice", "CFUSE",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

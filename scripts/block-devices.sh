@@ -130,7 +130,29 @@ truncate -s 256M /dev/shm/blk-ours2.img
 "$ADM" -m session -R >/dev/null 2>"$WORK/err"
 grep -q "lun 2 is gone from the target: /dev/loop[0-9]* detached" "$WORK/err" || fail "removed LUN: $(cat "$WORK/err")"
 [ ! -e "$(link 3461 ours 2)" ] || fail "removed LUN 2 kept its link"
+
+echo "== ours: a thin LUN gets its space back through fstrim (discard -> UNMAP)"
+truncate -s 512M /dev/shm/blk-thin.img
+"$BIN/tgtadm" -C 61 --lld iscsi --op new --mode logicalunit --tid 1 --lun 3 -b /dev/shm/blk-thin.img
+"$BIN/tgtadm" -C 61 --lld iscsi --op update --mode logicalunit --tid 1 --lun 3 --params thin_provisioning=1
+"$ADM" -m session -R >/dev/null
+thin=$(readlink "$(link 3461 ours 3)")
+[ -b "$thin" ] || fail "thin LUN 3 got no device"
+used() { du -k /dev/shm/blk-thin.img | cut -f1; }
+mkfs.ext4 -q -F "$thin"
+mount "$thin" "$MNT"
+head -c 64M /dev/urandom >"$MNT/big"
+sync
+full=$(used)
+rm "$MNT/big"
+sync  # the blocks are free for fstrim once the delete is committed
+fstrim "$MNT" || fail "fstrim on the thin LUN"
+umount "$MNT"
+[ $((full - $(used))) -gt 60000 ] || fail "fstrim gave back $((full - $(used))) KiB of 65536"
+fsck.ext4 -n -f "$thin" >"$WORK/fsck.out" 2>&1 || fail "fsck after fstrim: $(cat "$WORK/fsck.out")"
+echo "ok: the LUN's file went from $full KiB to $(used) KiB"
 logout ours 3461
+"$BIN/tgtadm" -C 61 --lld iscsi --op delete --mode logicalunit --tid 1 --lun 3
 
 echo "== ours: target gone past replacement_timeout: IO fails with EIO, nothing hangs; back when the target is"
 "$ADM" -m node -T iqn.2026-11.test:ours -o update -n node.session.timeo.replacement_timeout -v 5
@@ -179,5 +201,5 @@ for masked in "/dev/fuse:no FUSE: /dev/fuse is not the FUSE device" \
   ISCSI_ROOT=$root ISCSID_RUN_DIR=$run "$ADM" -m node -u >/dev/null || fail "$masked: logout"
   kill "$masked_pid"; wait "$masked_pid" 2>/dev/null || true
 done
-rm -f /dev/shm/blk-ours2.img
+rm -f /dev/shm/blk-ours2.img /dev/shm/blk-thin.img
 echo "block-devices: all checks passed"

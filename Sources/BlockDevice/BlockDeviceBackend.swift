@@ -26,4 +26,22 @@ public protocol BlockDeviceBackend: AnyObject, Sendable {
         completion: @escaping @Sendable (Result<Void, BlockDeviceError>) -> Void)
     /// Makes completed writes durable (SYNCHRONIZE CACHE).
     func flush(completion: @escaping @Sendable (Result<Void, BlockDeviceError>) -> Void)
+    /// Makes whole blocks read back as zeros. `deallocate`: the space may also be given back (a
+    /// hole, UNMAP), and a backend that cannot promise zeros that way answers `.notSupported`;
+    /// without it the zeros must be written (WRITE SAME). The FUSE layer calls this for
+    /// fallocate(PUNCH_HOLE) and fallocate(ZERO_RANGE): the loop driver's discard and
+    /// write-zeroes requests.
+    func zero(
+        offset: UInt64, length: UInt64, deallocate: Bool,
+        completion: @escaping @Sendable (Result<Void, BlockDeviceError>) -> Void)
+}
+
+extension BlockDeviceBackend {
+    /// Backends without a way to zero or deallocate: the kernel falls back to writing zeros.
+    public func zero(
+        offset: UInt64, length: UInt64, deallocate: Bool,
+        completion: @escaping @Sendable (Result<Void, BlockDeviceError>) -> Void
+    ) {
+        completion(.failure(BlockDeviceError(.notSupported)))
+    }
 }

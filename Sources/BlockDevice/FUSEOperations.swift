@@ -58,6 +58,10 @@ extension LUNFileSystem {
         ops.fsync = { req, _, _, info in
             fuseFileSystem(req).flush(req!, file: fuseOpenFile(info))
         }
+        // The loop driver turns discards and write-zeroes into fallocate on its backing file.
+        ops.fallocate = { req, _, mode, offset, length, info in
+            fuseFileSystem(req).fallocate(req!, file: fuseOpenFile(info), mode: mode, offset: offset, length: length)
+        }
         return ops
     }
 

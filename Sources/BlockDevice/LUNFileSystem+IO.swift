@@ -148,6 +148,40 @@ extension LUNFileSystem {
         }
     }
 
+    /// fallocate(2) modes the kernel's loop driver sends (linux/falloc.h).
+    static let keepSize: Int32 = 0x01
+    static let punchHole: Int32 = 0x02
+    static let zeroRange: Int32 = 0x10
+
+    /// PUNCH_HOLE (discard) and ZERO_RANGE (write zeroes) of whole blocks; anything else, or a
+    /// range that does not start and end on block boundaries, is EOPNOTSUPP, and the kernel
+    /// then writes zeros itself where it has to.
+    func fallocate(_ req: fuse_req_t, file: LUNFile, mode: Int32, offset: off_t, length: off_t) {
+        let pending = PendingRequest(raw: req)
+        let backend = file.backend
+        let block = UInt64(backend.blockSize)
+        let punch = mode == Self.punchHole | Self.keepSize
+        guard punch || mode == Self.zeroRange || mode == Self.zeroRange | Self.keepSize,
+            offset >= 0, length > 0, UInt64(offset) % block == 0
+        else { return fail(pending, EOPNOTSUPP) }
+        let size = backend.byteCount / block * block
+        let start = UInt64(offset)
+        guard start < size else {  // nothing there to zero
+            fuse_reply_err(req, 0)
+            return
+        }
+        let end = min(start + UInt64(length), size)
+        guard end % block == 0 else { return fail(pending, EOPNOTSUPP) }
+        begin()
+        backend.zero(offset: start, length: end - start, deallocate: punch) { result in
+            switch result {
+            case .success: fuse_reply_err(pending.raw, 0)
+            case .failure(let error): self.fail(pending, error.errno)
+            }
+            self.end()
+        }
+    }
+
     private func replyWrite(
         _ pending: PendingRequest, _ result: Result<Void, BlockDeviceError>, count: Int
     ) {

@@ -1,4 +1,6 @@
 #ifdef __linux__
+#define _GNU_SOURCE
+#include <fcntl.h>
 #include "cfuse.h"
 
 #include <errno.h>
@@ -82,5 +84,9 @@ int cfuse_loop_get_status(int loop_fd, uint32_t *flags, uint64_t *backing_device
 uint32_t cfuse_lo_flags_direct_io(void) { return LO_FLAGS_DIRECT_IO; }
 uint32_t cfuse_lo_flags_autoclear(void) { return LO_FLAGS_AUTOCLEAR; }
 uint32_t cfuse_lo_flags_read_only(void) { return LO_FLAGS_READ_ONLY; }
+
+int cfuse_fallocate(int fd, int mode, int64_t offset, int64_t length) {
+    return fallocate(fd, mode, (off_t)offset, (off_t)length) == 0 ? 0 : -errno;
+}
 
 #endif /* __linux__ */

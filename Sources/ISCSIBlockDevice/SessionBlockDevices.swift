@@ -93,9 +93,10 @@ public final class SessionBlockDevices: @unchecked Sendable {
         guard blockSize >= 512, blockSize <= 65536, blockSize & (blockSize - 1) == 0 else {
             throw BlockDeviceSetupError("unsupported block size \(blockSize)")
         }
-        let limit = await Self.maxTransferBytes(session: session, lun: lun, blockSize: blockSize)
+        let limits = await Self.limits(session: session, lun: lun, blockSize: blockSize)
         let backend = SessionLUNBackend(
-            session: session, lun: lun, blockSize: blockSize, byteCount: capacity.bytes, maxTransferBytes: limit)
+            session: session, lun: lun, blockSize: blockSize, byteCount: capacity.bytes,
+            maxTransferBytes: limits.transfer, provisioning: limits.provisioning)
         let fileSystem = try mountedFileSystem()
         let fileName = "session\(sid)-lun\(lun)"
         let file = try fileSystem.addFile(name: fileName, backend: backend)
@@ -129,12 +130,33 @@ public final class SessionBlockDevices: @unchecked Sendable {
         return mounted
     }
 
-    /// The Block Limits VPD page's MAXIMUM TRANSFER LENGTH, capped at 1 MiB (FUSE's largest request).
-    static func maxTransferBytes(session: ISCSISession, lun: UInt64, blockSize: Int) async -> Int {
-        guard let page = try? await session.executeChecked(lun: lun, cdb: [0x12, 1, 0xB0, 0, 64, 0], expectedDataInLength: 64),
-            let blocks = page.data.getInteger(at: page.data.readerIndex + 8, as: UInt32.self), blocks > 0
-        else { return defaultMaxTransfer }
-        return min(defaultMaxTransfer, Int(blocks) * blockSize)
+    /// The Block Limits VPD page's MAXIMUM TRANSFER LENGTH (capped at 1 MiB, FUSE's largest
+    /// request), unmap and write-same limits; READ CAPACITY(16)'s LBPME/LBPRZ and the Logical
+    /// Block Provisioning page's LBPU say whether UNMAP leaves zeros behind.
+    static func limits(session: ISCSISession, lun: UInt64, blockSize: Int) async -> (
+        transfer: Int, provisioning: SessionLUNBackend.Provisioning
+    ) {
+        var transfer = defaultMaxTransfer
+        var provisioning = SessionLUNBackend.Provisioning()
+        if let page = try? await session.executeChecked(lun: lun, cdb: [0x12, 1, 0xB0, 0, 64, 0], expectedDataInLength: 64) {
+            let data = page.data
+            let base = data.readerIndex
+            if let blocks = data.getInteger(at: base + 8, as: UInt32.self), blocks > 0 {
+                transfer = min(defaultMaxTransfer, Int(blocks) * blockSize)
+            }
+            provisioning.maxUnmapBlocks = data.getInteger(at: base + 20, as: UInt32.self) ?? 0
+            provisioning.maxWriteSameBlocks = data.getInteger(at: base + 36, as: UInt64.self) ?? 0
+        }
+        let capacity = try? await session.executeChecked(
+            lun: lun, cdb: [0x9E, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0], expectedDataInLength: 32)
+        let flags = capacity?.data.getInteger(at: (capacity?.data.readerIndex ?? 0) + 14, as: UInt8.self) ?? 0
+        if flags & 0xC0 == 0xC0,  // LBPME and LBPRZ
+            let page = try? await session.executeChecked(lun: lun, cdb: [0x12, 1, 0xB2, 0, 64, 0], expectedDataInLength: 64),
+            let bits = page.data.getInteger(at: page.data.readerIndex + 5, as: UInt8.self), bits & 0x80 != 0  // LBPU
+        {
+            provisioning.unmapReadsZeros = true
+        }
+        return (transfer, provisioning)
     }
 
     // MARK: Detach

@@ -21,13 +21,35 @@ public final class SessionLUNBackend: BlockDeviceBackend, @unchecked Sendable {
     public let maxTransferBytes: Int
     private let capacity: NIOLockedValueBox<UInt64>
     private let loop: EventLoop
+    public let provisioning: Provisioning
+
+    /// What the LUN offers for giving space back and writing zeros (READ CAPACITY(16), the
+    /// Block Limits and Logical Block Provisioning VPD pages).
+    public struct Provisioning: Sendable, Equatable {
+        /// LBPME with LBPRZ and UNMAP supported: an unmapped block reads back as zeros.
+        public var unmapReadsZeros = false
+        /// MAXIMUM UNMAP LBA COUNT (blocks per UNMAP descriptor).
+        public var maxUnmapBlocks: UInt32 = 0
+        /// MAXIMUM WRITE SAME LENGTH; 0 when the LUN gives none.
+        public var maxWriteSameBlocks: UInt64 = 0
+
+        public init(unmapReadsZeros: Bool = false, maxUnmapBlocks: UInt32 = 0, maxWriteSameBlocks: UInt64 = 0) {
+            self.unmapReadsZeros = unmapReadsZeros
+            self.maxUnmapBlocks = maxUnmapBlocks
+            self.maxWriteSameBlocks = maxWriteSameBlocks
+        }
+    }
 
     /// Retries of a command answered with UNIT ATTENTION (reported once per I_T nexus after a
     /// reset, a capacity change or a login), ABORTED COMMAND, BUSY or TASK SET FULL.
     static let retries = 5
 
-    public init(session: ISCSISession, lun: UInt64, blockSize: Int, byteCount: UInt64, maxTransferBytes: Int) {
+    public init(
+        session: ISCSISession, lun: UInt64, blockSize: Int, byteCount: UInt64, maxTransferBytes: Int,
+        provisioning: Provisioning = Provisioning()
+    ) {
         self.session = session
+        self.provisioning = provisioning
         self.lun = lun
         self.blockSize = blockSize
         self.capacity = NIOLockedValueBox(byteCount)
@@ -96,6 +118,67 @@ public final class SessionLUNBackend: BlockDeviceBackend, @unchecked Sendable {
             case .failure(let error): completion(.failure(error))
             }
         }
+    }
+
+    /// Deallocation is UNMAP, and only where unmapped blocks read back as zeros; zeroing is WRITE
+    /// SAME(16) of a zero block. Requests beyond the LUN's limits are split.
+    public func zero(
+        offset: UInt64, length: UInt64, deallocate: Bool,
+        completion: @escaping @Sendable (Result<Void, BlockDeviceError>) -> Void
+    ) {
+        let block = UInt64(blockSize)
+        let first = offset / block
+        let blocks = length / block
+        guard blocks > 0 else { return completion(.success(())) }
+        let limit: UInt64
+        if deallocate {
+            guard provisioning.unmapReadsZeros, provisioning.maxUnmapBlocks > 0 else {
+                return completion(.failure(BlockDeviceError(.notSupported, "the LUN does not unmap to zeros")))
+            }
+            limit = UInt64(provisioning.maxUnmapBlocks)
+        } else {
+            // Without a stated limit, pieces of 32 MiB keep each command short.
+            limit = min(provisioning.maxWriteSameBlocks > 0 ? provisioning.maxWriteSameBlocks : (32 << 20) / block, UInt64(UInt32.max))
+        }
+        let pieces = Int((blocks + limit - 1) / limit)
+        let join = Join(pieces: pieces) { (result: Result<ByteBuffer, BlockDeviceError>) in completion(result.map { _ in () }) }
+        var done: UInt64 = 0
+        while done < blocks {
+            let count = min(limit, blocks - done)
+            let (cdb, data) = deallocate ? Self.unmap(lba: first + done, blocks: count) : writeSameZeros(lba: first + done, blocks: count)
+            execute(cdb: cdb, dataOut: data, expected: 0, attempt: 0) { join.finish($0.map { _ in () }) }
+            done += count
+        }
+    }
+
+    /// UNMAP with one block descriptor (SBC-3 5.28).
+    static func unmap(lba: UInt64, blocks: UInt64) -> (ByteBuffer, ByteBuffer) {
+        var cdb = ByteBufferAllocator().buffer(capacity: 10)
+        cdb.writeInteger(UInt8(0x42))
+        cdb.writeRepeatingByte(0, count: 6)
+        cdb.writeInteger(UInt16(24))  // PARAMETER LIST LENGTH
+        cdb.writeInteger(UInt8(0))
+        var list = ByteBufferAllocator().buffer(capacity: 24)
+        list.writeInteger(UInt16(22))  // UNMAP DATA LENGTH
+        list.writeInteger(UInt16(16))  // BLOCK DESCRIPTOR DATA LENGTH
+        list.writeInteger(UInt32(0))
+        list.writeInteger(lba)
+        list.writeInteger(UInt32(blocks))
+        list.writeInteger(UInt32(0))
+        return (cdb, list)
+    }
+
+    /// WRITE SAME(16) of one zero block over `blocks` blocks, never unmapping (SBC-3 5.42).
+    private func writeSameZeros(lba: UInt64, blocks: UInt64) -> (ByteBuffer, ByteBuffer) {
+        var cdb = ByteBufferAllocator().buffer(capacity: 16)
+        cdb.writeInteger(UInt8(0x93))
+        cdb.writeInteger(UInt8(0))
+        cdb.writeInteger(lba)
+        cdb.writeInteger(UInt32(blocks))
+        cdb.writeInteger(UInt16(0))
+        var zeros = ByteBufferAllocator().buffer(capacity: blockSize)
+        zeros.writeRepeatingByte(0, count: blockSize)
+        return (cdb, zeros)
     }
 
     /// READ(16) or WRITE(16) of `bytes` at `offset`.

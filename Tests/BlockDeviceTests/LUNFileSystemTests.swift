@@ -1,5 +1,6 @@
 #if os(Linux)
 import BlockDevice
+import CFUSE
 import NIOCore
 import Synchronization
 import XCTest
@@ -246,6 +247,30 @@ final class LUNFileSystemTests: XCTestCase {
         XCTAssertEqual(backend.flushes.load(ordering: .relaxed), afterFsync + 1)
         XCTAssertEqual(close(fd), 0)  // close sends FLUSH
         XCTAssertEqual(backend.flushes.load(ordering: .relaxed), afterFsync + 2)
+    }
+
+    func testPunchHoleAndZeroRangeReachTheBackend() throws {
+        let (_, backend, path) = try makeFileSystem(blockSize: 4096, byteCount: 4 * mib)
+        let fd = try openFile(path)
+        defer { close(fd) }
+        XCTAssertEqual(pwriteAll(fd, pattern(4 * 65536, seed: 5), at: 0), 4 * 65536)
+        let punch = Int32(0x02 | 0x01)  // FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
+        func fallocate(_ fd: Int32, _ mode: Int32, _ offset: Int64, _ length: Int64) -> Int32 {
+            cfuse_fallocate(fd, mode, offset, length)
+        }
+        XCTAssertEqual(fallocate(fd, punch, 65536, 65536), 0)
+        XCTAssertEqual(backend.bytes(at: 65536, count: 65536), [UInt8](repeating: 0, count: 65536))
+        XCTAssertEqual(backend.bytes(at: 0, count: 16), Array(pattern(16, seed: 5)), "outside the hole untouched")
+        XCTAssertEqual(fallocate(fd, 0x10, 3 * 65536, 4096), 0)  // FALLOC_FL_ZERO_RANGE
+        XCTAssertEqual(backend.bytes(at: 3 * 65536, count: 4096), [UInt8](repeating: 0, count: 4096))
+        // Partial blocks and plain allocation are left to the caller; so is a LUN that cannot
+        // promise zeros after deallocating.
+        XCTAssertEqual(fallocate(fd, punch, 100, 4096), -EOPNOTSUPP)
+        XCTAssertEqual(fallocate(fd, 0, 0, 4096), -EOPNOTSUPP)
+        backend.deallocates.store(false, ordering: .relaxed)
+        XCTAssertEqual(fallocate(fd, punch, 0, 4096), -EOPNOTSUPP)
+        XCTAssertEqual(fallocate(fd, 0x10, 0, 4096), 0, "zeroing still works")
+        XCTAssertEqual(backend.misaligned.load(ordering: .relaxed), 0)
     }
 
     func testBackendErrorsReachTheCaller() throws {

@@ -111,6 +111,27 @@ final class MemoryBackend: BlockDeviceBackend, @unchecked Sendable {
         }
     }
 
+    /// Deallocation requests this backend takes (a thin LUN whose unmapped blocks read zeros).
+    let deallocates = Synchronization.Atomic<Bool>(true)
+    let zeroRequests = Synchronization.Atomic<Int>(0)
+
+    func zero(
+        offset: UInt64, length: UInt64, deallocate: Bool,
+        completion: @escaping @Sendable (Result<Void, BlockDeviceError>) -> Void
+    ) {
+        zeroRequests.wrappingAdd(1, ordering: .relaxed)
+        let ok = check(offset: offset, length: Int(length))
+        let refused = deallocate && !deallocates.load(ordering: .relaxed)
+        enter(write: true)
+        complete {
+            defer { self.leave(write: true) }
+            guard ok else { return completion(.failure(BlockDeviceError(.outOfRange))) }
+            guard !refused else { return completion(.failure(BlockDeviceError(.notSupported))) }
+            (self.storage + Int(offset)).initializeMemory(as: UInt8.self, repeating: 0, count: Int(length))
+            completion(.success(()))
+        }
+    }
+
     /// Runs `body` on an event loop, after `delay` when there is one.
     private func complete(_ body: @escaping @Sendable () -> Void) {
         let loop = group.next()

@@ -45,6 +45,9 @@ int cfuse_loop_set_block_size(int loop_fd, uint32_t block_size);
 int cfuse_loop_get_status(int loop_fd, uint32_t *flags, uint64_t *backing_device,
                           uint64_t *backing_inode);
 
+/* fallocate(2), which Swift's Glibc module does not expose: 0 or -errno. */
+int cfuse_fallocate(int fd, int mode, int64_t offset, int64_t length);
+
 uint32_t cfuse_lo_flags_direct_io(void);
 uint32_t cfuse_lo_flags_autoclear(void);
 uint32_t cfuse_lo_flags_read_only(void);
