@@ -12,9 +12,11 @@ export TGTD_RUN_DIR=$WORK/run ISCSI_ROOT=$WORK/root ISCSID_RUN_DIR=$WORK/iscsid
 mkdir -p "$TGTD_RUN_DIR" "$ISCSI_ROOT" "$ISCSID_RUN_DIR" "$WORK/mnt"
 ADM="$BIN/iscsiadm"
 MNT=$WORK/mnt
-OURS_PID= PEER_PID= ISCSID_PID=
+OURS_PID= PEER_PID= ISCSID_PID= private_pid= busy1= busy2=
 cleanup() {
   umount "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null || true
+  [ -n "$private_pid" ] && kill "$private_pid" 2>/dev/null || true
+  for dev in $busy1 $busy2; do losetup -d "$dev" 2>/dev/null || true; done
   "$ADM" -m node -u >/dev/null 2>&1 || true
   [ -n "$ISCSID_PID" ] && kill "$ISCSID_PID" 2>/dev/null || true
   [ -n "$OURS_PID" ] && kill "$OURS_PID" 2>/dev/null || true
@@ -201,5 +203,42 @@ for masked in "/dev/fuse:no FUSE: /dev/fuse is not the FUSE device" \
   ISCSI_ROOT=$root ISCSID_RUN_DIR=$run "$ADM" -m node -u >/dev/null || fail "$masked: logout"
   kill "$masked_pid"; wait "$masked_pid" 2>/dev/null || true
 done
+
+echo "== a container given a fixed set of /dev/loopN and no loop-control: free ones are found, all busy is one line"
+truncate -s 1M "$WORK/busy1" "$WORK/busy2"
+busy1=$(losetup -f --show "$WORK/busy1")
+busy2=$(losetup -f --show "$WORK/busy2")
+free=$(losetup -f)
+# private_iscsid NAME NODES...: iscsid in a mount namespace whose /dev holds FUSE, null and NODES.
+private_iscsid() {
+  local name=$1 nodes="" node
+  shift
+  for node in "$@"; do nodes+="mknod $node b 7 ${node#/dev/loop} && "; done
+  root=$WORK/root-$name run=$WORK/run-$name
+  mkdir -p "$root" "$run"
+  ISCSI_ROOT=$root ISCSID_RUN_DIR=$run unshare -m sh -c "mount -t tmpfs tmpfs /dev && mknod /dev/null c 1 3 &&
+    mknod /dev/fuse c 10 229 && $nodes exec $BIN/iscsid -f" >"$WORK/iscsid-$name.log" 2>&1 &
+  private_pid=$!
+  for _ in $(seq 1 50); do [ -S "$(ls "$run"/*.sock 2>/dev/null | head -1)" ] && break; sleep 0.1; done
+  ISCSI_ROOT=$root ISCSID_RUN_DIR=$run "$ADM" -m discovery -t st -p 127.0.0.1:3461 >/dev/null
+  ISCSI_ROOT=$root ISCSID_RUN_DIR=$run "$ADM" -m node -l >"$WORK/out" 2>"$WORK/err" || fail "$name: login failed"
+}
+private_done() {
+  ISCSI_ROOT=$root ISCSID_RUN_DIR=$run "$ADM" -m node -u >/dev/null || fail "$1: logout"
+  kill "$private_pid"; wait "$private_pid" 2>/dev/null || true
+}
+private_iscsid busy "$busy1" "$busy2"
+expected="iscsiadm: no block device for lun 1: no free loop device: $busy1, $busy2 are all in use (and /dev/loop-control is missing)"
+[ "$(cat "$WORK/err")" = "$expected" ] || fail "busy loops: expected \"$expected\", got: $(cat "$WORK/err")"
+echo "ok: $(cat "$WORK/err")"
+private_done busy
+private_iscsid scan "$busy1" "$busy2" "$free"
+[ ! -s "$WORK/err" ] && ISCSI_ROOT=$root ISCSID_RUN_DIR=$run "$ADM" -m session -P 3 | grep -q "Attached scsi disk $(basename "$free")" ||
+  fail "scan: the free $free was not used: $(cat "$WORK/err")"
+echo "ok: without loop-control the free $free was found among the busy ones"
+private_done scan
+losetup -d "$busy1" "$busy2"
+cmp -s "$WORK/busy1" <(head -c 1M /dev/zero) || fail "the busy devices' data changed"
+
 rm -f /dev/shm/blk-ours2.img /dev/shm/blk-thin.img
 echo "block-devices: all checks passed"

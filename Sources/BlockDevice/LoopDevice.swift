@@ -52,18 +52,6 @@ public final class LoopDevice: @unchecked Sendable {
     public static func attach(
         file: String, blockSize: Int, readOnly: Bool = false, directIO: Bool = true
     ) throws -> LoopDevice {
-        let control = open("/dev/loop-control", O_RDWR | O_CLOEXEC)
-        if control < 0 {
-            let code = errno
-            if code == ENOENT {
-                throw BlockDeviceSetupError(
-                    "no loop devices: /dev/loop-control is missing (is the loop module loaded?)",
-                    errno: code)
-            }
-            throw BlockDeviceSetupError.system("cannot open /dev/loop-control", code)
-        }
-        defer { close(control) }
-
         let backing = open(file, (readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC)
         if backing < 0 { throw BlockDeviceSetupError.system("cannot open \(file)", errno) }
         defer { close(backing) }  // the loop device keeps its own reference
@@ -72,19 +60,8 @@ public final class LoopDevice: @unchecked Sendable {
         if readOnly { flags |= cfuse_lo_flags_read_only() }
         if directIO { flags |= cfuse_lo_flags_direct_io() }
 
-        // Another process may take the number LOOP_CTL_GET_FREE gave us before we configure it:
-        // then LOOP_CONFIGURE fails with EBUSY and we ask again.
-        for _ in 0..<16 {
-            let number = cfuse_loop_ctl_get_free(control)
-            if number == -ENOTTY || number == -EINVAL {
-                throw BlockDeviceSetupError(
-                    "no loop devices: /dev/loop-control is not the loop control device (character device 10:237)",
-                    errno: -number)
-            }
-            if number < 0 {
-                throw BlockDeviceSetupError.system(
-                    "no free loop device (all are in use or the limit is reached)", -number)
-            }
+        let candidates = try Candidates()
+        while let number = try candidates.next() {
             let path = "/dev/loop\(number)"
             try ensureNode(path, number: number)
             let device = open(path, (readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC)
@@ -96,8 +73,9 @@ public final class LoopDevice: @unchecked Sendable {
                 rc = cfuse_loop_configure(
                     device, backing, UInt32(blockSize), flags & ~cfuse_lo_flags_direct_io(), file)
             }
-            if rc == -EBUSY {
+            if rc == -EBUSY {  // bound meanwhile, or (scanning) already in use
                 close(device)
+                candidates.busy(path)
                 continue
             }
             if rc < 0 {
@@ -121,7 +99,75 @@ public final class LoopDevice: @unchecked Sendable {
                 number: Int(number), backingFile: file, blockSize: blockSize, descriptor: device,
                 directIO: enabled, directIONote: enabled ? nil : note)
         }
-        throw BlockDeviceSetupError("no free loop device: every free one was taken by another process")
+        throw candidates.exhausted()
+    }
+
+    /// Loop device numbers to try: what LOOP_CTL_GET_FREE hands out (it creates devices as
+    /// needed), or, where /dev/loop-control is missing (containers given a fixed set of
+    /// /dev/loopN), each of those nodes in turn, as losetup does.
+    private final class Candidates {
+        private var control: Int32 = -1
+        private var scan: [Int32] = []
+        private var attempts = 0
+        private var busyPaths: [String] = []
+
+        init() throws {
+            control = open("/dev/loop-control", O_RDWR | O_CLOEXEC)
+            if control >= 0 { return }
+            let code = errno
+            guard code == ENOENT else { throw BlockDeviceSetupError.system("cannot open /dev/loop-control", code) }
+            scan = LoopDevice.existingNodes()
+            if scan.isEmpty {
+                throw BlockDeviceSetupError(
+                    "no loop devices: /dev/loop-control is missing and there is no /dev/loopN (is the loop module loaded?)",
+                    errno: code)
+            }
+        }
+
+        func next() throws -> Int32? {
+            guard control >= 0 else { return scan.isEmpty ? nil : scan.removeFirst() }
+            // Another process may take the number we were given before we configure it.
+            attempts += 1
+            guard attempts <= 16 else { return nil }
+            let number = cfuse_loop_ctl_get_free(control)
+            if number == -ENOTTY || number == -EINVAL {
+                throw BlockDeviceSetupError(
+                    "no loop devices: /dev/loop-control is not the loop control device (character device 10:237)",
+                    errno: -number)
+            }
+            if number < 0 {
+                throw BlockDeviceSetupError.system("no free loop device (all are in use or the limit is reached)", -number)
+            }
+            return number
+        }
+
+        func busy(_ path: String) { busyPaths.append(path) }
+
+        func exhausted() -> BlockDeviceSetupError {
+            if control >= 0 {
+                return BlockDeviceSetupError("no free loop device: every free one was taken by another process", errno: EBUSY)
+            }
+            return BlockDeviceSetupError(
+                "no free loop device: \(busyPaths.joined(separator: ", ")) \(busyPaths.count == 1 ? "is" : "are all") in use"
+                    + " (and /dev/loop-control is missing)",
+                errno: EBUSY)
+        }
+
+        deinit { if control >= 0 { Glibc.close(control) } }
+    }
+
+    /// Numbers of the /dev/loopN block devices present, in order.
+    static func existingNodes() -> [Int32] {
+        guard let directory = opendir("/dev") else { return [] }
+        defer { closedir(directory) }
+        var numbers: [Int32] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard name.hasPrefix("loop"), let number = Int32(name.dropFirst(4)) else { continue }
+            var st = stat()
+            if stat("/dev/\(name)", &st) == 0, st.st_mode & S_IFMT == S_IFBLK { numbers.append(number) }
+        }
+        return numbers.sorted()
     }
 
     /// Makes the device pick up the backing file's new size (after `LUNFileSystem.resize`).
