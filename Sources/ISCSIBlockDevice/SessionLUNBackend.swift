@@ -193,8 +193,8 @@ public final class SessionLUNBackend: BlockDeviceBackend, @unchecked Sendable {
         cdb.writeInteger(UInt32(bytes / blockSize))
         cdb.writeInteger(UInt16(0))
         execute(cdb: cdb, dataOut: dataOut, expected: dataOut == nil ? bytes : 0, attempt: 0) { result in
-            if case .success(let response) = result, dataOut == nil, response.data.readableBytes != bytes {
-                return completion(.failure(BlockDeviceError(.io, "short read: \(response.data.readableBytes) of \(bytes) bytes")))
+            if case .success(let response) = result, dataOut == nil, response.dataLength != bytes {
+                return completion(.failure(BlockDeviceError(.io, "short read: \(response.dataLength) of \(bytes) bytes")))
             }
             completion(result)
         }

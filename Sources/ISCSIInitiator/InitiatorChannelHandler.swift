@@ -5,22 +5,41 @@ import NIOCore
 /// writes encoded PDUs. Lives on the channel's event loop.
 ///
 /// The receive path is zero-copy for every PDU that arrives whole in one read (the frame's
-/// segments are slices of the read buffer). Only a PDU split across reads is copied, and only
-/// its own bytes: the rest of the next read is framed in place.
+/// segments are slices of the read buffer), and for large Data-In split across reads: their data
+/// goes to the session in pieces, each a slice of its read buffer. Any other PDU split across
+/// reads is copied, and only its own bytes: the rest of the next read is framed in place.
 final class InitiatorChannelHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     /// Largest receive buffer: several 256 KiB Data-In PDUs per read.
     static let maxReceiveBuffer = 1 << 20
-    static var receiveAllocator: AdaptiveRecvByteBufferAllocator {
-        AdaptiveRecvByteBufferAllocator(minimum: 4096, initial: 65_536, maximum: maxReceiveBuffer)
+    static func receiveAllocator(_ limit: Int? = nil) -> AdaptiveRecvByteBufferAllocator {
+        let maximum = limit ?? maxReceiveBuffer
+        return AdaptiveRecvByteBufferAllocator(
+            minimum: min(4096, maximum), initial: min(65_536, maximum), maximum: maximum)
+    }
+
+    /// Data-In at least this large is handed over in pieces when it straddles reads; smaller ones
+    /// are cheaper to copy than to track.
+    static let pieceThreshold = 16_384
+
+    /// A Data-In whose data segment is still arriving.
+    private struct DataInInPieces {
+        /// The PDU's header fields (F, S and status apply to the last piece only).
+        var header: DataIn
+        var delivered = 0
+        var remaining: Int
+        var padding: Int
     }
 
     // Only touched on the event loop: no dynamic exclusivity checks.
     @exclusivity(unchecked) var decoder: PDUFrameDecoder
     /// The start of a PDU whose remaining bytes have not arrived yet.
     @exclusivity(unchecked) private var partial: ByteBuffer?
+    @exclusivity(unchecked) private var pieces: DataInInPieces?
+    /// Bytes to drop before the next PDU (a piecewise Data-In's padding).
+    @exclusivity(unchecked) private var skipBytes = 0
     private var context: ChannelHandlerContext?
     @exclusivity(unchecked) private(set) var isClosed = false
     /// True between channelRead and channelReadComplete: writes made meanwhile are flushed
@@ -69,6 +88,17 @@ final class InitiatorChannelHandler: ChannelInboundHandler, @unchecked Sendable 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         inReadBatch = true
         var incoming = unwrapInboundIn(data)
+        // Continue a Data-In arriving in pieces, then drop its padding.
+        if pieces != nil {
+            let take = min(pieces!.remaining, incoming.readableBytes)
+            deliverPiece(incoming.readSlice(length: take)!)
+        }
+        if skipBytes > 0 {
+            let count = min(skipBytes, incoming.readableBytes)
+            incoming.moveReaderIndex(forwardBy: count)
+            skipBytes -= count
+        }
+        if pieces != nil || incoming.readableBytes == 0 || isClosed { return }
         // Complete a PDU begun in an earlier read with just the bytes it still lacks.
         while var head = partial {
             partial = nil
@@ -90,12 +120,56 @@ final class InitiatorChannelHandler: ChannelInboundHandler, @unchecked Sendable 
             }
         }
         guard decode(&incoming) else { return }
+        if incoming.readableBytes > 0, startPieces(&incoming) { return }
         if incoming.readableBytes > 0 {
             // Copy the tail into a buffer sized for its whole PDU, freeing the read buffer.
             var head = context.channel.allocator.buffer(capacity: max(frameLength(incoming), incoming.readableBytes))
             head.writeBuffer(&incoming)
             partial = head
         }
+    }
+
+    /// Starts handing over the large Data-In whose header (already validated by the decoder) is
+    /// at `buffer`'s reader index and whose data runs past the end of this read. Only without
+    /// digests: a digest needs the whole segment.
+    private func startPieces(_ buffer: inout ByteBuffer) -> Bool {
+        guard !decoder.limits.headerDigest, !decoder.limits.dataDigest, decoder.hasPendingHeader,
+            buffer.readableBytes >= 48, engine?.acceptsDataInPieces == true,
+            let opcode = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self), opcode & 0x3f == 0x25,
+            let ahsWords = buffer.getInteger(at: buffer.readerIndex + 4, as: UInt8.self), ahsWords == 0
+        else { return false }
+        let total = frameLength(buffer)
+        let dataLength = total - 48
+        guard dataLength >= Self.pieceThreshold, buffer.readableBytes < total,
+            let bhs = buffer.readSlice(length: 48),
+            case .dataIn(let header)? = try? ISCSIPDU(frame: PDUFrame(bhs: bhs, ahs: ByteBuffer(), dataSegment: ByteBuffer()))
+        else { return false }
+        let length = Int(bhs.getInteger(at: bhs.readerIndex + 5, as: UInt8.self)!) << 16
+            | Int(bhs.getInteger(at: bhs.readerIndex + 6, as: UInt16.self)!)
+        decoder.skipPendingFrame()
+        pieces = DataInInPieces(header: header, remaining: length, padding: dataLength - length)
+        deliverPiece(buffer.readSlice(length: buffer.readableBytes)!, first: true)
+        return true
+    }
+
+    /// Hands the next piece of the current Data-In to the session; the last one carries the
+    /// PDU's F, S and status, and is followed by the padding to skip.
+    private func deliverPiece(_ piece: ByteBuffer, first: Bool = false) {
+        var state = pieces!
+        var p = state.header
+        p.dataSegment = piece
+        p.bufferOffset = state.header.bufferOffset &+ UInt32(state.delivered)
+        state.delivered += piece.readableBytes
+        state.remaining -= piece.readableBytes
+        if state.remaining == 0 {
+            pieces = nil
+            skipBytes = state.padding
+        } else {
+            p.final = false
+            p.statusPresent = false
+            pieces = state
+        }
+        engine?.receivedDataInPiece(p, continuation: !first, from: self)
     }
 
     /// Frames and delivers every complete PDU in `buffer`; false when the connection closed.

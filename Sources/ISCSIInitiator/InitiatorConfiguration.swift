@@ -32,6 +32,9 @@ public struct InitiatorConfiguration: Sendable {
     public var reopensAfterReplacementTimeout = false
     /// Pause between login attempts once the replacement timeout has passed.
     public var reopenInterval: TimeAmount = .seconds(2)
+    /// Largest read from the socket; nil for the default (1 MiB). Tests make it small so PDUs
+    /// straddle reads.
+    var receiveBufferLimit: Int?
     /// ISID; the default is a random-qualifier ISID of type 0x80 (RFC 7143 10.12.5).
     public var isid: UInt64
 

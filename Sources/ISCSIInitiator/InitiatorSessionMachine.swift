@@ -41,7 +41,9 @@ public struct InitiatorSessionMachine<Context> {
         var cmdSN: UInt32 = 0
         var sent = false
         var lun: UInt64 = 0
+        /// Data-In received so far, as the slices it arrived in: never copied together here.
         var data: ByteBuffer?
+        var moreData: [ByteBuffer] = []
         var received = 0
         var nextDataSN: UInt32 = 0
         var text: ByteBuffer?
@@ -53,7 +55,7 @@ public struct InitiatorSessionMachine<Context> {
     /// What one Data-In did to its task (computed in place, never copying the task).
     private enum DataInStep {
         case more
-        case done(ByteBuffer?)
+        case done(ByteBuffer?, [ByteBuffer])
         case violation(String)
     }
 
@@ -271,12 +273,22 @@ public struct InitiatorSessionMachine<Context> {
 
     // MARK: Receiving
 
+    /// One piece of a Data-In PDU whose data segment arrived across several reads: the connection
+    /// hands each piece over as it comes instead of copying them together. `p` carries the PDU's
+    /// header with the piece's data at its offset; only the last piece has F and S. The first
+    /// piece (`continuation` false) is checked against DataSN like a whole PDU.
+    public mutating func receivedDataInPiece(_ p: DataIn, continuation: Bool, into out: inout [Output]) {
+        updateWindow(p.expCmdSN, p.maxCmdSN)
+        if p.statusPresent { advanceStatSN(p.statSN) }
+        dataIn(p, continuation: continuation, into: &out)
+    }
+
     public mutating func received(_ pdu: ISCSIPDU, into out: inout [Output]) {
         switch pdu {
         case .dataIn(let p):
             updateWindow(p.expCmdSN, p.maxCmdSN)
             if p.statusPresent { advanceStatSN(p.statSN) }
-            dataIn(p, into: &out)
+            dataIn(p, continuation: false, into: &out)
         case .scsiResponse(let p):
             updateWindow(p.expCmdSN, p.maxCmdSN)
             advanceStatSN(p.statSN)
@@ -352,63 +364,60 @@ public struct InitiatorSessionMachine<Context> {
         out.append(.closeConnection(.protocolViolation(message)))
     }
 
-    private mutating func dataIn(_ p: DataIn, into out: inout [Output]) {
+    private mutating func dataIn(_ p: DataIn, continuation: Bool, into out: inout [Output]) {
         let itt = p.initiatorTaskTag
         guard let index = slot(itt) else {
             return violation("Data-In for unknown task 0x\(String(itt, radix: 16))", into: &out)
         }
         // Mutated in place through the index: a copy of the task would make appending to its
         // reassembly buffer copy the whole buffer.
-        switch Self.apply(p, to: &slots[index]!, allocator: allocator) {
+        switch Self.apply(p, continuation: continuation, to: &slots[index]!) {
         case .more:
             return
         case .violation(let message):
             return violation(message, into: &out)
-        case .done(let data):
+        case .done(let first, let rest):
             let response = SCSICommandResponse(
-                status: p.status, data: data ?? ByteBuffer(), residualOverflow: p.residualOverflow,
+                status: p.status, first: first ?? ByteBuffer(), rest: rest, residualOverflow: p.residualOverflow,
                 residualUnderflow: p.residualUnderflow, residualCount: p.residualCount)
             finish(itt, .success(.scsi(response)), into: &out)
         }
     }
 
-    private static func apply(_ p: DataIn, to task: inout Task, allocator: ByteBufferAllocator) -> DataInStep {
+    private static func apply(_ p: DataIn, continuation: Bool, to task: inout Task) -> DataInStep {
         guard task.sent, task.isSCSI else {
             return .violation("Data-In for unknown task 0x\(String(p.initiatorTaskTag, radix: 16))")
         }
         let expected = task.expectedIn
         let length = p.dataSegment.readableBytes
         let received = task.received
-        guard p.dataSN == task.nextDataSN else {
-            return .violation("Data-In DataSN \(p.dataSN), expected \(task.nextDataSN)")
+        if !continuation {
+            guard p.dataSN == task.nextDataSN else {
+                return .violation("Data-In DataSN \(p.dataSN), expected \(task.nextDataSN)")
+            }
+            task.nextDataSN &+= 1
         }
         guard Int(p.bufferOffset) == received, received + length <= expected else {
             return .violation("Data-In at offset \(p.bufferOffset) with \(length) bytes; have \(received) of \(expected)")
         }
-        task.nextDataSN &+= 1
         if length > 0 {
-            if task.data == nil && (p.final || p.statusPresent) {
-                task.data = p.dataSegment  // the whole answer in one PDU: keep the slice
-            } else {
-                if task.data == nil { task.data = allocator.buffer(capacity: expected) }
-                var segment = p.dataSegment
-                task.data!.writeBuffer(&segment)
-            }
+            // Keep the slices as they are: the caller joins them only if it needs one buffer.
+            if task.data == nil { task.data = p.dataSegment } else { task.moreData.append(p.dataSegment) }
             task.received += length
         }
         if p.statusPresent {
-            let data = task.data
-            task.data = nil
-            return .done(data)
+            let (first, rest) = takeData(&task)
+            return .done(first, rest)
         }
         return .more
     }
 
     private static func isSentSCSI(_ task: inout Task) -> Bool { task.sent && task.isSCSI }
 
-    private static func takeData(_ task: inout Task) -> ByteBuffer? {
-        let data = task.data
+    private static func takeData(_ task: inout Task) -> (ByteBuffer?, [ByteBuffer]) {
+        let data = (task.data, task.moreData)
         task.data = nil
+        task.moreData = []
         return data
     }
 
@@ -421,9 +430,11 @@ public struct InitiatorSessionMachine<Context> {
             return finish(itt, .failure(.protocolViolation("target failure (iSCSI response 0x\(String(p.response.rawValue, radix: 16)))")), into: &out)
         }
         let sense = p.senseData.map { Array($0.readableBytesView) } ?? []
-        let response = SCSICommandResponse(
-            status: p.status, senseBytes: sense, data: Self.takeData(&slots[index]!) ?? ByteBuffer(), residualOverflow: p.residualOverflow,
+        let (first, rest) = Self.takeData(&slots[index]!)
+        var response = SCSICommandResponse(
+            status: p.status, first: first ?? ByteBuffer(), rest: rest, residualOverflow: p.residualOverflow,
             residualUnderflow: p.residualUnderflow, residualCount: p.residualCount)
+        response.senseBytes = sense
         finish(itt, .success(.scsi(response)), into: &out)
     }
 
@@ -490,6 +501,7 @@ public struct InitiatorSessionMachine<Context> {
                 if task.sent { retry.append((task.cmdSN, itt)) }
                 task.sent = false
                 task.data = nil
+                task.moreData = []
                 task.received = 0
                 task.nextDataSN = 0
                 slots[index] = task

@@ -99,7 +99,7 @@ final class SessionEngine: @unchecked Sendable {
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(timeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelOption(.recvAllocator, value: InitiatorChannelHandler.receiveAllocator)
+            .channelOption(.recvAllocator, value: InitiatorChannelHandler.receiveAllocator(configuration.receiveBufferLimit))
             .channelInitializer { [weak self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     guard let self else { throw ISCSIInitiatorError.sessionFailed("session released") }
@@ -198,6 +198,20 @@ final class SessionEngine: @unchecked Sendable {
         if login != nil { return handleLogin(pdu) }
         guard machine != nil, case .fullFeature = state else { return }
         machine!.received(pdu, into: &outputs)
+        perform()
+    }
+
+    /// Whether Data-In may be handed over in pieces (only in full feature phase).
+    var acceptsDataInPieces: Bool {
+        if login != nil { return false }
+        if case .fullFeature = state { return machine != nil }
+        return false
+    }
+
+    func receivedDataInPiece(_ p: DataIn, continuation: Bool, from source: InitiatorChannelHandler) {
+        guard source === handler, machine != nil, case .fullFeature = state else { return }
+        receivedSinceTick = true
+        machine!.receivedDataInPiece(p, continuation: continuation, into: &outputs)
         perform()
     }
 

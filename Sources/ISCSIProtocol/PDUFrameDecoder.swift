@@ -61,6 +61,19 @@ public struct PDUFrameDecoder: Sendable {
         }
     }
 
+    /// The caller takes over the PDU whose (validated) header the decoder stopped at, and will
+    /// consume its bytes itself: the decoder expects the next PDU's header.
+    public mutating func skipPendingFrame() {
+        if case .waitingForBody = state { state = .waitingForHeader }
+    }
+
+    /// True when the decoder has validated the header at the buffer's reader index and waits
+    /// for the rest of that PDU.
+    public var hasPendingHeader: Bool {
+        if case .waitingForBody = state { return true }
+        return false
+    }
+
     /// Validates the header at the buffer's reader index once it is complete.
     private mutating func parseHeader(_ buffer: ByteBuffer) throws -> Header? {
         guard buffer.readableBytes >= BHS.length else { return nil }

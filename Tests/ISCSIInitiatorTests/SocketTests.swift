@@ -232,4 +232,48 @@ final class SocketTests: XCTestCase {
         } catch {}
         XCTAssertEqual(session.state, .failed)
     }
+
+    private func read16(_ session: ISCSISession, lba: UInt64, bytes: Int) async throws -> SCSICommandResponse {
+        var cdb: [UInt8] = [0x88, 0]
+        for i in 0..<8 { cdb.append(UInt8(truncatingIfNeeded: lba >> (56 - 8 * i))) }
+        let blocks = UInt32(bytes / 512)
+        for i in 0..<4 { cdb.append(UInt8(truncatingIfNeeded: blocks >> (24 - 8 * i))) }
+        cdb += [0, 0]
+        return try await session.execute(lun: 1, cdb: cdb, expectedDataInLength: bytes).checked()
+    }
+
+    func testLargeDataInStraddlingReadsArrivesInPiecesWithoutCopies() async throws {
+        fixture = try TargetFixture()
+        var c = config()
+        c.receiveBufferLimit = 5000  // every 256 KiB Data-In spans dozens of reads
+        let session = try await login(c)
+        let data = TargetFixture.pattern(256 * 1024, seed: 4)
+        try await session.write(lun: 1, lba: 0, data: data)
+        for _ in 0..<3 {
+            let response = try await read16(session, lba: 0, bytes: data.readableBytes)
+            XCTAssertEqual(response.data, data)
+            XCTAssertGreaterThan(response.dataSegments.count, 10, "the data came as slices of the reads")
+            XCTAssertEqual(response.dataLength, data.readableBytes)
+        }
+        // Small PDUs and commands after the pieces still line up.
+        try await writeThenRead(session, lba: 1000, bytes: 4096, seed: 5)
+        try await writeThenRead(session, lba: 2000, bytes: 65536, seed: 6)
+        try await session.logout()
+    }
+
+    func testStraddlingDataInWithDigestsIsCopiedTogether() async throws {
+        fixture = try TargetFixture()
+        var c = config()
+        c.receiveBufferLimit = 5000
+        c.headerDigests = [.crc32c]
+        c.dataDigests = [.crc32c]
+        let session = try await login(c)
+        XCTAssertTrue(session.parameters.dataDigest)
+        let data = TargetFixture.pattern(128 * 1024, seed: 7)
+        try await session.write(lun: 1, lba: 8, data: data)
+        let response = try await read16(session, lba: 8, bytes: data.readableBytes)
+        XCTAssertEqual(response.data, data)
+        XCTAssertEqual(response.dataSegments.count, 1, "a digest covers the whole segment, so it is checked in one piece")
+        try await session.logout()
+    }
 }
