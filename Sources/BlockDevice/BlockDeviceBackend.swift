@@ -20,6 +20,11 @@ public protocol BlockDeviceBackend: AnyObject, Sendable {
     func read(
         offset: UInt64, length: Int,
         completion: @escaping @Sendable (Result<ByteBuffer, BlockDeviceError>) -> Void)
+    /// `read`, with the data in the pieces it arrived in (their readable bytes add up to
+    /// `length`): the FUSE layer replies with them as they are, without joining them.
+    func readSegments(
+        offset: UInt64, length: Int,
+        completion: @escaping @Sendable (Result<[ByteBuffer], BlockDeviceError>) -> Void)
     /// Writes all readable bytes of `data` at `offset`.
     func write(
         offset: UInt64, data: ByteBuffer,
@@ -37,6 +42,14 @@ public protocol BlockDeviceBackend: AnyObject, Sendable {
 }
 
 extension BlockDeviceBackend {
+    /// Backends that produce one buffer.
+    public func readSegments(
+        offset: UInt64, length: Int,
+        completion: @escaping @Sendable (Result<[ByteBuffer], BlockDeviceError>) -> Void
+    ) {
+        read(offset: offset, length: length) { completion($0.map { [$0] }) }
+    }
+
     /// Backends without a way to zero or deallocate: the kernel falls back to writing zeros.
     public func zero(
         offset: UInt64, length: UInt64, deallocate: Bool,

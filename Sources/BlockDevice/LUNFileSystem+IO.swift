@@ -33,12 +33,11 @@ extension LUNFileSystem {
         }
         let pending = PendingRequest(raw: req)
         begin()
-        backend.read(offset: plan.backendOffset, length: plan.backendLength) { result in
+        backend.readSegments(offset: plan.backendOffset, length: plan.backendLength) { result in
             switch result {
-            case .success(let data) where data.readableBytes >= plan.skip + plan.replyLength:
-                data.withUnsafeReadableBytes { bytes in
-                    _ = fuse_reply_buf(pending.raw, bytes.baseAddress! + plan.skip, plan.replyLength)
-                }
+            case .success(let segments)
+            where segments.reduce(0, { $0 + $1.readableBytes }) >= plan.skip + plan.replyLength:
+                Self.reply(pending.raw, segments, skip: plan.skip, length: plan.replyLength)
             case .success:
                 self.fail(pending, EIO)  // a short buffer would hand stale memory to the kernel
             case .failure(let error):
@@ -146,6 +145,33 @@ extension LUNFileSystem {
             }
             self.end()
         }
+    }
+
+    /// Answers a read with `length` bytes of `segments` after the first `skip`, straight from
+    /// the buffers (one writev into the kernel).
+    static func reply(_ req: fuse_req_t, _ segments: [ByteBuffer], skip: Int, length: Int) {
+        if segments.count == 1 {
+            segments[0].withUnsafeReadableBytes { _ = fuse_reply_buf(req, $0.baseAddress! + skip, length) }
+            return
+        }
+        var vectors: [iovec] = []
+        vectors.reserveCapacity(segments.count)
+        // Nested so every buffer's memory stays pinned until the reply has been written.
+        func collect(_ index: Int, skip: Int, left: Int) {
+            guard index < segments.count, left > 0 else {
+                _ = vectors.withUnsafeBufferPointer { fuse_reply_iov(req, $0.baseAddress, Int32($0.count)) }
+                return
+            }
+            segments[index].withUnsafeReadableBytes { bytes in
+                let start = min(skip, bytes.count)
+                let count = min(bytes.count - start, left)
+                if count > 0 {
+                    vectors.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress! + start), iov_len: count))
+                }
+                collect(index + 1, skip: skip - start, left: left - count)
+            }
+        }
+        collect(0, skip: skip, left: length)
     }
 
     /// fallocate(2) modes the kernel's loop driver sends (linux/falloc.h).

@@ -65,25 +65,37 @@ public final class SessionLUNBackend: BlockDeviceBackend, @unchecked Sendable {
     public func read(
         offset: UInt64, length: Int, completion: @escaping @Sendable (Result<ByteBuffer, BlockDeviceError>) -> Void
     ) {
+        readSegments(offset: offset, length: length) { result in
+            completion(result.map { segments in
+                guard segments.count > 1 else { return segments.first ?? ByteBuffer() }
+                var joined = ByteBufferAllocator().buffer(capacity: length)
+                for segment in segments { joined.writeImmutableBuffer(segment) }
+                return joined
+            })
+        }
+    }
+
+    /// The data as the session received it: slices of its receive buffers, in order. Requests
+    /// larger than the transfer limit are split, run in parallel and their pieces put in order.
+    public func readSegments(
+        offset: UInt64, length: Int, completion: @escaping @Sendable (Result<[ByteBuffer], BlockDeviceError>) -> Void
+    ) {
         guard length > maxTransferBytes else {
             return run(opcode: 0x88, offset: offset, bytes: length, dataOut: nil) { result in
-                completion(result.map { $0.data })
+                completion(result.map { $0.dataSegments })
             }
         }
-        // Split: each piece lands at its place in one buffer; runs on the event loop only.
-        let join = Join(pieces: (length + maxTransferBytes - 1) / maxTransferBytes, completion: completion)
-        join.buffer = ByteBufferAllocator().buffer(capacity: length)
-        join.buffer!.moveWriterIndex(forwardBy: length)
-        var done = 0
-        while done < length {
-            let piece = min(maxTransferBytes, length - done)
-            let at = done
-            run(opcode: 0x88, offset: offset + UInt64(done), bytes: piece, dataOut: nil) { result in
-                join.finish(result.map { response in
-                    join.buffer!.setBuffer(response.data, at: at)
-                })
+        let count = (length + maxTransferBytes - 1) / maxTransferBytes
+        let join = Join(pieces: count) { (result: Result<[[ByteBuffer]], BlockDeviceError>) in
+            completion(result.map { $0.flatMap { $0 } })
+        }
+        join.parts = Array(repeating: [], count: count)
+        for index in 0..<count {
+            let at = index * maxTransferBytes
+            let piece = min(maxTransferBytes, length - at)
+            run(opcode: 0x88, offset: offset + UInt64(at), bytes: piece, dataOut: nil) { result in
+                join.finish(result.map { response in join.parts![index] = response.dataSegments })
             }
-            done += piece
         }
     }
 
@@ -94,7 +106,7 @@ public final class SessionLUNBackend: BlockDeviceBackend, @unchecked Sendable {
         guard length > maxTransferBytes else {
             return run(opcode: 0x8A, offset: offset, bytes: length, dataOut: data) { completion($0.map { _ in () }) }
         }
-        let join = Join(pieces: (length + maxTransferBytes - 1) / maxTransferBytes) { (result: Result<ByteBuffer, BlockDeviceError>) in
+        let join = Join(pieces: (length + maxTransferBytes - 1) / maxTransferBytes) { (result: Result<[[ByteBuffer]], BlockDeviceError>) in
             completion(result.map { _ in () })
         }
         var done = 0
@@ -141,7 +153,7 @@ public final class SessionLUNBackend: BlockDeviceBackend, @unchecked Sendable {
             limit = min(provisioning.maxWriteSameBlocks > 0 ? provisioning.maxWriteSameBlocks : (32 << 20) / block, UInt64(UInt32.max))
         }
         let pieces = Int((blocks + limit - 1) / limit)
-        let join = Join(pieces: pieces) { (result: Result<ByteBuffer, BlockDeviceError>) in completion(result.map { _ in () }) }
+        let join = Join(pieces: pieces) { (result: Result<[[ByteBuffer]], BlockDeviceError>) in completion(result.map { _ in () }) }
         var done: UInt64 = 0
         while done < blocks {
             let count = min(limit, blocks - done)
@@ -266,10 +278,11 @@ public final class SessionLUNBackend: BlockDeviceBackend, @unchecked Sendable {
 private final class Join: @unchecked Sendable {
     var remaining: Int
     var failure: BlockDeviceError?
-    var buffer: ByteBuffer?
-    let completion: @Sendable (Result<ByteBuffer, BlockDeviceError>) -> Void
+    /// Each piece's data, by position (reads only).
+    var parts: [[ByteBuffer]]?
+    let completion: @Sendable (Result<[[ByteBuffer]], BlockDeviceError>) -> Void
 
-    init(pieces: Int, completion: @escaping @Sendable (Result<ByteBuffer, BlockDeviceError>) -> Void) {
+    init(pieces: Int, completion: @escaping @Sendable (Result<[[ByteBuffer]], BlockDeviceError>) -> Void) {
         self.remaining = pieces
         self.completion = completion
     }
@@ -278,7 +291,7 @@ private final class Join: @unchecked Sendable {
         if case .failure(let error) = result, failure == nil { failure = error }
         remaining -= 1
         guard remaining == 0 else { return }
-        if let failure { completion(.failure(failure)) } else { completion(.success(buffer ?? ByteBuffer())) }
-        buffer = nil
+        if let failure { completion(.failure(failure)) } else { completion(.success(parts ?? [])) }
+        parts = nil
     }
 }

@@ -184,6 +184,14 @@ final class LUNFileSystemTests: XCTestCase {
             XCTAssertEqual(preadBytes(fd, count: end - start, at: start), Array(model[start..<end]), "read \(index)")
         }
         XCTAssertEqual(backend.bytes(at: 0, count: size), model, "backend content")
+        // Replies made of several pieces (an iSCSI read whose Data-In straddled socket reads).
+        backend.splitReads.store(true, ordering: .relaxed)
+        for (index, write) in writes.enumerated() {
+            let start = max(0, write.offset - 1037)
+            let end = min(size, write.offset + write.length + 2041)
+            XCTAssertEqual(preadBytes(fd, count: end - start, at: start), Array(model[start..<end]), "split read \(index)")
+        }
+        backend.splitReads.store(false, ordering: .relaxed)
 
         // The end of the device.
         XCTAssertEqual(preadBytes(fd, count: 4096, at: size), [])

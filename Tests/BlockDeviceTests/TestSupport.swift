@@ -111,6 +111,30 @@ final class MemoryBackend: BlockDeviceBackend, @unchecked Sendable {
         }
     }
 
+    /// When set, reads answer in several pieces of uneven sizes, as an iSCSI session does with
+    /// Data-In that arrived across socket reads.
+    let splitReads = Synchronization.Atomic<Bool>(false)
+
+    func readSegments(
+        offset: UInt64, length: Int,
+        completion: @escaping @Sendable (Result<[ByteBuffer], BlockDeviceError>) -> Void
+    ) {
+        let split = splitReads.load(ordering: .relaxed)
+        read(offset: offset, length: length) { result in
+            completion(result.map { whole in
+                guard split else { return [whole] }
+                var pieces: [ByteBuffer] = []
+                var rest = whole
+                var size = 1000
+                while rest.readableBytes > 0 {
+                    pieces.append(rest.readSlice(length: min(size, rest.readableBytes))!)
+                    size = size * 3 + 17
+                }
+                return pieces
+            })
+        }
+    }
+
     /// Deallocation requests this backend takes (a thin LUN whose unmapped blocks read zeros).
     let deallocates = Synchronization.Atomic<Bool>(true)
     let zeroRequests = Synchronization.Atomic<Int>(0)
