@@ -93,7 +93,7 @@ public final class SessionBlockDevices: @unchecked Sendable {
         guard blockSize >= 512, blockSize <= 65536, blockSize & (blockSize - 1) == 0 else {
             throw BlockDeviceSetupError("unsupported block size \(blockSize)")
         }
-        let limits = await Self.limits(session: session, lun: lun, blockSize: blockSize)
+        let limits = await Self.limits(session: session, lun: lun, capacity: capacity)
         let backend = SessionLUNBackend(
             session: session, lun: lun, blockSize: blockSize, byteCount: capacity.bytes,
             maxTransferBytes: limits.transfer, provisioning: limits.provisioning)
@@ -133,9 +133,10 @@ public final class SessionBlockDevices: @unchecked Sendable {
     /// The Block Limits VPD page's MAXIMUM TRANSFER LENGTH (capped at 1 MiB, FUSE's largest
     /// request), unmap and write-same limits; READ CAPACITY(16)'s LBPME/LBPRZ and the Logical
     /// Block Provisioning page's LBPU say whether UNMAP leaves zeros behind.
-    static func limits(session: ISCSISession, lun: UInt64, blockSize: Int) async -> (
+    static func limits(session: ISCSISession, lun: UInt64, capacity: ISCSISession.Capacity) async -> (
         transfer: Int, provisioning: SessionLUNBackend.Provisioning
     ) {
+        let blockSize = Int(capacity.blockSize)
         var transfer = defaultMaxTransfer
         var provisioning = SessionLUNBackend.Provisioning()
         if let page = try? await session.executeChecked(lun: lun, cdb: [0x12, 1, 0xB0, 0, 64, 0], expectedDataInLength: 64) {
@@ -147,10 +148,7 @@ public final class SessionBlockDevices: @unchecked Sendable {
             provisioning.maxUnmapBlocks = data.getInteger(at: base + 20, as: UInt32.self) ?? 0
             provisioning.maxWriteSameBlocks = data.getInteger(at: base + 36, as: UInt64.self) ?? 0
         }
-        let capacity = try? await session.executeChecked(
-            lun: lun, cdb: [0x9E, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0], expectedDataInLength: 32)
-        let flags = capacity?.data.getInteger(at: (capacity?.data.readerIndex ?? 0) + 14, as: UInt8.self) ?? 0
-        if flags & 0xC0 == 0xC0,  // LBPME and LBPRZ
+        if capacity.thinProvisioned, capacity.unmappedReadsZeros,
             let page = try? await session.executeChecked(lun: lun, cdb: [0x12, 1, 0xB2, 0, 64, 0], expectedDataInLength: 64),
             let bits = page.data.getInteger(at: page.data.readerIndex + 5, as: UInt8.self), bits & 0x80 != 0  // LBPU
         {

@@ -34,15 +34,17 @@ public final class ISCSISession: @unchecked Sendable {
     }
 
     /// What the login settled.
-    public var parameters: NegotiatedParameters { engine.eventLoop.inEventLoop ? engine.parameters : (try? engine.eventLoop.submit { self.engine.parameters }.wait()) ?? NegotiatedParameters() }
-    public var tsih: UInt16 { (try? engine.eventLoop.submit { self.engine.tsih }.wait()) ?? 0 }
+    /// Reads engine state on its event loop (directly when already there).
+    private func onLoop<T: Sendable>(_ fallback: T, _ read: @escaping @Sendable () -> T) -> T {
+        engine.eventLoop.inEventLoop ? read() : (try? engine.eventLoop.submit(read).wait()) ?? fallback
+    }
+
+    public var parameters: NegotiatedParameters { onLoop(NegotiatedParameters()) { self.engine.parameters } }
+    public var tsih: UInt16 { onLoop(0) { self.engine.tsih } }
     public var isid: UInt64 { engine.configuration.isid }
 
     /// Our end of the current connection (nil while there is none).
-    public var localAddress: String? {
-        let read = { self.engine.localAddress }
-        return engine.eventLoop.inEventLoop ? read() : (try? engine.eventLoop.submit(read).wait()) ?? nil
-    }
+    public var localAddress: String? { onLoop(nil) { self.engine.localAddress } }
 
     /// Where the session stands, as `iscsiadm -m session -P 1` reports it.
     public enum State: Sendable, Equatable {
@@ -56,7 +58,7 @@ public final class ISCSISession: @unchecked Sendable {
     }
 
     public var state: State {
-        let read = { () -> State in
+        onLoop(.failed) {
             switch self.engine.state {
             case .idle, .loggingIn: return .loggingIn
             case .fullFeature: return .loggedIn
@@ -64,10 +66,9 @@ public final class ISCSISession: @unchecked Sendable {
             case .closed: return .failed
             }
         }
-        return engine.eventLoop.inEventLoop ? read() : ((try? engine.eventLoop.submit(read).wait()) ?? .failed)
     }
     /// How many times the session logged in again after losing its connection.
-    public var reconnectCount: Int { (try? engine.eventLoop.submit { self.engine.reconnects }.wait()) ?? 0 }
+    public var reconnectCount: Int { onLoop(0) { self.engine.reconnects } }
 
     // MARK: SCSI
 
@@ -161,6 +162,10 @@ public final class ISCSISession: @unchecked Sendable {
     public struct Capacity: Hashable, Sendable {
         public var lastLBA: UInt64
         public var blockSize: UInt32
+        /// LBPME: the LUN is thin provisioned (unmaps blocks).
+        public var thinProvisioned = false
+        /// LBPRZ: an unmapped block reads back as zeros.
+        public var unmappedReadsZeros = false
         public var blocks: UInt64 { lastLBA + 1 }
         public var bytes: UInt64 { blocks * UInt64(blockSize) }
     }
@@ -171,7 +176,9 @@ public final class ISCSISession: @unchecked Sendable {
         guard let lba = r.data.getInteger(at: r.data.readerIndex, as: UInt64.self),
             let size = r.data.getInteger(at: r.data.readerIndex + 8, as: UInt32.self)
         else { throw ISCSIInitiatorError.protocolViolation("READ CAPACITY(16) returned \(r.data.readableBytes) bytes") }
-        return Capacity(lastLBA: lba, blockSize: size)
+        let flags = r.data.getInteger(at: r.data.readerIndex + 14, as: UInt8.self) ?? 0
+        return Capacity(
+            lastLBA: lba, blockSize: size, thinProvisioned: flags & 0x80 != 0, unmappedReadsZeros: flags & 0x40 != 0)
     }
 
     /// READ(16) of `blocks` blocks at `lba`.

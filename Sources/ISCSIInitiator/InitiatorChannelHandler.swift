@@ -69,16 +69,22 @@ final class InitiatorChannelHandler: ChannelInboundHandler, @unchecked Sendable 
         context.close(promise: nil)
     }
 
+    /// The DataSegmentLength of the BHS at `buffer`'s reader index (nil before 48 bytes).
+    private func dataSegmentLength(_ buffer: ByteBuffer) -> Int? {
+        guard buffer.readableBytes >= 48,
+            let high = buffer.getInteger(at: buffer.readerIndex + 5, as: UInt8.self),
+            let low = buffer.getInteger(at: buffer.readerIndex + 6, as: UInt16.self)
+        else { return nil }
+        return Int(high) << 16 | Int(low)
+    }
+
     /// Bytes of the whole PDU starting at `buffer`'s reader index (at least the BHS), under the
     /// decoder's current digest settings.
     private func frameLength(_ buffer: ByteBuffer) -> Int {
         let bhs = 48
-        guard buffer.readableBytes >= bhs,
-            let ahsWords = buffer.getInteger(at: buffer.readerIndex + 4, as: UInt8.self),
-            let high = buffer.getInteger(at: buffer.readerIndex + 5, as: UInt8.self),
-            let low = buffer.getInteger(at: buffer.readerIndex + 6, as: UInt16.self)
+        guard let dataLength = dataSegmentLength(buffer),
+            let ahsWords = buffer.getInteger(at: buffer.readerIndex + 4, as: UInt8.self)
         else { return bhs }
-        let dataLength = Int(high) << 16 | Int(low)
         var total = bhs + Int(ahsWords) * 4 + (decoder.limits.headerDigest ? 4 : 0)
         total += (dataLength + 3) & ~3
         if decoder.limits.dataDigest && dataLength > 0 { total += 4 }
@@ -138,16 +144,14 @@ final class InitiatorChannelHandler: ChannelInboundHandler, @unchecked Sendable 
             let opcode = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self), opcode & 0x3f == 0x25,
             let ahsWords = buffer.getInteger(at: buffer.readerIndex + 4, as: UInt8.self), ahsWords == 0
         else { return false }
-        let total = frameLength(buffer)
-        let dataLength = total - 48
-        guard dataLength >= Self.pieceThreshold, buffer.readableBytes < total,
-            let bhs = buffer.readSlice(length: 48),
+        guard let length = dataSegmentLength(buffer), length >= Self.pieceThreshold,
+            buffer.readableBytes < frameLength(buffer),
+            let bhs = buffer.getSlice(at: buffer.readerIndex, length: 48),
             case .dataIn(let header)? = try? ISCSIPDU(frame: PDUFrame(bhs: bhs, ahs: ByteBuffer(), dataSegment: ByteBuffer()))
         else { return false }
-        let length = Int(bhs.getInteger(at: bhs.readerIndex + 5, as: UInt8.self)!) << 16
-            | Int(bhs.getInteger(at: bhs.readerIndex + 6, as: UInt16.self)!)
+        buffer.moveReaderIndex(forwardBy: 48)
         decoder.skipPendingFrame()
-        pieces = DataInInPieces(header: header, remaining: length, padding: dataLength - length)
+        pieces = DataInInPieces(header: header, remaining: length, padding: ((length + 3) & ~3) - length)
         deliverPiece(buffer.readSlice(length: buffer.readableBytes)!, first: true)
         return true
     }

@@ -103,13 +103,6 @@ public enum ISCSIDSocket {
         }
     }
 
-    /// True when a daemon accepts connections on `path` (used to wait for a detaching iscsid).
-    public static func isListening(_ path: String) -> Bool {
-        guard let fd = try? connectSocket(path) else { return false }
-        close(fd)
-        return true
-    }
-
     /// Sends one request to iscsid and waits for its answer. A missing or dead daemon yields
     /// open-iscsi's `can not connect to iSCSI daemon (111)!` with ISCSI_ERR_ISCSID_NOTCONN.
     public static func exchange(_ request: ControlRequest, socketPath: String) throws -> ControlResponse {

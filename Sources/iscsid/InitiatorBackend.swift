@@ -13,11 +13,10 @@ actor InitiatorBackend: SessionBackend {
     }
 
     private var live: [Int: Live] = [:]
-    /// Block devices of the sessions' LUNs (FUSE file + loop device + by-path link); nil with
-    /// `--no-block-devices`-style setups where only the library is wanted.
-    private let devices: SessionBlockDevices?
+    /// Block devices of the sessions' LUNs (FUSE file + loop device + by-path link).
+    private let devices: SessionBlockDevices
 
-    init(devices: SessionBlockDevices?) {
+    init(devices: SessionBlockDevices) {
         self.devices = devices
     }
 
@@ -84,12 +83,10 @@ actor InitiatorBackend: SessionBackend {
             sid: sid, target: node.target, portal: node.portal, iface: node.iface, initiatorName: initiatorName,
             localAddress: session.localAddress ?? "", record: record, negotiated: Self.describe(session.parameters),
             luns: luns.map { SessionLUN(lun: Int($0)) })
-        if let devices {
-            let report = await devices.attach(
-                sid: sid, session: session, address: node.portal.address, port: node.portal.port, target: node.target,
-                luns: luns)
-            apply(report, to: &info)
-        }
+        let report = await devices.attach(
+            sid: sid, session: session, address: node.portal.address, port: node.portal.port, target: node.target,
+            luns: luns)
+        apply(report, to: &info)
         live[sid] = Live(session: session, info: info)
         return info
     }
@@ -105,13 +102,11 @@ actor InitiatorBackend: SessionBackend {
 
     func logout(sid: Int) async throws {
         guard live[sid] != nil else { throw ISCSIError(.sessionNotFound, "session \(sid) not found") }
-        if let devices {
-            // A mounted device keeps the session: tearing it down under a filesystem loses data.
-            do {
-                try await devices.detach(sid: sid)
-            } catch {
-                throw ISCSIError(.busy, "\(error)")
-            }
+        // A mounted device keeps the session: tearing it down under a filesystem loses data.
+        do {
+            try await devices.detach(sid: sid)
+        } catch {
+            throw ISCSIError(.busy, "\(error)")
         }
         guard let entry = live.removeValue(forKey: sid) else {
             throw ISCSIError(.sessionNotFound, "session \(sid) not found")
@@ -153,19 +148,17 @@ actor InitiatorBackend: SessionBackend {
         }
         entry.info.luns = luns.map { SessionLUN(lun: Int($0)) }
         entry.info.notes = nil
-        if let devices {
-            let report = await devices.rescan(
-                sid: sid, session: entry.session, address: entry.info.portal.address, port: entry.info.portal.port,
-                target: entry.info.target, luns: luns)
-            apply(report, to: &entry.info)
-        }
+        let report = await devices.rescan(
+            sid: sid, session: entry.session, address: entry.info.portal.address, port: entry.info.portal.port,
+            target: entry.info.target, luns: luns)
+        apply(report, to: &entry.info)
         live[sid] = entry
         return entry.info
     }
 
     /// iscsid is stopping: detach what is not in use, unmount the FUSE directory.
     func shutdown() async {
-        await devices?.shutdown()
+        await devices.shutdown()
     }
 
     // MARK: Record to configuration
