@@ -61,8 +61,8 @@ public struct InitiatorCHAPAuthenticator: Sendable {
     public private(set) var algorithm: CHAPAlgorithm?
 
     private let random: CHAPRandomSource
-    private var identifier: UInt8 = 0
-    private var challenge: [UInt8] = []
+    /// Mutual CHAP: the challenge we sent the target.
+    private var challenge: CHAPChallenge?
 
     public init(configuration: Configuration, random: CHAPRandomSource = .system) {
         self.configuration = configuration
@@ -115,45 +115,38 @@ public struct InitiatorCHAPAuthenticator: Sendable {
                     + CHAPAlgorithm.encodeList(configuration.algorithms)
             )
         }
-        let targetIdentifier = try CHAPParse.identifier(identifierText)
-        let targetChallenge = try CHAPParse.binary("CHAP_C", challengeText)
+        let targetChallenge = CHAPChallenge(
+            identifier: try CHAPParse.identifier(identifierText), bytes: try CHAPParse.binary("CHAP_C", challengeText))
         let minimum = configuration.minimumChallengeLength
-        guard targetChallenge.count >= minimum else {
+        guard targetChallenge.bytes.count >= minimum else {
             throw .authenticationFailure(
-                "target's CHAP_C has \(targetChallenge.count) bytes; at least \(minimum) are required")
+                "target's CHAP_C has \(targetChallenge.bytes.count) bytes; at least \(minimum) are required")
         }
         guard !configuration.credential.secret.isEmpty else {
             throw .authenticationFailure("no CHAP secret is configured")
         }
         self.algorithm = algorithm
-        let response = algorithm.response(
-            identifier: targetIdentifier, secret: configuration.credential.secret, challenge: targetChallenge
-        )
-        var reply = [
-            TextKeyValue("CHAP_N", configuration.credential.name),
-            TextKeyValue("CHAP_R", CHAPValue.encodeHex(response)),
-        ]
+        var reply = targetChallenge.answer(as: configuration.credential, algorithm: algorithm)
 
         guard configuration.targetCredential != nil else {
             let result = CHAPResult(algorithm: algorithm, authenticatedName: nil, mutual: false)
             state = .succeeded(result)
             return CHAPStep(outcome: .success(result), reply: reply, consumedKeys: keys.order)
         }
-        identifier = random.bytes(1)[0]
-        challenge = random.bytes(configuration.challengeLength)
+        let challenge = CHAPChallenge.random(length: configuration.challengeLength, from: random)
         // RFC 7143 section 9.2.1: never send back the challenge we were given.
-        guard !CHAPAlgorithm.constantTimeEqual(challenge, targetChallenge) else {
+        guard !CHAPAlgorithm.constantTimeEqual(challenge.bytes, targetChallenge.bytes) else {
             throw .authenticationFailure("our CHAP challenge would repeat the target's")
         }
-        reply.append(TextKeyValue("CHAP_I", String(identifier)))
-        reply.append(TextKeyValue("CHAP_C", CHAPValue.encodeHex(challenge)))
+        self.challenge = challenge
+        reply += challenge.keys
         state = .awaitingTargetResponse
         return CHAPStep(outcome: .proceed, reply: reply, consumedKeys: keys.order)
     }
 
     private mutating func verifyTarget(_ pairs: [TextKeyValue]) throws(NegotiationFailure) -> CHAPStep {
         let keys = try CHAPReceivedKeys(pairs, allowed: ["CHAP_N", "CHAP_R"], step: "in the target's CHAP response")
-        guard let algorithm, let expectedTarget = configuration.targetCredential else {
+        guard let algorithm, let challenge, let expectedTarget = configuration.targetCredential else {
             throw .initiatorError("mutual CHAP is not under way")
         }
         guard let nameText = keys["CHAP_N"], let responseText = keys["CHAP_R"] else {
@@ -172,13 +165,10 @@ public struct InitiatorCHAPAuthenticator: Sendable {
         guard !expectedTarget.secret.isEmpty else {
             throw .authenticationFailure("no secret is configured for target \(name)")
         }
-        let ours = algorithm.response(
-            identifier: identifier, secret: configuration.credential.secret, challenge: challenge)
-        if CHAPAlgorithm.constantTimeEqual(response, ours) {
+        if challenge.isAnswered(by: response, secret: configuration.credential.secret, algorithm: algorithm) {
             throw .authenticationFailure("target \(name) uses the same CHAP secret as this initiator")
         }
-        let expected = algorithm.response(identifier: identifier, secret: expectedTarget.secret, challenge: challenge)
-        guard CHAPAlgorithm.constantTimeEqual(response, expected) else {
+        guard challenge.isAnswered(by: response, secret: expectedTarget.secret, algorithm: algorithm) else {
             throw .authenticationFailure("wrong CHAP response from target \(name)")
         }
         let result = CHAPResult(algorithm: algorithm, authenticatedName: name, mutual: true)

@@ -77,8 +77,8 @@ public struct TargetCHAPAuthenticator: Sendable {
     public private(set) var algorithm: CHAPAlgorithm?
 
     private let random: CHAPRandomSource
-    private var identifier: UInt8 = 0
-    private var challenge: [UInt8] = []
+    /// The challenge we sent the initiator.
+    private var challenge: CHAPChallenge?
 
     public init(configuration: Configuration, random: CHAPRandomSource = .system) {
         self.configuration = configuration
@@ -126,18 +126,12 @@ public struct TargetCHAPAuthenticator: Sendable {
             throw .authenticationFailure("CHAP_A=\(offer) offers none of the accepted algorithms \(accepted)")
         }
         algorithm = chosen
-        identifier = random.bytes(1)[0]
-        challenge = random.bytes(configuration.challengeLength)
+        let challenge = CHAPChallenge.random(length: configuration.challengeLength, from: random)
+        self.challenge = challenge
         state = .awaitingResponse
         return CHAPStep(
-            outcome: .proceed,
-            reply: [
-                TextKeyValue("CHAP_A", String(chosen.rawValue)),
-                TextKeyValue("CHAP_I", String(identifier)),
-                TextKeyValue("CHAP_C", CHAPValue.encodeHex(challenge)),
-            ],
-            consumedKeys: keys.order
-        )
+            outcome: .proceed, reply: [TextKeyValue("CHAP_A", String(chosen.rawValue))] + challenge.keys,
+            consumedKeys: keys.order)
     }
 
     private mutating func verifyResponse(_ pairs: [TextKeyValue]) throws(NegotiationFailure) -> CHAPStep {
@@ -145,21 +139,20 @@ public struct TargetCHAPAuthenticator: Sendable {
             pairs, allowed: ["CHAP_N", "CHAP_R", "CHAP_I", "CHAP_C"], step: "after the target's challenge"
         )
         if keys.isEmpty { return CHAPStep(outcome: .proceed) }
-        guard let algorithm else { throw .initiatorError("no CHAP algorithm was chosen") }
+        guard let algorithm, let challenge else { throw .initiatorError("no CHAP algorithm was chosen") }
 
         // Syntax first: every malformed key is an initiator error.
         guard let nameText = keys["CHAP_N"] else { throw .initiatorError("CHAP_N missing from the CHAP response") }
         guard let responseText = keys["CHAP_R"] else { throw .initiatorError("CHAP_R missing from the CHAP response") }
         let name = try CHAPParse.name(nameText)
         let response = try CHAPParse.binary("CHAP_R", responseText)
-        var peerChallenge: (identifier: UInt8, challenge: [UInt8])?
+        var peerChallenge: CHAPChallenge?
         switch (keys["CHAP_I"], keys["CHAP_C"]) {
         case (nil, nil):
             break
         case (let identifierText?, let challengeText?):
-            peerChallenge = (
-                try CHAPParse.identifier(identifierText), try CHAPParse.binary("CHAP_C", challengeText)
-            )
+            peerChallenge = CHAPChallenge(
+                identifier: try CHAPParse.identifier(identifierText), bytes: try CHAPParse.binary("CHAP_C", challengeText))
         default:
             throw .initiatorError("mutual CHAP needs both CHAP_I and CHAP_C")
         }
@@ -170,11 +163,11 @@ public struct TargetCHAPAuthenticator: Sendable {
                 throw .authenticationFailure("initiator \(name) asked for mutual CHAP; no target credential is configured")
             }
             let minimum = configuration.minimumPeerChallengeLength
-            guard peerChallenge.challenge.count >= minimum else {
+            guard peerChallenge.bytes.count >= minimum else {
                 throw .authenticationFailure(
-                    "initiator's CHAP_C has \(peerChallenge.challenge.count) bytes; at least \(minimum) are required")
+                    "initiator's CHAP_C has \(peerChallenge.bytes.count) bytes; at least \(minimum) are required")
             }
-            guard !CHAPAlgorithm.constantTimeEqual(peerChallenge.challenge, challenge) else {
+            guard !CHAPAlgorithm.constantTimeEqual(peerChallenge.bytes, challenge.bytes) else {
                 throw .authenticationFailure("initiator \(name) reflected the target's CHAP challenge")
             }
         }
@@ -186,25 +179,20 @@ public struct TargetCHAPAuthenticator: Sendable {
         guard let secret = configuration.secretForUser(name), !secret.isEmpty else {
             throw .authenticationFailure("unknown CHAP user \(name)")
         }
-        let expected = algorithm.response(identifier: identifier, secret: secret, challenge: challenge)
-        guard CHAPAlgorithm.constantTimeEqual(response, expected) else {
+        guard challenge.isAnswered(by: response, secret: secret, algorithm: algorithm) else {
             throw .authenticationFailure("wrong CHAP response from user \(name)")
         }
         // RFC 7143 section 9.2.1: a response we could have produced ourselves
         // means the same secret serves both directions, which is refused.
-        if let outgoing = configuration.outgoing, !outgoing.secret.isEmpty {
-            let ours = algorithm.response(identifier: identifier, secret: outgoing.secret, challenge: challenge)
-            if CHAPAlgorithm.constantTimeEqual(response, ours) {
-                throw .authenticationFailure("user \(name) has the same CHAP secret as the target's own credential")
-            }
+        if let outgoing = configuration.outgoing, !outgoing.secret.isEmpty,
+            challenge.isAnswered(by: response, secret: outgoing.secret, algorithm: algorithm)
+        {
+            throw .authenticationFailure("user \(name) has the same CHAP secret as the target's own credential")
         }
 
         var reply: [TextKeyValue] = []
         if let peerChallenge, let outgoing = configuration.outgoing {
-            let answer = algorithm.response(
-                identifier: peerChallenge.identifier, secret: outgoing.secret, challenge: peerChallenge.challenge
-            )
-            reply = [TextKeyValue("CHAP_N", outgoing.name), TextKeyValue("CHAP_R", CHAPValue.encodeHex(answer))]
+            reply = peerChallenge.answer(as: outgoing, algorithm: algorithm)
         }
         let result = CHAPResult(algorithm: algorithm, authenticatedName: name, mutual: peerChallenge != nil)
         state = .succeeded(result)
