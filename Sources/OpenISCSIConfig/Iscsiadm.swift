@@ -415,7 +415,7 @@ public final class Iscsiadm {
         if level <= 0 {
             for session in sessions { out(Self.sessionFlat(session)) }
         } else {
-            out(Self.sessionTree(sessions, level: level), terminator: "")
+            out(Self.sessionTree(sessions, level: level, showPasswords: line.showPasswords), terminator: "")
         }
         return 0
     }
@@ -426,15 +426,21 @@ public final class Iscsiadm {
 
     static let transportVersion = "iSCSI Transport Class version 2.0-870\nversion \(RecordSchema.version)\n"
 
-    public static func sessionTree(_ sessions: [SessionInfo], level: Int, header: Bool = true) -> String {
+    /// open-iscsi's session tree (usr/session_info.c). `showPasswords` (`--show`) prints the CHAP
+    /// secrets instead of stars, and, as open-iscsi does, labels the incoming one "password".
+    public static func sessionTree(
+        _ sessions: [SessionInfo], level: Int, header: Bool = true, showPasswords: Bool = false
+    ) -> String {
         var text = ""
         if level >= 3 && header { text += transportVersion }
         var previous: SessionInfo?
         func line(_ s: String) { text += "\t\t\(s)\n" }
-        func banner(_ title: String) {
-            let stars = String(repeating: "*", count: title.count)
+        // Star rules as wide as the title; open-iscsi's "Attached SCSI devices:" has 24 stars.
+        func banner(_ title: String, width: Int? = nil) {
+            let stars = String(repeating: "*", count: width ?? title.count)
             line(stars); line(title); line(stars)
         }
+        func orEmpty(_ text: String?) -> String { text.map { $0.isEmpty ? "<empty>" : $0 } ?? "<empty>" }
         for session in sessions.sorted(by: { ($0.target, $0.sid) < ($1.target, $1.sid) }) {
             if previous?.target != session.target {
                 text += "Target: \(session.target) (non-flash)\n"
@@ -450,7 +456,7 @@ public final class Iscsiadm {
             line("Iface Name: \(session.iface)")
             line("Iface Transport: tcp")
             line("Iface Initiatorname: \(session.initiatorName)")
-            line("Iface IPaddress: \(session.localAddress.isEmpty ? "<empty>" : session.localAddress)")
+            line("Iface IPaddress: \(hostAddress(session))")
             line("Iface HWaddress: default")
             line("Iface Netdev: default")
             line("SID: \(session.sid)")
@@ -465,10 +471,10 @@ public final class Iscsiadm {
                 line("LUN Reset Timeout: \(record["node.session.err_timeo.lu_reset_timeout"] ?? "30")")
                 line("Abort Timeout: \(record["node.session.err_timeo.abort_timeout"] ?? "15")")
                 banner("CHAP:")
-                line("username: \(record["node.session.auth.username"] ?? "<empty>")")
-                line("password: ********")
-                line("username_in: \(record["node.session.auth.username_in"] ?? "<empty>")")
-                line("password_in: ********")
+                line("username: \(orEmpty(record["node.session.auth.username"]))")
+                line("password: \(showPasswords ? orEmpty(record["node.session.auth.password"]) : "********")")
+                line("username_in: \(orEmpty(record["node.session.auth.username_in"]))")
+                line(showPasswords ? "password: \(orEmpty(record["node.session.auth.password_in"]))" : "password_in: ********")
                 banner("Negotiated iSCSI params:")
                 for key in ["HeaderDigest", "DataDigest", "MaxRecvDataSegmentLength", "MaxXmitDataSegmentLength",
                             "FirstBurstLength", "MaxBurstLength", "ImmediateData", "InitialR2T", "MaxOutstandingR2T"] {
@@ -476,7 +482,7 @@ public final class Iscsiadm {
                 }
             }
             if level >= 3 {
-                banner("Attached SCSI devices:")
+                banner("Attached SCSI devices:", width: 24)
                 line("Host Number: \(session.sid)\tState: running")
                 for lun in session.luns {
                     line("scsi\(session.sid) Channel 00 Id 0 Lun: \(lun.lun)")
@@ -528,7 +534,7 @@ public final class Iscsiadm {
             return 0
         }
         var text = level == 4 ? Self.transportVersion : ""
-        for session in sorted { text += Self.hostTree(session, level: level) }
+        for session in sorted { text += Self.hostTree(session, level: level, showPasswords: line.showPasswords) }
         out(text, terminator: "")
         return 0
     }
@@ -543,13 +549,13 @@ public final class Iscsiadm {
         return address.contains(".") ? address : "[\(address)]"
     }
 
-    static func hostTree(_ session: SessionInfo, level: Int) -> String {
+    static func hostTree(_ session: SessionInfo, level: Int, showPasswords: Bool = false) -> String {
         var text = "Host Number: \(session.sid)\n\tState: running\n\tTransport: tcp\n\tInitiatorname: <empty>\n"
         text += "\tIPaddress: \(hostAddress(session))\n\tHWaddress: <empty>\n\tNetdev: <empty>\n"
         guard level >= 2 else { return text }
         text += "\t*********\n\tSessions:\n\t*********\n"
         // -P 2 adds session state and interface, 3 the iSCSI parameters, 4 the SCSI devices.
-        let tree = sessionTree([session], level: level - 1, header: false)
+        let tree = sessionTree([session], level: level - 1, header: false, showPasswords: showPasswords)
         for line in tree.split(separator: "\n", omittingEmptySubsequences: false).dropLast() {
             text += "\t\(line)\n"
         }
