@@ -64,7 +64,9 @@ let package = Package(
             ],
             swiftSettings: dataPathSettings
         ),
-        .target(name: "ISCSIAdmin"),
+        // POSIX plumbing shared by the daemons and tools: Unix control sockets, small-file reads.
+        .target(name: "SystemSupport"),
+        .target(name: "ISCSIAdmin", dependencies: ["SystemSupport"]),
         .executableTarget(
             name: "tgtd",
             dependencies: [
@@ -97,7 +99,7 @@ let package = Package(
             ],
             swiftSettings: dataPathSettings
         ),
-        .target(name: "OpenISCSIConfig"),
+        .target(name: "OpenISCSIConfig", dependencies: ["SystemSupport"]),
         // libfuse3 glue and loop-device ioctls for BlockDevice (Linux only).
         .target(
             name: "CFUSE",
@@ -106,7 +108,7 @@ let package = Package(
         .target(
             name: "BlockDevice",
             dependencies: [
-                "CFUSE", .product(name: "NIOCore", package: "swift-nio"),
+                "CFUSE", "SystemSupport", .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: dataPathSettings
@@ -178,7 +180,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "ISCSIAdminTests", dependencies: ["ISCSIAdmin"]),
+        .testTarget(name: "ISCSIAdminTests", dependencies: ["ISCSIAdmin", "SystemSupport"]),
         .testTarget(
             name: "ISCSIInitiatorTests",
             dependencies: [
@@ -189,6 +191,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "OpenISCSIConfigTests", dependencies: ["OpenISCSIConfig"]),
+        .testTarget(name: "SystemSupportTests", dependencies: ["SystemSupport"]),
         .testTarget(
             name: "ISCSIBlockDeviceTests",
             dependencies: [

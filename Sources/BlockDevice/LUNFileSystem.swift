@@ -3,6 +3,7 @@
 import NIOConcurrencyHelpers
 import Glibc
 import CFUSE
+import SystemSupport
 import NIOCore
 import Synchronization
 
@@ -338,7 +339,7 @@ public final class LUNFileSystem: @unchecked Sendable {
     static func isFUSEMountPoint(_ path: String) -> Bool {
         var wanted = path
         while wanted.count > 1 && wanted.hasSuffix("/") { wanted.removeLast() }
-        guard let info = LoopDevice.readSmallFile("/proc/self/mountinfo") else { return false }
+        guard let info = SmallFile.contents(of: "/proc/self/mountinfo") else { return false }
         for line in info.split(separator: "\n") {
             // "id parent major:minor root mountpoint options [optional...] - fstype source ..."
             let fields = line.split(separator: " ")

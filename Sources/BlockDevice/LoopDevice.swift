@@ -3,6 +3,7 @@
 import NIOConcurrencyHelpers
 import Glibc
 import CFUSE
+import SystemSupport
 
 /// A loop device (/dev/loopN) bound to a file, normally a `LUNFileSystem` file.
 ///
@@ -181,7 +182,7 @@ public final class LoopDevice: @unchecked Sendable {
 
     /// Current size in bytes, as the block layer sees it.
     public var capacity: UInt64 {
-        guard let text = Self.readSmallFile("/sys/block/loop\(number)/size"),
+        guard let text = SmallFile.contents(of: "/sys/block/loop\(number)/size"),
             let sectors = UInt64(text.trimmingWhitespace())
         else { return 0 }
         return sectors * 512
@@ -229,7 +230,7 @@ public final class LoopDevice: @unchecked Sendable {
         guard stat(device, &st) == 0, st.st_mode & S_IFMT == S_IFBLK else { return false }
         let major = cfuse_major(st.st_rdev)
         let minor = cfuse_minor(st.st_rdev)
-        if let mountInfo = readSmallFile("/proc/self/mountinfo"),
+        if let mountInfo = SmallFile.contents(of: "/proc/self/mountinfo"),
             mountInfo.split(separator: "\n").contains(where: { line in
                 // Field 3 is the mounted device's "major:minor".
                 line.split(separator: " ", maxSplits: 3).dropFirst(2).first == "\(major):\(minor)"
@@ -270,20 +271,6 @@ public final class LoopDevice: @unchecked Sendable {
         if mknod(path, S_IFBLK | 0o660, node) != 0 && errno != EEXIST {
             throw BlockDeviceSetupError.system("cannot create \(path)", errno)
         }
-    }
-
-    static func readSmallFile(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count <= 0 { break }
-            bytes += chunk[0..<count]
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }
 

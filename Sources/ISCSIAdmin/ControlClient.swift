@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import SystemSupport
 
 /// Why tgtadm could not get an answer; `message` is printed as "tgtadm: <message>".
 public struct ControlClientError: Error, Equatable, Sendable {
@@ -27,23 +28,23 @@ public enum ControlClient {
         }
         let fd: Int32
         do {
-            fd = try ControlSocket.connect(to: path)
-        } catch let error as ControlSocket.SystemError where error.errno == ENAMETOOLONG {
+            fd = try UnixSocket.connect(to: path)
+        } catch let error as SystemError where error.errno == ENAMETOOLONG {
             throw ControlClientError(message: "management path too long: \(path)", exitCode: EINVAL)
         } catch {
-            throw sendFailure(ControlSocket.SystemError(errno: ENOTCONN))
+            throw sendFailure(SystemError(errno: ENOTCONN))
         }
         defer { close(fd) }
 
         do {
-            try ControlSocket.sendFrame(payload, on: fd)
-        } catch let error as ControlSocket.SystemError {
+            try UnixSocket.sendFrame(payload, on: fd)
+        } catch let error as SystemError {
             throw sendFailure(error)
         }
         let frame: [UInt8]?
         do {
-            frame = try ControlSocket.receiveFrame(on: fd, limit: ControlSocket.maximumResponseSize)
-        } catch let error as ControlSocket.SystemError {
+            frame = try UnixSocket.receiveFrameOrEOF(on: fd, limit: ControlSocket.maximumResponseSize)
+        } catch let error as SystemError {
             if error.errno == ECONNRESET { throw ControlClientError(message: "a partial response", exitCode: 1) }
             throw ControlClientError(message: "can't get the response, \(error.text)", exitCode: error.errno)
         }
@@ -55,7 +56,7 @@ public enum ControlClient {
         return response
     }
 
-    private static func sendFailure(_ error: ControlSocket.SystemError) -> ControlClientError {
+    private static func sendFailure(_ error: SystemError) -> ControlClientError {
         ControlClientError(message: "failed to send request hdr to tgt daemon, \(error.text)", exitCode: error.errno)
     }
 }

@@ -4,6 +4,10 @@ import Glibc
 import Darwin
 #endif
 import Dispatch
+import SystemSupport
+
+/// Kept so `ControlServer.authorize` reads as before for code that imports only ISCSIAdmin.
+public typealias PeerCredentials = SystemSupport.PeerCredentials
 
 /// Executes control requests; tgtd implements it over its target registry.
 public protocol AdminHandler: Sendable {
@@ -41,16 +45,12 @@ public final class ControlServer: @unchecked Sendable {
     private let allowedUIDs: Set<UInt32>
     private let handler: AdminHandler
 
-    /// Guards `running` and `wakeWrite` against concurrent start/stop.
+    /// Guards `server` against concurrent start/stop.
     private let stateLock = DispatchSemaphore(value: 1)
-    private var running = false
-    private var wakeWrite: Int32 = -1
-    private let loopFinished = DispatchSemaphore(value: 0)
+    private var server: FrameServer?
 
     /// Unanswered peers cannot hold the (serial) control plane longer than this.
     static let peerTimeoutSeconds = 5
-
-    @TaskLocal private static var servingRequest = false
 
     public init(
         controlPort: Int, runDirectory: String = ControlSocket.defaultRunDirectory, allowedUIDs: Set<UInt32> = [0],
@@ -84,14 +84,19 @@ public final class ControlServer: @unchecked Sendable {
     public func start() throws {
         stateLock.wait()
         defer { stateLock.signal() }
-        guard !running else { return }
+        guard server == nil else { return }
         let resources = try ListeningResources.open(
             runDirectory: runDirectory, socketPath: socketPath, lockPath: lockPath, controlPort: controlPort)
-        wakeWrite = resources.wakeWrite
-        running = true
-        DispatchQueue(label: "swift-tgtd.control.\(controlPort)").async {
-            self.acceptLoop(resources)
-            self.loopFinished.signal()
+        do {
+            // Serial: requests execute in arrival order, as in tgt. The lock is held until the loop ends.
+            server = try FrameServer.start(
+                listeningOn: resources.listenFD, mode: .serial, frameLimit: ControlSocket.maximumRequestSize,
+                receiveTimeout: Self.peerTimeoutSeconds, sendTimeout: Self.peerTimeoutSeconds,
+                onStop: { _ = close(resources.lockFD) }, handler: answer)
+        } catch let error as SystemError {
+            _ = close(resources.listenFD)
+            _ = close(resources.lockFD)
+            throw ListeningResources.failure("can't create a pipe", error)
         }
     }
 
@@ -99,81 +104,27 @@ public final class ControlServer: @unchecked Sendable {
     /// for the request being served to finish.
     public func stop() {
         stateLock.wait()
-        guard running else {
-            stateLock.signal()
-            return
-        }
-        running = false
-        var byte: UInt8 = 1
-        _ = write(wakeWrite, &byte, 1)
-        close(wakeWrite)
-        unlink(socketPath)
+        let server = self.server
+        self.server = nil
+        if server != nil { unlink(socketPath) }
         stateLock.signal()
         // A handler that stops the daemon (tgt's "--op delete --mode system") must not wait for its
-        // own request to end; the loop exits right after answering it.
-        if !Self.servingRequest { loopFinished.wait() }
+        // own request to end; FrameServer sees that and the loop exits right after answering it.
+        server?.stop()
     }
 
-    private func acceptLoop(_ resources: ListeningResources) {
-        defer { resources.close() }
-        var fds = [
-            pollfd(fd: resources.listenFD, events: Int16(POLLIN), revents: 0),
-            pollfd(fd: resources.wakeRead, events: Int16(POLLIN), revents: 0),
-        ]
-        while true {
-            let ready = poll(&fds, nfds_t(fds.count), -1)
-            if ready < 0 && errno == EINTR { continue }
-            if ready < 0 || fds[1].revents != 0 { return }
-            guard fds[0].revents != 0 else { continue }
-            let connection = accept(resources.listenFD, nil, nil)
-            if connection >= 0 {
-                _ = fcntl(connection, F_SETFD, FD_CLOEXEC)
-                serve(connection)
-                close(connection)
+    /// The reply to one request frame from `peer`.
+    private var answer: FrameServer.Handler {
+        { [allowedUIDs, handler] frame, peer in
+            let response: AdminResponse
+            if let refusal = Self.authorize(peer, allowedUIDs: allowedUIDs) {
+                response = refusal
+            } else if let request = try? AdminWire.decode(AdminRequest.self, from: frame) {
+                response = await handler.handle(request)
+            } else {
+                response = .failure(.invalidRequest)
             }
+            return try? AdminWire.encode(response)
         }
     }
-
-    private func serve(_ fd: Int32) {
-        setTimeouts(fd)
-        guard let frame = try? ControlSocket.receiveFrame(on: fd, limit: ControlSocket.maximumRequestSize),
-            let peer = try? PeerCredentials.of(socket: fd)
-        else { return }
-        let response: AdminResponse
-        if let refusal = Self.authorize(peer, allowedUIDs: allowedUIDs) {
-            response = refusal
-        } else if let request = try? AdminWire.decode(AdminRequest.self, from: frame) {
-            response = run(request)
-        } else {
-            response = .failure(.invalidRequest)
-        }
-        if let bytes = try? AdminWire.encode(response) {
-            try? ControlSocket.sendFrame(bytes, on: fd)
-        }
-    }
-
-    /// Runs the async handler and blocks this (dedicated) thread until it answers.
-    private func run(_ request: AdminRequest) -> AdminResponse {
-        let result = ResponseSlot()
-        let done = DispatchSemaphore(value: 0)
-        let handler = self.handler
-        Task {
-            result.response = await Self.$servingRequest.withValue(true) { await handler.handle(request) }
-            done.signal()
-        }
-        done.wait()
-        return result.response ?? .failure(.unknownError)
-    }
-
-    private func setTimeouts(_ fd: Int32) {
-        var timeout = timeval(tv_sec: Self.peerTimeoutSeconds, tv_usec: 0)
-        let size = socklen_t(MemoryLayout<timeval>.size)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, size)
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, size)
-    }
-}
-
-/// Hands the handler's answer from its task to the waiting accept thread (ordered by a semaphore).
-private final class ResponseSlot: @unchecked Sendable {
-    var response: AdminResponse?
 }

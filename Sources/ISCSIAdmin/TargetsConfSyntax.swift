@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import SystemSupport
 
 /// Where a line of a targets.conf came from.
 public struct TargetsConfLocation: Equatable, Sendable, CustomStringConvertible {
@@ -329,31 +330,13 @@ public struct TargetsConfFileSystem: Sendable {
             default: return .file  // devices, fifos: Config::General reads them as files
             }
         },
-        read: { path in TgtAdminFiles.readFile(path) },
+        read: { path in SmallFile.contents(of: path) },
         list: { path in TgtAdminFiles.listDirectory(path) },
         glob: { pattern in TgtAdminFiles.globPaths(pattern) })
 }
 
 /// Small libc helpers shared by tgt-admin's pieces.
 enum TgtAdminFiles {
-    static func readFile(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                return nil
-            }
-            if count == 0 { break }
-            bytes += chunk[..<count]
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
-
     static func listDirectory(_ path: String) -> [String] {
         guard let directory = opendir(path) else { return [] }
         defer { closedir(directory) }

@@ -1,4 +1,5 @@
 import Foundation
+import SystemSupport
 import XCTest
 
 @testable import ISCSIAdmin
@@ -109,7 +110,7 @@ final class ControlServerTests: XCTestCase {
 
         // A socket file left by a crashed daemon: bound, never listened on, so nobody answers.
         let stale = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        let bound = ControlSocket.withAddress(first.socketPath) { bind(stale, $0, $1) }
+        let bound = UnixSocket.withAddress(first.socketPath) { bind(stale, $0, $1) }
         close(stale)
         XCTAssertEqual(bound, 0)
         XCTAssertTrue(FileManager.default.fileExists(atPath: first.socketPath))
@@ -146,10 +147,10 @@ final class ControlServerTests: XCTestCase {
         let server = makeServer()
         try server.start()
         defer { server.stop() }
-        let fd = try ControlSocket.connect(to: server.socketPath)
+        let fd = try UnixSocket.connect(to: server.socketPath)
         defer { close(fd) }
-        try ControlSocket.sendFrame(Array("{\"mode\":\"nonsense\"}".utf8), on: fd)
-        let frame = try XCTUnwrap(try ControlSocket.receiveFrame(on: fd, limit: 1 << 20))
+        try UnixSocket.sendFrame(Array("{\"mode\":\"nonsense\"}".utf8), on: fd)
+        let frame = try UnixSocket.receiveFrame(on: fd, limit: 1 << 20)
         XCTAssertEqual(try AdminWire.decode(AdminResponse.self, from: frame), .failure(.invalidRequest))
     }
 

@@ -17,12 +17,12 @@ public struct PeerCredentials: Equatable, Sendable {
     }
 
     /// Reads the credentials of the peer connected to `fd`.
-    static func of(socket fd: Int32) throws -> PeerCredentials {
+    public static func of(socket fd: Int32) throws -> PeerCredentials {
         // struct ucred { pid_t pid; uid_t uid; gid_t gid; }: Glibc hides it behind _GNU_SOURCE.
         var fields: (Int32, UInt32, UInt32) = (0, 0, 0)
         var length = socklen_t(MemoryLayout<(Int32, UInt32, UInt32)>.size)
         guard getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &fields, &length) == 0, length == 12 else {
-            throw ControlSocket.SystemError(errno: errno)
+            throw SystemError(errno: errno)
         }
         return PeerCredentials(pid: fields.0, uid: fields.1, gid: fields.2)
     }
