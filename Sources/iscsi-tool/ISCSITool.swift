@@ -64,6 +64,17 @@ func fail(_ error: Error) -> Never {
 /// One line for an error.
 func describe(_ error: Error) -> String { "\(error)" }
 
+/// Logs in to the LUN the URL `text` names, runs `body`, then logs out. On an error the process
+/// is about to exit with one line (`guarded`): no logout to wait for on a dead connection.
+func withLUNSession(
+    _ text: String, configuration: InitiatorConfiguration, _ body: (ISCSISession, UInt64) async throws -> Void
+) async throws {
+    let (url, lun) = try parseLUNURL(text)
+    let session = try await ISCSISession.login(url: url, configuration: configuration)
+    try await body(session, lun)
+    try? await session.logout()
+}
+
 /// Runs `body`, turning any error into one line on stderr and exit status 1.
 func guarded(_ body: () async throws -> Void) async {
     do { try await body() } catch { fail(error) }
@@ -81,17 +92,15 @@ struct Inquiry: AsyncParsableCommand {
 
     func run() async {
         await guarded {
-            let (url, lun) = try parseLUNURL(url)
-            let session = try await ISCSISession.login(url: url, configuration: connection.configuration())
-            let r = try await session.inquiry(lun: lun)
-            let d = r.data
-            let first = d.getInteger(at: d.readerIndex, as: UInt8.self) ?? 0
-            print("Peripheral Qualifier: \(first >> 5)")
-            print("Peripheral Device Type: \(first & 0x1f)")
-            print("Vendor: \(trimmed(d, 8, 8))")
-            print("Product: \(trimmed(d, 16, 16))")
-            print("Revision: \(trimmed(d, 32, 4))")
-            try? await session.logout()
+            try await withLUNSession(url, configuration: connection.configuration()) { session, lun in
+                let d = try await session.inquiry(lun: lun).data
+                let first = d.getInteger(at: d.readerIndex, as: UInt8.self) ?? 0
+                print("Peripheral Qualifier: \(first >> 5)")
+                print("Peripheral Device Type: \(first & 0x1f)")
+                print("Vendor: \(trimmed(d, 8, 8))")
+                print("Product: \(trimmed(d, 16, 16))")
+                print("Revision: \(trimmed(d, 32, 4))")
+            }
         }
     }
 }
@@ -103,13 +112,12 @@ struct Capacity: AsyncParsableCommand {
 
     func run() async {
         await guarded {
-            let (url, lun) = try parseLUNURL(url)
-            let session = try await ISCSISession.login(url: url, configuration: connection.configuration())
-            let c = try await session.readCapacity16(lun: lun)
-            print("Block size: \(c.blockSize)")
-            print("Blocks: \(c.blocks)")
-            print("Capacity: \(c.bytes) bytes")
-            try? await session.logout()
+            try await withLUNSession(url, configuration: connection.configuration()) { session, lun in
+                let c = try await session.readCapacity16(lun: lun)
+                print("Block size: \(c.blockSize)")
+                print("Blocks: \(c.blocks)")
+                print("Capacity: \(c.bytes) bytes")
+            }
         }
     }
 }
