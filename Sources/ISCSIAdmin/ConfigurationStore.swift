@@ -6,6 +6,7 @@
 #if canImport(Glibc)
     import Glibc
 #endif
+import SystemSupport
 
 /// Saves and loads `DaemonConfiguration` in the daemon's state directory.
 ///
@@ -74,20 +75,14 @@ public struct ConfigurationStore: Sendable {
     }
 
     private static func readConfiguration(at path: String) -> ReadOutcome {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 { return errno == ENOENT ? .missing : .unusable(String(cString: strerror(errno))) }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                return .unusable(String(cString: strerror(errno)))
+        let bytes: [UInt8]
+        do {
+            bytes = try SmallFile.bytes(of: path, limit: 64 << 20)
+        } catch {
+            switch error {
+            case .system(let error): return error.errno == ENOENT ? .missing : .unusable(error.text)
+            case .tooLarge: return .unusable("larger than 64 MiB")
             }
-            if n == 0 { break }
-            bytes += chunk[0..<n]
-            if bytes.count > 64 << 20 { return .unusable("larger than 64 MiB") }
         }
         do {
             let configuration = try JSONDecoder().decode(DaemonConfiguration.self, from: Data(bytes))

@@ -72,6 +72,14 @@ final class ConfigurationStoreTests: XCTestCase {
         }
     }
 
+    func testUnreadableFileIsUnusableWithTheSystemsReason() throws {
+        let store = ConfigurationStore(directory: directory)
+        XCTAssertEqual(mkdir(store.path, 0o755), 0)  // opens, but read(2) fails with EISDIR
+        XCTAssertThrowsError(try store.load()) { error in
+            XCTAssertTrue("\(error)".contains("is unusable (Is a directory)"), "\(error)")
+        }
+    }
+
     func testNewerVersionIsRefused() throws {
         let store = ConfigurationStore(directory: directory)
         writeRaw("{\"version\": 99}", to: store.path)

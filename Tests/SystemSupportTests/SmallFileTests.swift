@@ -28,3 +28,18 @@ final class SmallFileTests: XCTestCase {
         XCTAssertNil(SmallFile.contents(of: NSTemporaryDirectory()))
     }
 }
+
+final class SmallFileLimitTests: XCTestCase {
+    func testBytesStopAtTheLimitAndReportErrno() throws {
+        let path = NSTemporaryDirectory() + "limit-\(UUID().uuidString)"
+        defer { unlink(path) }
+        try Data(repeating: 7, count: 100_000).write(to: URL(fileURLWithPath: path))
+        XCTAssertEqual(try SmallFile.bytes(of: path, limit: 100_000).count, 100_000)
+        XCTAssertThrowsError(try SmallFile.bytes(of: path, limit: 99_999)) { error in
+            XCTAssertEqual(error as? SmallFile.ReadError, .tooLarge(limit: 99_999))
+        }
+        XCTAssertThrowsError(try SmallFile.bytes(of: path + ".missing")) { error in
+            XCTAssertEqual(error as? SmallFile.ReadError, .system(SystemError(errno: ENOENT)))
+        }
+    }
+}
