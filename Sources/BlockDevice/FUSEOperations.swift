@@ -118,12 +118,7 @@ extension LUNFileSystem {
     }
 
     func getattr(_ req: fuse_req_t, inode: fuse_ino_t) {
-        var attributes: stat
-        if inode == Self.rootInode {
-            attributes = rootAttributes()
-        } else if let file = file(inode: inode) {
-            attributes = self.attributes(of: file)
-        } else {
+        guard var attributes = self.attributes(ofInode: inode) else {
             fuse_reply_err(req, ENOENT)
             return
         }
@@ -134,12 +129,7 @@ extension LUNFileSystem {
     /// mode, owner and time changes are accepted and ignored. (open(O_TRUNC) is ignored too: the
     /// kernel passes it to open, which does not act on it.)
     func setattr(_ req: fuse_req_t, inode: fuse_ino_t, attributes: stat, toSet: Int32) {
-        var current: stat
-        if inode == Self.rootInode {
-            current = rootAttributes()
-        } else if let file = file(inode: inode) {
-            current = self.attributes(of: file)
-        } else {
+        guard var current = self.attributes(ofInode: inode) else {
             fuse_reply_err(req, ENOENT)
             return
         }
@@ -196,6 +186,12 @@ extension LUNFileSystem {
         if fuse_reply_open(req, info) == -ENOENT {
             handle.release()  // the open was interrupted: no release will follow
         }
+    }
+
+    /// The root directory's or a file's attributes; nil for an unknown inode.
+    private func attributes(ofInode inode: fuse_ino_t) -> stat? {
+        if inode == Self.rootInode { return rootAttributes() }
+        return file(inode: inode).map { attributes(of: $0) }
     }
 
     private func rootAttributes() -> stat {

@@ -16,19 +16,29 @@ public final class TargetFixture {
     public let port: Int
 
     /// `port` 0 picks a free one; a fixed one brings a target back where an earlier one was.
-    public init(port: Int = 0, _ configure: (inout TargetServerConfiguration) -> Void = { _ in }) throws {
+    /// `closedTargets` are made as targets 2, 3, ... with no LUN and an ACL that admits nobody.
+    public init(
+        port: Int = 0, lunBytes: UInt64 = TargetFixture.lunBytes, closedTargets: [String] = [],
+        _ configure: (inout TargetServerConfiguration) -> Void = { _ in }
+    ) throws {
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let registry = TargetRegistry()
         target = try registry.createTarget(tid: 1, name: Self.targetName)
-        try target.device.addLogicalUnit(1, backstore: MemoryBackstore(size: Self.lunBytes))
+        try target.device.addLogicalUnit(1, backstore: MemoryBackstore(size: lunBytes))
         target.bind(.all)
+        for (index, name) in closedTargets.enumerated() { _ = try registry.createTarget(tid: index + 2, name: name) }
         var configuration = TargetServerConfiguration()
         configuration.nopInterval = nil
         configure(&configuration)
-        var logger = Logger(label: "iscsi-initiator-tests")
+        var logger = Logger(label: "iscsi-test-target")
         logger.logLevel = .critical
         server = TargetServer(registry: registry, configuration: configuration, group: group, logger: logger)
-        self.port = try server.addPortal(Portal(host: "127.0.0.1", port: port))
+        do {
+            self.port = try server.addPortal(Portal(host: "127.0.0.1", port: port))
+        } catch {
+            try? group.syncShutdownGracefully()
+            throw error
+        }
     }
 
     public func shutdown() {

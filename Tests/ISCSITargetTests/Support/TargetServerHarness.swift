@@ -1,8 +1,7 @@
 import Backstore
 import ISCSIProtocol
-import Logging
+import ISCSITestSupport
 import NIOCore
-import NIOPosix
 import SCSITarget
 import XCTest
 
@@ -14,35 +13,15 @@ final class TargetServerHarness {
     static let closedTargetName = "iqn.2026-11.org.example.test:closed"
     static let lunBytes: UInt64 = 1 << 20
 
-    let group: MultiThreadedEventLoopGroup
-    let server: TargetServer
-    let port: Int
+    private let fixture: TargetFixture
+    var server: TargetServer { fixture.server }
+    var port: Int { fixture.port }
 
     init(_ configure: (inout TargetServerConfiguration) -> Void = { _ in }) throws {
-        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let registry = TargetRegistry()
-        let target = try registry.createTarget(tid: 1, name: Fixture.targetName)
-        try target.device.addLogicalUnit(1, backstore: MemoryBackstore(size: Self.lunBytes))
-        target.bind(.all)
-        _ = try registry.createTarget(tid: 2, name: Self.closedTargetName)
-        var configuration = TargetServerConfiguration()
-        configuration.nopInterval = nil
-        configure(&configuration)
-        var logger = Logger(label: "iscsi-target-tests")
-        logger.logLevel = .critical
-        server = TargetServer(registry: registry, configuration: configuration, group: group, logger: logger)
-        do {
-            port = try server.addPortal(Portal(host: "127.0.0.1", port: 0))
-        } catch {
-            try? group.syncShutdownGracefully()
-            throw error
-        }
+        fixture = try TargetFixture(lunBytes: Self.lunBytes, closedTargets: [Self.closedTargetName], configure)
     }
 
-    func shutdown() {
-        server.shutdown()
-        try? group.syncShutdownGracefully()
-    }
+    func shutdown() { fixture.shutdown() }
 
     func connect() throws -> RawInitiator { try RawInitiator(port: port) }
 
