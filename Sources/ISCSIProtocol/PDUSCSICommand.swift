@@ -86,7 +86,8 @@ extension SCSICommand: PDUCodable {
     }
 
     /// Each AHS: AHSLength (2, counts the bytes after AHSType), AHSType (1),
-    /// type-specific bytes, padding to 4. Unknown types are skipped.
+    /// type-specific bytes, padding to 4. Types 0 and 3-63 are reserved (RFC 7143 11.2.2.1): a
+    /// command carrying one is malformed, never run with part of its header ignored.
     private mutating func parseAHS(_ ahs: ByteBuffer, bhs: ByteBuffer) throws {
         var ahs = ahs
         while ahs.readableBytes > 0 {
@@ -108,7 +109,7 @@ extension SCSICommand: PDUCodable {
                 }
                 bidirectionalReadExpectedDataTransferLength = body.readInteger(as: UInt32.self)
             default:
-                continue
+                throw PDUDecodeError.malformedAHS("reserved AHS type \(type)", bhs: bhs)
             }
         }
     }

@@ -36,9 +36,11 @@ struct LoginStateMachine {
 
     /// Finds the target for a normal session and checks the initiator may log in to it.
     typealias TargetResolver = (_ targetName: String, _ initiatorName: String) -> Result<ExportedTarget, LoginFailure>
+    typealias SessionLookup = (_ tsih: UInt16, _ isid: UInt64, _ initiatorName: String) -> Bool
 
     private let resolveTarget: TargetResolver
-    private let sessionExists: (UInt16) -> Bool
+    /// Whether a live session has this TSIH and belongs to this ISID and initiator name.
+    private let sessionExists: SessionLookup
     private let discoveryAuthentication: TargetAuthentication
     private let chapRandom: CHAPRandomSource
     private var authentication = TargetAuthentication()
@@ -65,7 +67,7 @@ struct LoginStateMachine {
 
     init(
         configuration: TargetNegotiationConfiguration, portalGroupTag: UInt16, maxCmdSNWindow: UInt32,
-        resolveTarget: @escaping TargetResolver, sessionExists: @escaping (UInt16) -> Bool = { _ in true },
+        resolveTarget: @escaping TargetResolver, sessionExists: @escaping SessionLookup = { _, _, _ in true },
         discoveryAuthentication: TargetAuthentication = TargetAuthentication(), chapRandom: CHAPRandomSource = .system
     ) {
         self.sessionExists = sessionExists
@@ -198,13 +200,6 @@ struct LoginStateMachine {
             guard request.versionMin == 0 else {
                 throw LoginFailure.unsupportedVersion("initiator needs version \(request.versionMin)..\(request.versionMax)")
             }
-            if request.tsih != 0 {
-                guard sessionExists(request.tsih) else {
-                    throw LoginFailure.sessionDoesNotExist("no session with TSIH \(request.tsih)")
-                }
-                // One connection per session: adding a connection to an existing session is refused.
-                throw LoginFailure.tooManyConnections("sessions have a single connection (MaxConnections=1)")
-            }
             self.first = request
             statSN = request.expStatSN
             return
@@ -227,6 +222,15 @@ struct LoginStateMachine {
         }
         initiatorName = name
         initiatorAlias = value("InitiatorAlias")
+        if let tsih = first?.tsih, tsih != 0 {
+            // Whether a TSIH is live is told only to the initiator port that owns it: any other
+            // ISID or name hears "does not exist", so TSIHs cannot be probed.
+            guard let isid = first?.isid, sessionExists(tsih, isid, name) else {
+                throw LoginFailure.sessionDoesNotExist("no session with TSIH \(tsih) for \(name)")
+            }
+            // One connection per session: adding a connection to an existing session is refused.
+            throw LoginFailure.tooManyConnections("sessions have a single connection (MaxConnections=1)")
+        }
         var sessionType: SessionType = .normal
         switch value("SessionType") ?? "Normal" {
         case "Normal": sessionType = .normal

@@ -2,11 +2,30 @@ import ISCSIProtocol
 import NIOCore
 import SCSITarget
 
+/// The bounds one connection in full feature phase works within.
+struct SessionLimits {
+    /// Commands the initiator may have in the target (queued, executing or being answered)
+    /// beyond those already answered: MaxCmdSN - ExpCmdSN + 1 when nothing is outstanding.
+    var commandWindow: UInt32
+    /// Bytes of data this connection may hold (write data gathered, read data produced,
+    /// responses not yet taken by the initiator) before its commands wait.
+    var connectionDataBudget: Int
+    /// Immediate commands (which bypass the CmdSN window) the target holds at once; more get a
+    /// Reject (immediate command reject).
+    var maxImmediateTasks: Int
+}
+
 /// Full feature phase of one connection (its session has exactly one), without IO.
 ///
 /// Inputs are PDUs from the initiator and completions from the SCSI layer; outputs are appended to
 /// an `Actions` list that the channel handler performs in order. Tasks, CmdSN window, StatSN, R2T
 /// and Data-Out sequencing all live here so they can be tested without sockets.
+///
+/// Memory follows data, never a header: a write gathers what its CDB asks for (cut to what the
+/// initiator announced, `DataOutDemand`), its buffer growing as R2Ts are issued, and a command
+/// runs only once the connection's and the daemon's data budgets hold what it will move. Until
+/// then it waits in order and keeps its place in the CmdSN window, which so stays closed: the
+/// window slides when a response is handed out, not when a command arrives.
 struct SessionStateMachine {
     enum Action {
         case send(ISCSIPDU)
@@ -19,6 +38,8 @@ struct SessionStateMachine {
     }
 
     typealias Actions = [Action]
+    /// What a CDB asks the initiator to send (the SCSI layer's answer).
+    typealias DataOutDemandSource = (_ lun: UInt64, _ cdb: ByteBuffer, _ expectedLength: UInt32) -> DataOutDemand
 
     static let reservedTag: UInt32 = 0xFFFF_FFFF
     /// Stands for a LUN field with an addressing method we do not serve: no LU has it.
@@ -26,9 +47,12 @@ struct SessionStateMachine {
 
     var parameters: NegotiatedParameters
     let isDiscovery: Bool
-    let maxCmdSNWindow: UInt32
+    let limits: SessionLimits
+    var maxCmdSNWindow: UInt32 { limits.commandWindow }
     /// Answers `SendTargets=<value>` with TargetName/TargetAddress pairs.
     let sendTargets: (String) -> [TextKeyValue]
+    private let dataOutDemand: DataOutDemandSource
+    private let budget: DataBudget
     private var negotiator: TargetNegotiator
 
     private(set) var expCmdSN: UInt32
@@ -37,6 +61,17 @@ struct SessionStateMachine {
     /// received (RFC 7143 11.5.1), skipped when its turn comes.
     private var pendingCommands: [UInt32: (pdu: ISCSIPDU, header: ByteBuffer)?] = [:]
     private(set) var tasks: [UInt32: TaskState] = [:]
+    /// Tasks in CmdSN order waiting for the data budget (ITT and admission ticket).
+    private var admissionQueue = CircularBuffer<(itt: UInt32, ticket: UInt64)>()
+    private var nextAdmissionTicket: UInt64 = 1
+    /// Non-immediate tasks in the target: they hold slots of the CmdSN window.
+    private(set) var windowHeld = 0
+    private var immediateTasks = 0
+    /// Bytes the tasks of this connection hold in the budgets.
+    private(set) var reservedBytes = 0
+    /// Bytes of responses handed to the connection and not yet taken by the initiator (the
+    /// channel handler keeps this up to date); they count against the budgets too.
+    var outboundBytes = 0
     private var nextTransferTag: UInt32 = 1
     private var pendingTextResponse: (tag: UInt32, itt: UInt32, remaining: ByteBuffer)?
     private var textRequestBuffer: ByteBuffer?
@@ -54,19 +89,23 @@ struct SessionStateMachine {
     static let maxTextBytes = 64 * 1024
 
     init(
-        outcome: LoginOutcome, maxCmdSNWindow: UInt32,
-        sendTargets: @escaping (String) -> [TextKeyValue]
+        outcome: LoginOutcome, limits: SessionLimits, budget: DataBudget,
+        dataOutDemand: @escaping DataOutDemandSource, sendTargets: @escaping (String) -> [TextKeyValue]
     ) {
         self.parameters = outcome.parameters
         self.isDiscovery = outcome.target == nil
         self.expCmdSN = outcome.expCmdSN
         self.statSN = outcome.nextStatSN
-        self.maxCmdSNWindow = maxCmdSNWindow
+        self.limits = limits
+        self.budget = budget
+        self.dataOutDemand = dataOutDemand
         self.negotiator = outcome.negotiator
         self.sendTargets = sendTargets
     }
 
-    var maxCmdSN: UInt32 { expCmdSN &+ maxCmdSNWindow &- 1 }
+    /// The window closes by one for each command in the target and opens as each is answered,
+    /// so it never moves backwards (RFC 7143 4.2.2.1).
+    var maxCmdSN: UInt32 { expCmdSN &+ (maxCmdSNWindow &- UInt32(windowHeld)) &- 1 }
 
     /// The most data we may put in one PDU: what the initiator declared it can receive.
     var maxSendSegment: Int { parameters.initiatorMaxRecvDataSegmentLength }
@@ -113,17 +152,17 @@ struct SessionStateMachine {
             deliver(pdu, rawHeader: rawHeader, into: &actions)
             return
         }
-        if cmdSN == expCmdSN {
+        // Only CmdSNs up to MaxCmdSN are taken; beyond it (or a duplicate) a command is silently
+        // ignored, as RFC 7143 4.2.2.1 requires, however the initiator got its numbers.
+        let ahead = cmdSN &- expCmdSN
+        guard ahead < maxCmdSNWindow &- UInt32(windowHeld) else { return }
+        if ahead == 0 {
             expCmdSN &+= 1
             deliver(pdu, rawHeader: rawHeader, into: &actions)
             deliverQueued(into: &actions)
-            return
-        }
-        let ahead = cmdSN &- expCmdSN
-        if ahead < maxCmdSNWindow, pendingCommands.index(forKey: cmdSN) == nil {
+        } else if pendingCommands.index(forKey: cmdSN) == nil {
             pendingCommands[cmdSN] = (pdu, rawHeader)  // a gap: wait for the missing CmdSN
         }
-        // Outside the window (or a duplicate): silently ignored, as RFC 7143 4.2.2.1 requires.
     }
 
     /// A PDU that could not be decoded is rejected; if it was a command in CmdSN order, its CmdSN
@@ -133,7 +172,7 @@ struct SessionStateMachine {
         let immediate = (rawHeader.getInteger(at: rawHeader.readerIndex, as: UInt8.self) ?? 0) & 0x40 != 0
         let carriesCmdSN = opcode != ISCSIOpcode.dataOut.rawValue && opcode != ISCSIOpcode.snackRequest.rawValue
             && opcode < 0x20
-        if carriesCmdSN, !immediate,
+        if carriesCmdSN, !immediate, windowHeld < Int(maxCmdSNWindow),
             let cmdSN = rawHeader.getInteger(at: rawHeader.readerIndex + 24, as: UInt32.self), cmdSN == expCmdSN
         {
             expCmdSN &+= 1
@@ -176,66 +215,139 @@ struct SessionStateMachine {
             reject(rawHeader, reason: .taskInProgress, into: &actions)
             return
         }
+        if command.immediate && immediateTasks + pendingTaskManagement.count >= limits.maxImmediateTasks {
+            // Immediate commands bypass the CmdSN window: this is their bound (RFC 7143 11.17.1).
+            reject(rawHeader, reason: .immediateCommandRejected, into: &actions)
+            return
+        }
         let edtl = command.expectedDataTransferLength
         let immediateLength = UInt32(command.dataSegment.readableBytes)
+        let lun = SAMLUN.decode(command.lun) ?? Self.invalidLUN
         var task = TaskState(
-            initiatorTaskTag: itt, cmdSN: command.cmdSN, lun: SAMLUN.decode(command.lun) ?? Self.invalidLUN, rawLUN: command.lun,
+            initiatorTaskTag: itt, cmdSN: command.cmdSN, immediate: command.immediate, lun: lun, rawLUN: command.lun,
             cdb: command.cdb, attribute: SCSITaskAttribute(rawValue: command.attribute) ?? .simple,
-            expectedDataTransferLength: edtl, isWrite: command.write, phase: .collecting)
+            expectedDataTransferLength: edtl, isWrite: command.write, phase: .waiting)
 
-        guard command.write, edtl > 0 else {
-            if immediateLength > 0 {
-                // Data with no write to carry it: a malformed command.
-                reject(rawHeader, reason: .protocolError, into: &actions)
-                return
-            }
-            execute(&task, into: &actions)
-            return
+        if command.write || !command.read {
+            let demand = dataOutDemand(lun, command.cdb, edtl)
+            task.dataOutLength = demand.length
+            task.gather = command.write ? demand.gather : 0
         }
-        let firstBurst = UInt32(parameters.firstBurstLength)
         if immediateLength > 0 {
-            guard parameters.immediateData, immediateLength <= min(firstBurst, edtl) else {
+            // Data with no write to carry it, or more than may come unsolicited: malformed.
+            guard command.write, parameters.immediateData, immediateLength <= min(UInt32(parameters.firstBurstLength), edtl)
+            else {
                 reject(rawHeader, reason: .protocolError, into: &actions)
                 return
             }
         }
-        task.receivedBytes = immediateLength
-        // F=1 on the command means no unsolicited Data-Out follows (RFC 7143 11.3.4).
-        let unsolicitedAllowed = !parameters.initialR2T && !command.final
-        task.unsolicitedEnd = unsolicitedAllowed ? min(firstBurst, edtl) : immediateLength
-        task.unsolicitedNextOffset = immediateLength
-        task.nextR2TOffset = task.unsolicitedEnd
-        if immediateLength == edtl {
-            task.data = command.dataSegment  // the whole write came with the command: no copy
+        if command.write && edtl > 0 {
+            // F=1 on the command means no unsolicited Data-Out follows (RFC 7143 11.3.4).
+            let unsolicitedAllowed = !parameters.initialR2T && !command.final
+            task.unsolicitedEnd = unsolicitedAllowed ? min(UInt32(parameters.firstBurstLength), edtl) : immediateLength
+            task.unsolicitedNextOffset = immediateLength
+            task.nextR2TOffset = task.unsolicitedEnd
+            task.store(command.dataSegment, at: 0)
+        }
+        task.admissionTicket = nextAdmissionTicket
+        nextAdmissionTicket &+= 1
+        tasks[itt] = task
+        if command.immediate { immediateTasks += 1 } else { windowHeld += 1 }
+        if admissionQueue.isEmpty && reserve(for: itt) {
+            proceed(itt, into: &actions)
+        } else {
+            admissionQueue.append((itt, task.admissionTicket))
+        }
+    }
+
+    /// Bytes a task moves through the target: its gathered Data-Out, or at most the largest
+    /// transfer of Data-In (the SCSI layer refuses longer ones).
+    private func cost(of task: TaskState) -> Int {
+        task.isWrite ? task.gather : min(Int(task.expectedDataTransferLength), SCSITargetDevice.maximumTransferBytes)
+    }
+
+    /// Takes the task's cost from the connection's and the daemon's budgets. A connection that
+    /// holds nothing may always run one command, so no connection starves behind others.
+    private mutating func reserve(for itt: UInt32) -> Bool {
+        let cost = cost(of: tasks[itt]!)
+        guard cost > 0 else { return true }
+        let held = reservedBytes + outboundBytes
+        if held == 0 {
+            budget.forceReserve(cost)
+        } else {
+            guard held + cost <= limits.connectionDataBudget, budget.tryReserve(cost) else { return false }
+        }
+        tasks[itt]!.reserved = cost
+        reservedBytes += cost
+        return true
+    }
+
+    /// Admits waiting tasks, in order, while the budgets hold them. The channel handler calls
+    /// this after performing a completion's actions (once its responses count as queued, see
+    /// `outboundBytes`) and when responses drained.
+    mutating func admitWaiting(into actions: inout Actions) {
+        while let (itt, ticket) = admissionQueue.first {
+            guard tasks[itt]?.admissionTicket == ticket, tasks[itt]?.phase == .waiting else {
+                admissionQueue.removeFirst()  // aborted meanwhile
+                continue
+            }
+            guard reserve(for: itt) else { return }
+            admissionQueue.removeFirst()
+            proceed(itt, into: &actions)
+        }
+    }
+
+    var hasWaitingTasks: Bool { !admissionQueue.isEmpty }
+
+    /// An admitted task solicits what it still needs, or runs.
+    private mutating func proceed(_ itt: UInt32, into actions: inout Actions) {
+        var task = tasks[itt]!
+        if task.allDataReceived {
             execute(&task, into: &actions)
             return
         }
-        var buffer = ByteBufferAllocator().buffer(capacity: Int(edtl))
-        buffer.writeRepeatingByte(0, count: Int(edtl))
-        if immediateLength > 0 { buffer.setBuffer(command.dataSegment, at: 0) }
-        task.data = buffer
+        task.phase = .collecting
         issueR2Ts(&task, into: &actions)
         tasks[itt] = task
     }
 
+    /// Removes a task, giving back its slot in the window and its part of the budgets.
+    @discardableResult
+    private mutating func removeTask(_ itt: UInt32) -> TaskState? {
+        guard let task = tasks.removeValue(forKey: itt) else { return nil }
+        if task.immediate { immediateTasks -= 1 } else { windowHeld -= 1 }
+        if task.reserved > 0 {
+            reservedBytes -= task.reserved
+            budget.release(task.reserved)
+        }
+        return task
+    }
+
+    /// The connection is gone: whatever its tasks held goes back to the daemon's budget.
+    mutating func releaseBudget() {
+        budget.release(reservedBytes)
+        reservedBytes = 0
+        for itt in Array(tasks.keys) { tasks[itt]?.reserved = 0 }
+    }
+
     private mutating func issueR2Ts(_ task: inout TaskState, into actions: inout Actions) {
-        let edtl = task.expectedDataTransferLength
+        let end = UInt32(task.gather)
         let maxBurst = UInt32(parameters.maxBurstLength)
         while task.r2ts.count < parameters.maxOutstandingR2T {
             let offset: UInt32
             let length: UInt32
-            if task.gapOffset < task.gapEnd {
-                // Unsolicited data that ended early left a hole below FirstBurstLength.
+            if task.gapOffset < min(task.gapEnd, end) {
                 offset = task.gapOffset
-                length = min(maxBurst, task.gapEnd - offset)
+                length = min(maxBurst, min(task.gapEnd, end) - offset)
                 task.gapOffset += length
-            } else if task.nextR2TOffset < edtl {
+            } else if task.nextR2TOffset < end {
                 offset = task.nextR2TOffset
-                length = min(maxBurst, edtl - offset)
+                length = min(maxBurst, end - offset)
                 task.nextR2TOffset += length
             } else {
                 break
             }
+            task.reserve(upTo: Int(offset + length))
             let tag = allocateTransferTag()
             task.r2ts.append(
                 OutstandingR2T(targetTransferTag: tag, bufferOffset: offset, length: length, nextOffset: offset))
@@ -263,7 +375,7 @@ struct SessionStateMachine {
 
     private mutating func dataOutReceived(_ pdu: DataOut, rawHeader: ByteBuffer, into actions: inout Actions) {
         if discardedDataTags.contains(pdu.initiatorTaskTag) { return }  // its task was aborted
-        guard var task = tasks[pdu.initiatorTaskTag], task.phase == .collecting else {
+        guard var task = tasks[pdu.initiatorTaskTag], task.phase != .executing else {
             // Data for a task we do not know (or one already complete or aborted).
             reject(rawHeader, reason: .invalidPDUField, into: &actions)
             return
@@ -315,10 +427,12 @@ struct SessionStateMachine {
                 completedR2T = true
             }
         }
-        task.data!.setBuffer(pdu.dataSegment, at: Int(offset))
-        task.receivedBytes += length
+        task.store(pdu.dataSegment, at: Int(offset))
+        if task.phase == .waiting {
+            tasks[task.initiatorTaskTag] = task  // unsolicited data kept until the task is admitted
+            return
+        }
         if task.allDataReceived {
-            tasks[task.initiatorTaskTag] = nil
             execute(&task, into: &actions)
             return
         }
@@ -331,9 +445,8 @@ struct SessionStateMachine {
     private mutating func execute(_ task: inout TaskState, into actions: inout Actions) {
         task.phase = .executing
         let request = SCSICommandRequest(
-            lun: task.lun, cdb: task.cdb, dataOut: task.data,
+            lun: task.lun, cdb: task.cdb, dataOut: task.takeData(),
             expectedDataTransferLength: task.expectedDataTransferLength, attribute: task.attribute)
-        task.data = nil
         tasks[task.initiatorTaskTag] = task
         actions.append(.execute(initiatorTaskTag: task.initiatorTaskTag, request))
     }
@@ -341,7 +454,7 @@ struct SessionStateMachine {
     // MARK: Completions from the SCSI layer
 
     mutating func commandCompleted(initiatorTaskTag itt: UInt32, result: SCSICommandResult, into actions: inout Actions) {
-        guard let task = tasks.removeValue(forKey: itt) else { return }
+        guard let task = removeTask(itt) else { return }
         if task.aborted {
             finishAbortedTask(itt, into: &actions)
             return
@@ -362,11 +475,13 @@ struct SessionStateMachine {
                 residual = UInt32(edtl - data.readableBytes)
             }
             dataIn = data
-        } else if task.isWrite, let wanted = result.dataOutLength, wanted != edtl {
-            // The CDB asked for a different amount than the initiator announced (RFC 7143 11.4.5).
-            residualFlag = wanted < edtl ? .underflow : .overflow
-            residual = UInt32(clamping: abs(wanted - edtl))
-        } else if !task.isWrite && edtl > 0 {
+        } else if let wanted = task.dataOutLength, task.isWrite || wanted > 0 {
+            // The CDB asked for a different amount than the initiator announced (RFC 7143 11.4.5.2).
+            if wanted != edtl {
+                residualFlag = wanted < edtl ? .underflow : .overflow
+                residual = UInt32(clamping: abs(wanted - edtl))
+            }
+        } else if edtl > 0 {
             residualFlag = .underflow
             residual = UInt32(edtl)
         }
@@ -520,17 +635,17 @@ struct SessionStateMachine {
         }
         var waiting = Set<UInt32>()
         for itt in affected {
-            guard var task = tasks[itt] else { continue }
+            guard let task = tasks[itt] else { continue }
             if task.phase == .executing {
-                task.aborted = true
-                tasks[itt] = task
+                tasks[itt]!.aborted = true
                 waiting.insert(itt)
             } else {
-                tasks[itt] = nil  // still collecting data: gone now, its Data-Out is ignored
+                removeTask(itt)  // waiting or collecting data: gone now, its Data-Out is ignored
                 if discardedDataTags.count >= 1024 { discardedDataTags.removeAll() }
                 discardedDataTags.insert(itt)
             }
         }
+        admitWaiting(into: &actions)
         if waiting.isEmpty {
             sendTaskManagementResponse(response, into: &actions)
         } else {

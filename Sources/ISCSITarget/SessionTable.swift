@@ -84,6 +84,16 @@ public final class SessionTable: @unchecked Sendable {
 
     public func session(tsih: UInt16) -> TargetSessionRecord? { lock.withLock { sessions[tsih] } }
 
+    /// The session with this TSIH, if the initiator port (name and ISID) is the one that owns it.
+    func session(tsih: UInt16, isid: UInt64, initiatorName: String) -> TargetSessionRecord? {
+        lock.withLock {
+            guard let record = sessions[tsih], record.isid == isid,
+                record.initiatorName.lowercased() == initiatorName.lowercased()
+            else { return nil }
+            return record
+        }
+    }
+
     public var all: [TargetSessionRecord] { lock.withLock { sessions.values.sorted { $0.tsih < $1.tsih } } }
 
     public func sessions(of target: ExportedTarget) -> [TargetSessionRecord] {

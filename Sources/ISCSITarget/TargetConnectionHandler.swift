@@ -5,8 +5,14 @@ import SCSITarget
 
 /// One TCP connection of the target: frames PDUs, drives the login and session state machines
 /// and performs their actions. All state lives on the channel's event loop.
-final class TargetConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
+///
+/// Every wait ends: the login has `loginTimeout`, an idle connection gets NOP-In pings, and an
+/// initiator that stops taking its responses is dropped after `nopTimeout`. While more responses
+/// are queued than the connection's data budget, the socket is not read, so the initiator's
+/// sends block instead of our memory growing.
+final class TargetConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private let server: TargetServer
@@ -31,6 +37,15 @@ final class TargetConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     private var needsFlush = false
     private var flushScheduled = false
     private var coldResetPending = false
+    private var loginTimer: Scheduled<Void>?
+    private var inLoginGate = false
+    /// Bytes written since the last flush, and flushed but not yet taken by the kernel.
+    private var unflushedBytes = 0
+    private var outboundBytes = 0
+    /// When responses last drained (or the queue was last empty).
+    private var lastDrain = NIODeadline.now()
+    private var readingPaused = false
+    private var readRequested = false
 
     init(server: TargetServer) {
         self.server = server
@@ -61,7 +76,9 @@ final class TargetConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
                 }
                 return .success(target)
             },
-            sessionExists: { [sessions = server.sessions] tsih in sessions.session(tsih: tsih) != nil },
+            sessionExists: { [sessions = server.sessions] tsih, isid, name in
+                sessions.session(tsih: tsih, isid: isid, initiatorName: name) != nil
+            },
             discoveryAuthentication: server.discoveryAuthentication)
     }
 
@@ -73,9 +90,46 @@ final class TargetConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         server.connectionOpened(self)
         // ACLs need the peer address, known only now.
         login = Self.makeLoginMachine(server: server, peer: context.channel.remoteAddress)
+        startLoginClock(context: context)
+    }
+
+    /// The login must finish within the login timeout, and only so many may be under way.
+    private func startLoginClock(context: ChannelHandlerContext) {
+        let channel = context.channel
+        let address = channel.remoteAddress?.ipAddress ?? "unknown"
+        let admission = server.logins.enter(ObjectIdentifier(self), address: address) { [logger] reason in
+            logger.info("closing connection: \(reason)")
+            channel.close(promise: nil)
+        }
+        switch admission {
+        case .refused(let reason):
+            close(context: context, reason: "refused: \(reason)")
+            return
+        case .admitted(let evicted):
+            inLoginGate = true
+            evicted?("dropped for a newer connection: too many logins in progress")
+        }
+        let timeout = server.configuration.loginTimeout
+        loginTimer = context.eventLoop.scheduleTask(in: timeout) { [self] in
+            guard machine == nil, !isClosed else { return }
+            close(context: context, reason: "login not completed within \(timeout.nanoseconds / 1_000_000_000) s")
+        }
+    }
+
+    private func stopLoginClock() {
+        loginTimer?.cancel()
+        loginTimer = nil
+        if inLoginGate {
+            inLoginGate = false
+            server.logins.leave(ObjectIdentifier(self))
+        }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        stopLoginClock()
+        // Written but never flushed: no promise will count these out.
+        outboundBytes -= unflushedBytes
+        unflushedBytes = 0
         pingTask?.cancel()
         pingTask = nil
         if let session {
@@ -121,9 +175,19 @@ final class TargetConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         flushIfNeeded(context: context)
     }
 
+    /// Reads are held back while the initiator has not taken enough of its responses.
+    func read(context: ChannelHandlerContext) {
+        if readingPaused {
+            readRequested = true
+        } else {
+            context.read()
+        }
+    }
+
     private func markClosed() {
         isClosed = true
         login = nil
+        machine?.releaseBudget()
         machine = nil
     }
 
@@ -219,8 +283,17 @@ final class TargetConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         let sessionTarget = outcome.target
         let localAddress = context.channel.localAddress
         let peer = context.channel.remoteAddress
+        let configuration = server.configuration
+        let limits = SessionLimits(
+            commandWindow: configuration.commandWindow, connectionDataBudget: configuration.connectionDataBudget,
+            maxImmediateTasks: configuration.maxImmediateTasks)
+        let device = outcome.target?.device
         let session = SessionStateMachine(
-            outcome: outcome, maxCmdSNWindow: server.configuration.commandWindow,
+            outcome: outcome, limits: limits, budget: server.dataBudget,
+            dataOutDemand: { lun, cdb, expected in
+                device?.dataOutDemand(cdb: cdb, lun: lun, expectedDataTransferLength: expected)
+                    ?? DataOutDemand(length: 0, gather: 0)
+            },
             sendTargets: { value in
                 TargetConnectionHandler.sendTargetsAnswer(
                     value, server: server, initiatorName: initiatorName, peer: peer, sessionTarget: sessionTarget,
@@ -228,6 +301,7 @@ final class TargetConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
             })
         login = nil
         machine = session
+        stopLoginClock()
         // Digests and the negotiated segment size apply from the next PDU on.
         decoder.limits.headerDigest = parameters.headerDigest
         decoder.limits.dataDigest = parameters.dataDigest
@@ -314,6 +388,12 @@ final class TargetConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
             actions.removeAll(keepingCapacity: true)
             machine!.commandCompleted(initiatorTaskTag: itt, result: outcome, into: &actions)
             perform(context: context)
+            // Only now do its responses count as queued: admitting before would let the same
+            // bytes count twice as free.
+            if machine?.hasWaitingTasks == true {
+                machine!.admitWaiting(into: &actions)
+                perform(context: context)
+            }
             swap(&local, &actions)
             scheduleFlush(context: context)
             if executing == 0, drainPromise != nil { close(context: context, reason: "shutting down") }
@@ -329,9 +409,18 @@ final class TargetConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
 
     private func write(_ pdu: ISCSIPDU, context: ChannelHandlerContext) {
         let encoded = encoder.encode(pdu, allocator: context.channel.allocator)
+        var bytes = encoded.header.readableBytes
         context.write(wrapOutboundOut(encoded.header), promise: nil)
-        if let data = encoded.data { context.write(wrapOutboundOut(data), promise: nil) }
-        if let trailer = encoded.trailer { context.write(wrapOutboundOut(trailer), promise: nil) }
+        if let data = encoded.data {
+            context.write(wrapOutboundOut(data), promise: nil)
+            bytes += data.readableBytes
+        }
+        if let trailer = encoded.trailer {
+            context.write(wrapOutboundOut(trailer), promise: nil)
+            bytes += trailer.readableBytes
+        }
+        unflushedBytes += bytes
+        queued(bytes)
         needsFlush = true
     }
 
@@ -347,10 +436,51 @@ final class TargetConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     }
 
     private func flushIfNeeded(context: ChannelHandlerContext) {
-        if needsFlush {
-            needsFlush = false
-            context.flush()
+        guard needsFlush else { return }
+        needsFlush = false
+        if unflushedBytes > 0 {
+            // One promise per flush, on an empty write queued behind the batch: it completes once
+            // the kernel has taken every byte before it (or the connection is gone).
+            let bytes = unflushedBytes
+            unflushedBytes = 0
+            server.dataBudget.forceReserve(bytes)
+            let drained = context.eventLoop.makePromise(of: Void.self)
+            context.write(wrapOutboundOut(ByteBuffer()), promise: drained)
+            drained.futureResult.whenComplete { [self] _ in self.drained(bytes, context: context) }
         }
+        context.flush()
+    }
+
+    /// Responses queued for the initiator count against the connection's budget at once, and
+    /// against the daemon's from their flush on; past the connection's, the socket is no longer
+    /// read.
+    private func queued(_ bytes: Int) {
+        if outboundBytes == 0 { lastDrain = .now() }
+        outboundBytes += bytes
+        machine?.outboundBytes = outboundBytes
+        if outboundBytes > server.configuration.connectionDataBudget { readingPaused = true }
+    }
+
+    private func drained(_ bytes: Int, context: ChannelHandlerContext) {
+        outboundBytes -= bytes
+        server.dataBudget.release(bytes)
+        lastDrain = .now()
+        if readingPaused && outboundBytes <= server.configuration.connectionDataBudget / 2 {
+            readingPaused = false
+            if readRequested {
+                readRequested = false
+                context.read()
+            }
+        }
+        guard machine != nil else { return }
+        machine!.outboundBytes = outboundBytes
+        guard machine!.hasWaitingTasks else { return }
+        var local: SessionStateMachine.Actions = []
+        swap(&local, &actions)
+        machine!.admitWaiting(into: &actions)
+        perform(context: context)
+        swap(&local, &actions)
+        scheduleFlush(context: context)
     }
 
     private func close(context: ChannelHandlerContext, reason: String?) {
@@ -362,13 +492,23 @@ final class TargetConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
 
     // MARK: Pings and draining
 
+    /// Pings an idle initiator (when `nopInterval` is set) and drops one that stops answering
+    /// them or stops taking its responses for `nopTimeout`.
     private func startPings(context: ChannelHandlerContext) {
-        guard let interval = server.configuration.nopInterval else { return }
+        let pings = server.configuration.nopInterval
         let timeout = server.configuration.nopTimeout
+        let seconds = timeout.nanoseconds / 1_000_000_000
+        let interval = pings ?? max(.seconds(1), .nanoseconds(timeout.nanoseconds / 4))
         pingTask = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [self] _ in
             guard let current = machine else { return }
+            if outboundBytes > 0, NIODeadline.now() - lastDrain >= timeout {
+                close(context: context, reason: "initiator took none of its responses for \(seconds) s (\(outboundBytes) bytes queued)")
+                return
+            }
+            // A paused socket cannot bring the answer: the drain check above covers that case.
+            guard pings != nil, !readingPaused else { return }
             if current.outstandingPing != nil, let sent = pingSentAt, NIODeadline.now() - sent >= timeout {
-                close(context: context, reason: "initiator did not answer NOP-In for \(timeout.nanoseconds / 1_000_000_000)s")
+                close(context: context, reason: "initiator did not answer NOP-In for \(seconds)s")
                 return
             }
             if receivedSinceTick || current.outstandingPing != nil {

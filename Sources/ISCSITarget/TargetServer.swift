@@ -18,6 +18,19 @@ public struct TargetServerConfiguration: Sendable {
     public var nopTimeout: TimeAmount = .seconds(30)
     /// Bytes a login PDU may carry before MaxRecvDataSegmentLength is negotiated.
     public var loginMaxDataSegmentLength = 8192
+    /// A connection must reach full feature phase within this long (LIO and tgt allow 15-30 s).
+    public var loginTimeout: TimeAmount = .seconds(15)
+    /// Connections still logging in, in all: past it the one that has been at it longest is
+    /// dropped for the newcomer, so stalled logins cannot lock everyone out.
+    public var maxLoginsInProgress = 128
+    /// Connections still logging in from one address: past it new ones are closed at once.
+    public var maxLoginsPerAddress = 16
+    /// Bytes of data one connection may hold (see `SessionLimits`).
+    public var connectionDataBudget = 32 << 20
+    /// Bytes of data all connections together may hold (see `DataBudget`).
+    public var daemonDataBudget = 512 << 20
+    /// Immediate commands one connection may have in the target at once.
+    public var maxImmediateTasks = 16
 
     public init() {}
 }
@@ -67,6 +80,9 @@ public final class TargetServer: @unchecked Sendable {
     private let lock = NIOLock()
     private var listeners: [Portal: Channel] = [:]
     private let connections = ConnectionSet()
+    let logins: LoginGate
+    /// What every connection's data draws on.
+    public let dataBudget: DataBudget
     private var _discoveryAuthentication = TargetAuthentication()
 
     /// CHAP for discovery sessions (tgt's accounts bound without a target).
@@ -80,6 +96,9 @@ public final class TargetServer: @unchecked Sendable {
         self.configuration = configuration
         self.group = group
         self.logger = logger
+        self.logins = LoginGate(
+            maxInProgress: configuration.maxLoginsInProgress, maxPerAddress: configuration.maxLoginsPerAddress)
+        self.dataBudget = DataBudget(limit: configuration.daemonDataBudget)
     }
 
     /// Portals in the order they were added, with the port actually bound (for port 0).
@@ -127,6 +146,9 @@ public final class TargetServer: @unchecked Sendable {
         connections.drainAll()
     }
 
+    /// Connections open now (logging in or logged in).
+    public var connectionCount: Int { connections.count }
+
     func connectionOpened(_ connection: TargetConnectionHandler) { connections.insert(connection) }
     func connectionClosed(_ connection: TargetConnectionHandler) { connections.remove(connection) }
 
@@ -152,6 +174,7 @@ final class ConnectionSet: @unchecked Sendable {
 
     func insert(_ c: TargetConnectionHandler) { lock.withLock { members[ObjectIdentifier(c)] = c } }
     func remove(_ c: TargetConnectionHandler) { lock.withLock { _ = members.removeValue(forKey: ObjectIdentifier(c)) } }
+    var count: Int { lock.withLock { members.count } }
 
     func drainAll() {
         let all = lock.withLock { Array(members.values) }

@@ -28,6 +28,7 @@ public struct AdditionalSenseCode: Hashable, Sendable, CustomStringConvertible {
     }
 
     public static let noAdditionalSense = Self(0x00, 0x00)
+    public static let invalidFieldInCommandInformationUnit = Self(0x0E, 0x03)
     public static let writeError = Self(0x0C, 0x00)
     public static let unrecoveredReadError = Self(0x11, 0x00)
     public static let miscompareDuringVerify = Self(0x1D, 0x00)

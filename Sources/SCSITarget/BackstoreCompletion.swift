@@ -16,14 +16,11 @@ enum BackstoreCompletion {
         return .pending(promise.futureResult)
     }
 
-    /// `dataOutLength`: what the CDB asked the initiator to send, for the transport's residual.
-    static func status(
-        _ future: EventLoopFuture<Void>, writing: Bool, dataOutLength: Int? = nil, on eventLoop: EventLoop
-    ) -> CommandOutcome {
+    static func status(_ future: EventLoopFuture<Void>, writing: Bool, on eventLoop: EventLoop) -> CommandOutcome {
         let promise = eventLoop.makePromise(of: SCSICommandResult.self)
         future.whenComplete { result in
             switch result {
-            case .success: promise.succeed(SCSICommandResult(status: .good, dataOutLength: dataOutLength))
+            case .success: promise.succeed(SCSICommandResult(status: .good))
             case .failure(let error): promise.succeed(failure(error, writing: writing))
             }
         }

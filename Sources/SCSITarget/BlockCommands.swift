@@ -5,13 +5,11 @@ import SCSIProtocol
 /// READ, WRITE and WRITE AND VERIFY (6, 10, 12, 16): the hot path. No locks, lookups or
 /// allocations here beyond the data buffer and the completion future.
 ///
-/// Data-Out shorter than the transfer length: only the whole blocks received are written
-/// (or compared) and the command completes GOOD; the transport reports the residual. This is
-/// what libiscsi's residual tests expect (the blocks not sent stay untouched).
+/// Data-Out shorter than the transfer length (ExpectedDataTransferLength was smaller): the
+/// device has already refused part of a block, so what came is whole blocks, and only those are
+/// written; the transport reports the residual. The blocks not sent stay untouched, as libiscsi's
+/// residual tests check.
 enum BlockCommands {
-    /// Refuses transfers above 1 GiB rather than allocating them (B0 reports no limit).
-    static let transferLimit: UInt64 = 1 << 30
-
     static func read(_ context: CommandContext) -> CommandOutcome {
         let cdb = context.cdb
         // RDPROTECT: no protection information here.
@@ -20,7 +18,9 @@ enum BlockCommands {
         guard context.inRange(lba: lba, blocks: UInt64(blocks)) else { return .lbaOutOfRange }
         guard blocks > 0 else { return .good }
         let length = UInt64(blocks) << UInt64(context.unit.blockShift)
-        guard length <= transferLimit else { return .invalidField(cdbByte: cdb.length == 16 ? 10 : 7) }
+        guard length <= UInt64(SCSITargetDevice.maximumTransferBytes) else {
+            return .invalidField(cdbByte: DataOutRule.transferLength.lengthFieldByte(cdb))
+        }
         guard let store = context.unit.backstore else { return .check(.hardwareError, .internalTargetFailure) }
         let future = store.read(
             offset: context.byteOffset(lba), length: Int(length), allocator: context.device.allocator,
@@ -50,16 +50,15 @@ enum BlockCommands {
         guard context.inRange(lba: lba, blocks: UInt64(blocks)) else { return .lbaOutOfRange }
         let shift = UInt64(context.unit.blockShift)
         let wanted = Int(UInt64(blocks) << shift)
-        guard let dataOut = context.request.dataOut, blocks > 0 else { return .good(dataOutLength: wanted) }
-        let received = (dataOut.readableBytes >> shift) << shift
-        let length = min(wanted, received)
-        guard length > 0 else { return .good(dataOutLength: wanted) }
+        guard let dataOut = context.request.dataOut, blocks > 0 else { return .good }
+        let length = min(wanted, (dataOut.readableBytes >> shift) << shift)
+        guard length > 0 else { return .good }
         guard let store = context.unit.backstore,
             let data = dataOut.getSlice(at: dataOut.readerIndex, length: length)
         else { return .check(.hardwareError, .internalTargetFailure) }
         let future = store.write(
             data, offset: context.byteOffset(lba), fua: forceUnitAccess || context.state.writeThrough,
             on: context.eventLoop)
-        return BackstoreCompletion.status(future, writing: true, dataOutLength: wanted, on: context.eventLoop)
+        return BackstoreCompletion.status(future, writing: true, on: context.eventLoop)
     }
 }

@@ -8,11 +8,6 @@ enum CommandOutcome {
 
     static let good = CommandOutcome.done(SCSICommandResult(status: .good))
 
-    /// GOOD for a command whose CDB asked for `dataOutLength` bytes of Data-Out.
-    static func good(dataOutLength: Int) -> CommandOutcome {
-        .done(SCSICommandResult(status: .good, dataOutLength: dataOutLength))
-    }
-
     static func check(
         _ key: SenseKey, _ code: AdditionalSenseCode, information: UInt32? = nil,
         field: FixedFormatSense.FieldPointer? = nil
@@ -31,6 +26,8 @@ enum CommandOutcome {
     static let parameterListLengthError = check(.illegalRequest, .parameterListLengthError)
     static let lbaOutOfRange = check(.illegalRequest, .lbaOutOfRange)
     static let writeProtected = check(.dataProtect, .writeProtected)
+    /// The Data-Out that came does not fit the CDB (FCP-4 9.4.2 b): nothing was written.
+    static let invalidFieldInInformationUnit = check(.illegalRequest, .invalidFieldInCommandInformationUnit)
 
     /// Data-In cut to the command's allocation length; a slice, so no bytes are copied.
     static func dataIn(_ buffer: ByteBuffer, allocationLength: Int) -> CommandOutcome {

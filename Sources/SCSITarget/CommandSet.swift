@@ -24,6 +24,8 @@ struct CommandDescriptor: @unchecked Sendable {
     /// the service action, every other bit set is one the device server looks at.
     let usage: [UInt8]
     let traits: CommandTraits
+    /// The Data-Out the CDB asks for (the same for every service action of an opcode).
+    let dataOut: DataOutRule
     let handler: CommandHandler
 }
 
@@ -33,14 +35,17 @@ final class CommandSet: @unchecked Sendable {
     let descriptors: [CommandDescriptor]
     let handlers: [CommandHandler?]
     let traits: [CommandTraits]
+    let dataOutRules: [DataOutRule]
 
     init(_ descriptors: [CommandDescriptor]) {
         self.descriptors = descriptors.sorted { ($0.opcode, $0.serviceAction ?? 0) < ($1.opcode, $1.serviceAction ?? 0) }
         var handlers = [CommandHandler?](repeating: nil, count: 256)
         var traits = [CommandTraits](repeating: [], count: 256)
+        var dataOutRules = [DataOutRule](repeating: .none, count: 256)
         for descriptor in descriptors {
             let opcode = Int(descriptor.opcode)
             traits[opcode].formUnion(descriptor.traits)
+            dataOutRules[opcode] = descriptor.dataOut
             guard descriptor.serviceAction != nil else {
                 handlers[opcode] = descriptor.handler
                 continue
@@ -56,6 +61,7 @@ final class CommandSet: @unchecked Sendable {
         }
         self.handlers = handlers
         self.traits = traits
+        self.dataOutRules = dataOutRules
     }
 
     func hasServiceActions(_ opcode: UInt8) -> Bool {
@@ -74,11 +80,11 @@ extension CommandSet {
     /// `usage` is the CDB usage data between the opcode and the CONTROL byte.
     private static func command(
         _ opcode: UInt8, _ usage: [UInt8], _ traits: CommandTraits, _ handler: @escaping CommandHandler,
-        serviceAction: UInt16? = nil
+        serviceAction: UInt16? = nil, dataOut: DataOutRule = .none
     ) -> CommandDescriptor {
         CommandDescriptor(
             opcode: opcode, serviceAction: serviceAction, usage: [opcode] + usage + [controlUsage], traits: traits,
-            handler: handler)
+            dataOut: dataOut, handler: handler)
     }
 
     private static let reporting: CommandTraits = [.ignoresUnitAttention, .allowedWhenReserved]
@@ -125,16 +131,24 @@ extension CommandSet {
         let reservationsOut: [CommandDescriptor] = (0...7).map { action in
             command(
                 SCSIOpcode.persistentReserveOut, [UInt8(action), 0xFF, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF], [],
-                PersistentReserveCommands.reserveOut, serviceAction: UInt16(action))
+                PersistentReserveCommands.reserveOut, serviceAction: UInt16(action),
+                dataOut: .parameterList(offset: 5, width: 4))
         }
         // WRITE SAME's UNMAP bit.
         let unmapBit: UInt8 = thin ? 0x08 : 0
         let thinOnly: [CommandDescriptor] =
-            thin ? [command(SCSIOpcode.unmap, [0, 0, 0, 0, 0, 0, 0xFF, 0xFF], writing, ProvisioningCommands.unmap)] : []
+            thin
+            ? [
+                command(
+                    SCSIOpcode.unmap, [0, 0, 0, 0, 0, 0, 0xFF, 0xFF], writing, ProvisioningCommands.unmap,
+                    dataOut: .parameterList(offset: 7, width: 2))
+            ] : []
         return primary + reservationsIn + reservationsOut + thinOnly + [
             command(SCSIOpcode.read6, [0x1F, 0xFF, 0xFF, 0xFF], medium, BlockCommands.read),
-            command(SCSIOpcode.write6, [0x1F, 0xFF, 0xFF, 0xFF], writing, BlockCommands.write),
-            command(SCSIOpcode.modeSelect6, [0x11, 0, 0, 0xFF], [], ModeCommands.modeSelect),
+            command(SCSIOpcode.write6, [0x1F, 0xFF, 0xFF, 0xFF], writing, BlockCommands.write, dataOut: .transferLength),
+            command(
+                SCSIOpcode.modeSelect6, [0x11, 0, 0, 0xFF], [], ModeCommands.modeSelect,
+                dataOut: .parameterList(offset: 4, width: 1)),
             command(SCSIOpcode.reserve6, [0, 0, 0, 0], [], ReservationCommands.reserve),
             command(SCSIOpcode.release6, [0, 0, 0, 0], .allowedWhenReserved, ReservationCommands.release),
             command(SCSIOpcode.modeSense6, [0x08, 0xFF, 0xFF, 0xFF], [], ModeCommands.modeSense),
@@ -142,33 +156,39 @@ extension CommandSet {
             command(SCSIOpcode.preventAllowMediumRemoval, [0, 0, 0, 0x03], [], PrimaryCommands.preventAllowMediumRemoval),
             command(SCSIOpcode.readCapacity10, [0] + lba4 + [0, 0, 0x01], medium, CapacityCommands.readCapacity10),
             command(SCSIOpcode.read10, cdb10(0x18), medium, BlockCommands.read),
-            command(SCSIOpcode.write10, cdb10(0x18), writing, BlockCommands.write),
-            command(SCSIOpcode.writeAndVerify10, cdb10(0x12), writing, BlockCommands.writeAndVerify),
-            command(SCSIOpcode.verify10, cdb10(0x16), medium, VerifyCommands.verify),
+            command(SCSIOpcode.write10, cdb10(0x18), writing, BlockCommands.write, dataOut: .transferLength),
+            command(
+                SCSIOpcode.writeAndVerify10, cdb10(0x12), writing, BlockCommands.writeAndVerify, dataOut: .transferLength),
+            command(SCSIOpcode.verify10, cdb10(0x16), medium, VerifyCommands.verify, dataOut: .verify),
             command(SCSIOpcode.preFetch10, cdb10(0x02), medium, VerifyCommands.preFetch),
             command(SCSIOpcode.synchronizeCache10, cdb10(0x02), medium, VerifyCommands.synchronizeCache),
-            command(SCSIOpcode.writeSame10, cdb10(unmapBit), writing, WriteSameCommand.writeSame),
-            command(SCSIOpcode.modeSelect10, [0x11, 0, 0, 0, 0, 0, 0xFF, 0xFF], [], ModeCommands.modeSelect),
+            command(SCSIOpcode.writeSame10, cdb10(unmapBit), writing, WriteSameCommand.writeSame, dataOut: .writeSame),
+            command(
+                SCSIOpcode.modeSelect10, [0x11, 0, 0, 0, 0, 0, 0xFF, 0xFF], [], ModeCommands.modeSelect,
+                dataOut: .parameterList(offset: 7, width: 2)),
             command(SCSIOpcode.reserve10, [0, 0, 0, 0, 0, 0, 0, 0], [], ReservationCommands.reserve),
             command(SCSIOpcode.release10, [0, 0, 0, 0, 0, 0, 0, 0], .allowedWhenReserved, ReservationCommands.release),
             command(SCSIOpcode.modeSense10, [0x18, 0xFF, 0xFF, 0, 0, 0, 0xFF, 0xFF], [], ModeCommands.modeSense),
             command(SCSIOpcode.read16, cdb16(0x18), medium, BlockCommands.read),
-            command(SCSIOpcode.write16, cdb16(0x18), writing, BlockCommands.write),
-            command(SCSIOpcode.writeAndVerify16, cdb16(0x12), writing, BlockCommands.writeAndVerify),
-            command(SCSIOpcode.verify16, cdb16(0x16), medium, VerifyCommands.verify),
+            command(SCSIOpcode.write16, cdb16(0x18), writing, BlockCommands.write, dataOut: .transferLength),
+            command(
+                SCSIOpcode.writeAndVerify16, cdb16(0x12), writing, BlockCommands.writeAndVerify, dataOut: .transferLength),
+            command(SCSIOpcode.verify16, cdb16(0x16), medium, VerifyCommands.verify, dataOut: .verify),
             command(SCSIOpcode.preFetch16, cdb16(0x02), medium, VerifyCommands.preFetch),
             command(SCSIOpcode.synchronizeCache16, cdb16(0x02), medium, VerifyCommands.synchronizeCache),
-            command(SCSIOpcode.writeSame16, cdb16(unmapBit | 0x01), writing, WriteSameCommand.writeSame),
+            command(
+                SCSIOpcode.writeSame16, cdb16(unmapBit | 0x01), writing, WriteSameCommand.writeSame, dataOut: .writeSame),
             command(
                 SCSIOpcode.serviceActionIn16, [0x10] + lba8 + lba4 + [0x01], medium, CapacityCommands.readCapacity16,
                 serviceAction: SCSIServiceAction.readCapacity16),
             command(SCSIOpcode.read12, cdb12(0x18), medium, BlockCommands.read),
-            command(SCSIOpcode.write12, cdb12(0x18), writing, BlockCommands.write),
-            command(SCSIOpcode.writeAndVerify12, cdb12(0x12), writing, BlockCommands.writeAndVerify),
-            command(SCSIOpcode.verify12, cdb12(0x16), medium, VerifyCommands.verify),
+            command(SCSIOpcode.write12, cdb12(0x18), writing, BlockCommands.write, dataOut: .transferLength),
+            command(
+                SCSIOpcode.writeAndVerify12, cdb12(0x12), writing, BlockCommands.writeAndVerify, dataOut: .transferLength),
+            command(SCSIOpcode.verify12, cdb12(0x16), medium, VerifyCommands.verify, dataOut: .verify),
             command(
                 SCSIOpcode.compareAndWrite, [0x18] + lba8 + [0, 0, 0, 0xFF, 0], medium,
-                CompareAndWriteCommand.compareAndWrite),
+                CompareAndWriteCommand.compareAndWrite, dataOut: .compareAndWrite),
             command(
                 SCSIOpcode.serviceActionIn16, [0x12] + lba8 + lba4 + [0], medium, ProvisioningCommands.getLBAStatus,
                 serviceAction: SCSIServiceAction.getLBAStatus),

@@ -23,7 +23,7 @@ enum CompareAndWriteCommand {
         // for 256 blocks whose NUMBER OF LOGICAL BLOCKS wrapped to 0 included).
         let dataOut = context.request.dataOut ?? ByteBuffer()
         guard dataOut.readableBytes == 2 * length else { return .invalidField(cdbByte: 13) }
-        guard blocks > 0 else { return .good(dataOutLength: 0) }
+        guard blocks > 0 else { return .good }
         guard !context.state.writeProtected else { return .writeProtected }
         guard let expected = dataOut.getSlice(at: dataOut.readerIndex, length: length),
             let replacement = dataOut.getSlice(at: dataOut.readerIndex + length, length: length)
@@ -44,7 +44,7 @@ enum CompareAndWriteCommand {
                         return eventLoop.makeSucceededFuture(.checkCondition(sense))
                     }
                     return store.write(replacement, offset: offset, fua: writeThrough, on: eventLoop)
-                        .map { SCSICommandResult(status: .good, dataOutLength: 2 * length) }
+                        .map { SCSICommandResult(status: .good) }
                         .flatMapErrorThrowing { BackstoreCompletion.failure($0, writing: true) }
                 }
                 .flatMapErrorThrowing { BackstoreCompletion.failure($0, writing: false) }

@@ -190,7 +190,8 @@ final class LogicalUnitProfile: Sendable {
         physicalBlockExponent = exponent
         identity = LogicalUnitIdentity(
             targetID: targetID, lun: lun, deviceType: deviceType, options: options,
-            maximumWriteSame: options.maximumWriteSameBlocks, unmapGranularity: 1 << UInt32(exponent))
+            maximumWriteSame: options.maximumWriteSameBlocks, unmapGranularity: 1 << UInt32(exponent),
+            blockSize: blockSize)
     }
 }
 

@@ -9,11 +9,15 @@ struct LogicalUnitIdentity: Sendable {
     let standardInquiry: ByteBuffer
     private let vpdPages: [(code: UInt8, page: ByteBuffer)]
 
+    /// Reported as OPTIMAL TRANSFER LENGTH unless `optimal_xfer_len` sets one: large enough
+    /// that longer transfers gain nothing, small enough to keep a command's buffers modest.
+    static let defaultOptimalTransferBytes = 1 << 20
+
     /// `unmapGranularity`: logical blocks per physical block, the OPTIMAL UNMAP GRANULARITY of a
-    /// thin provisioned unit.
+    /// thin provisioned unit. `blockSize` is 0 for a unit that moves no data (the controller).
     init(
         targetID: Int, lun: UInt64, deviceType: PeripheralDeviceType, options: LogicalUnitOptions,
-        maximumWriteSame: UInt32, unmapGranularity: UInt32 = 1
+        maximumWriteSame: UInt32, unmapGranularity: UInt32 = 1, blockSize: Int = 0
     ) {
         let scsiID = options.scsiID ?? "IET     " + Self.hex(UInt64(targetID), width: 4) + Self.hex(lun, width: 4)
         let serial = options.serialNumber ?? "beaf\(targetID)\(lun)"
@@ -36,7 +40,17 @@ struct LogicalUnitIdentity: Sendable {
         limits.maximumCompareAndWriteLength = UInt8(CompareAndWriteCommand.maximumBlocks)  // what tgtd reports
         limits.maximumWriteSameLength = UInt64(maximumWriteSame)
         limits.optimalTransferLengthGranularity = options.optimalTransferLengthGranularity
-        limits.optimalTransferLength = options.optimalTransferLength
+        if blockSize > 0 {
+            // Every command is held to the maximum (SCSITargetDevice), and the kernel sizes its
+            // requests by these two (max_hw_sectors_kb, optimal_io_size).
+            let maximum = UInt32(SCSITargetDevice.maximumTransferBytes / blockSize)
+            let optimal = options.optimalTransferLength != 0
+                ? options.optimalTransferLength : UInt32(Self.defaultOptimalTransferBytes / blockSize)
+            limits.maximumTransferLength = maximum
+            limits.optimalTransferLength = min(optimal, maximum)
+        } else {
+            limits.optimalTransferLength = options.optimalTransferLength
+        }
         if thin {
             limits.maximumUnmapLBACount = ProvisioningCommands.maximumUnmapBlocks
             limits.maximumUnmapBlockDescriptorCount = ProvisioningCommands.maximumUnmapDescriptors

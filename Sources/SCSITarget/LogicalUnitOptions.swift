@@ -32,7 +32,8 @@ public struct LogicalUnitOptions: Sendable, Equatable {
     /// else revolutions per minute.
     public var rotationRate: UInt16
     /// OPTIMAL TRANSFER LENGTH GRANULARITY and OPTIMAL TRANSFER LENGTH of VPD 0xB0, in blocks
-    /// (tgt's optimal_xfer_gran and optimal_xfer_len); 0 reports none.
+    /// (tgt's optimal_xfer_gran and optimal_xfer_len); a granularity of 0 reports none, a length
+    /// of 0 reports 1 MiB (never more than MAXIMUM TRANSFER LENGTH, 8 MiB).
     public var optimalTransferLengthGranularity: UInt16
     public var optimalTransferLength: UInt32
     /// LOWEST ALIGNED LOGICAL BLOCK ADDRESS of READ CAPACITY(16) (tgt's la_lba), 14 bits.

@@ -76,7 +76,7 @@ enum ModeCommands {
         // PF must be set (SPC-4 pages follow), SP clear (nothing can be saved).
         guard cdb[1] & 0x10 != 0, cdb[1] & 0x01 == 0 else { return .invalidField(cdbByte: 1) }
         let listLength = tenByte ? Int(cdb.uint16(at: 7)) : Int(cdb[4])
-        guard listLength > 0 else { return .good(dataOutLength: 0) }
+        guard listLength > 0 else { return .good }
         guard let dataOut = context.request.dataOut, dataOut.readableBytes >= listLength,
             let list = dataOut.getBytes(at: dataOut.readerIndex, length: listLength)
         else { return .parameterListLengthError }
@@ -117,7 +117,7 @@ enum ModeCommands {
             if before != (unit.writeCacheEnabled, unit.softwareWriteProtect) {
                 unit.postAttention(.modeParametersChanged, except: context.nexusID)
             }
-            return .good(dataOutLength: listLength)
+            return .good
         }
     }
 }

@@ -133,7 +133,7 @@ enum PersistentReserveCommands {
             return result
         }
         switch result.status {
-        case .good: return .good(dataOutLength: listLength)
+        case .good: return .good
         case .reservationConflict: return .done(SCSICommandResult(status: .reservationConflict))
         case .check(let code): return .check(.illegalRequest, code)
         }

@@ -20,7 +20,7 @@ enum ProvisioningCommands {
         guard cdb[1] & 0x01 == 0 else { return .invalidField(cdbByte: 1, bit: 0) }
         guard !context.state.writeProtected else { return .writeProtected }
         let listLength = Int(cdb.uint16(at: 7))
-        guard listLength > 0 else { return .good(dataOutLength: 0) }
+        guard listLength > 0 else { return .good }
         guard listLength >= 8, let dataOut = context.request.dataOut, dataOut.readableBytes >= listLength,
             let list = dataOut.getBytes(at: dataOut.readerIndex, length: listLength)
         else { return .parameterListLengthError }
@@ -39,14 +39,13 @@ enum ProvisioningCommands {
             }
             if blocks > 0 { ranges.append((lba, blocks)) }
         }
-        guard !ranges.isEmpty else { return .good(dataOutLength: listLength) }
+        guard !ranges.isEmpty else { return .good }
         guard let store = context.unit.backstore else { return .check(.hardwareError, .internalTargetFailure) }
         let eventLoop = context.eventLoop
         let shift = UInt64(context.unit.blockShift)
         let futures = ranges.map { store.discardOrZero(offset: $0.lba << shift, length: $0.blocks << shift, on: eventLoop) }
         return BackstoreCompletion.status(
-            EventLoopFuture.andAllSucceed(futures, on: eventLoop), writing: true, dataOutLength: listLength,
-            on: eventLoop)
+            EventLoopFuture.andAllSucceed(futures, on: eventLoop), writing: true, on: eventLoop)
     }
 
     private static func invalidParameter(byte: UInt16) -> CommandOutcome {

@@ -64,14 +64,27 @@ public struct SCSICommandResult: Sendable {
     /// Data for the initiator. May be longer than the allocation length would allow only if the
     /// transport truncates it; the transport reports residuals from expectedDataTransferLength.
     public var dataIn: ByteBuffer?
-    /// For a command with Data-Out: the bytes its CDB asks the initiator to send (transfer
-    /// length x block size, a parameter list length), however many actually came. The transport
-    /// derives the write residual from it and expectedDataTransferLength (RFC 7143 11.4.5.2).
-    public var dataOutLength: Int?
-    public init(status: SCSIStatus, senseData: ByteBuffer? = nil, dataIn: ByteBuffer? = nil, dataOutLength: Int? = nil) {
+    public init(status: SCSIStatus, senseData: ByteBuffer? = nil, dataIn: ByteBuffer? = nil) {
         self.status = status
         self.senseData = senseData
         self.dataIn = dataIn
-        self.dataOutLength = dataOutLength
+    }
+}
+
+/// The Data-Out a command asks for, as a transport must know it before soliciting any
+/// (`SCSITargetDevice.dataOutDemand`): it gathers `gather` bytes, runs the command with them and
+/// reports the residual between `length` and its ExpectedDataTransferLength (RFC 7143 11.4.5.2).
+public struct DataOutDemand: Sendable, Equatable {
+    /// Bytes the CDB names (transfer length x block size, a parameter list length); 0 for a
+    /// command without Data-Out, an unknown opcode or a LUN that does not exist.
+    public var length: Int
+    /// Bytes to gather before running the command: what the CDB names, cut to what the
+    /// initiator announced; 0 for a command that will be refused whatever comes (a transfer over
+    /// `SCSITargetDevice.maximumTransferBytes`, a WRITE SAME or COMPARE AND WRITE whose
+    /// ExpectedDataTransferLength is not exactly what the CDB names).
+    public var gather: Int
+    public init(length: Int, gather: Int) {
+        self.length = length
+        self.gather = gather
     }
 }

@@ -111,6 +111,26 @@ public final class SCSITargetDevice: @unchecked Sendable {
 
     // MARK: Commands
 
+    /// The largest transfer one command may ask for, either way: MAXIMUM TRANSFER LENGTH of the
+    /// Block Limits page. Larger ones are refused (INVALID FIELD IN CDB) before any data moves,
+    /// so one command never holds more than this.
+    public static let maximumTransferBytes = 8 << 20
+
+    /// What `cdb` asks the initiator to send to `lun`, for a transport about to solicit it.
+    public func dataOutDemand(cdb: ByteBuffer, lun: UInt64, expectedDataTransferLength: UInt32) -> DataOutDemand {
+        let cdb = cdb.withUnsafeReadableBytes { CDB($0) }
+        let (rule, blockShift) = lock.withLock { () -> (DataOutRule, Int) in
+            guard let unit = unitLocked(lun) else { return (.none, 0) }
+            return (unit.commands.dataOutRules[Int(cdb.opcode)], unit.blockShift)
+        }
+        let length = rule.length(of: cdb, blockShift: blockShift)
+        let expected = Int(expectedDataTransferLength)
+        if length > Self.maximumTransferBytes || (rule.shortfall == .exact && expected != length) {
+            return DataOutDemand(length: length, gather: 0)
+        }
+        return DataOutDemand(length: length, gather: min(length, expected))
+    }
+
     public func execute(_ request: SCSICommandRequest, nexus: SCSINexus, on eventLoop: EventLoop)
         -> EventLoopFuture<SCSICommandResult>
     {
@@ -118,14 +138,23 @@ public final class SCSITargetDevice: @unchecked Sendable {
         let outcome: CommandOutcome
         switch admit(cdb, lun: request.lun, nexus: nexus) {
         case .admitted(let unit, let state, let handler):
-            outcome = handler(
-                CommandContext(
-                    device: self, unit: unit, cdb: cdb, request: request, nexus: nexus, eventLoop: eventLoop,
-                    state: state))
+            if let refusal = Self.refusesDataOut(cdb, unit: unit, request.dataOut) {
+                outcome = refusal
+            } else {
+                outcome = handler(
+                    CommandContext(
+                        device: self, unit: unit, cdb: cdb, request: request, nexus: nexus, eventLoop: eventLoop,
+                        state: state))
+            }
         case .afterExclusive(let unit, let state, let handler):
-            let context = CommandContext(
-                device: self, unit: unit, cdb: cdb, request: request, nexus: nexus, eventLoop: eventLoop, state: state)
-            return runExclusive(unit, on: eventLoop) { handler(context).future(on: eventLoop) }
+            if let refusal = Self.refusesDataOut(cdb, unit: unit, request.dataOut) {
+                outcome = refusal
+            } else {
+                let context = CommandContext(
+                    device: self, unit: unit, cdb: cdb, request: request, nexus: nexus, eventLoop: eventLoop,
+                    state: state)
+                return runExclusive(unit, on: eventLoop) { handler(context).future(on: eventLoop) }
+            }
         case .rejected(let rejection):
             outcome = rejection.outcome
         case .noSuchUnit(let controller, let profile):
@@ -135,6 +164,25 @@ public final class SCSITargetDevice: @unchecked Sendable {
                     state: UnitState(blockCount: 0, writeProtected: true, writeThrough: true, profile: profile)))
         }
         return outcome.future(on: eventLoop)
+    }
+
+    /// Refusals that depend on the Data-Out that came, checked once admission passed: a
+    /// transfer over the maximum, part of a block, a WRITE SAME or COMPARE AND WRITE without
+    /// exactly the bytes its CDB names. Nothing is written.
+    private static func refusesDataOut(_ cdb: CDB, unit: LogicalUnit, _ dataOut: ByteBuffer?) -> CommandOutcome? {
+        let rule = unit.commands.dataOutRules[Int(cdb.opcode)]
+        if case .none = rule { return nil }
+        let length = rule.length(of: cdb, blockShift: unit.blockShift)
+        if length > maximumTransferBytes { return .invalidField(cdbByte: rule.lengthFieldByte(cdb)) }
+        let received = dataOut?.readableBytes ?? 0
+        switch rule.shortfall {
+        case .handler:
+            return nil
+        case .exact:
+            return received == length ? nil : .invalidFieldInInformationUnit
+        case .wholeBlocks:
+            return received < length && received & (unit.blockSize - 1) != 0 ? .invalidFieldInInformationUnit : nil
+        }
     }
 
     private enum Admission {

@@ -15,13 +15,15 @@ enum VerifyCommands {
         let (lba, blocks) = cdb.blockRange
         guard context.inRange(lba: lba, blocks: UInt64(blocks)) else { return .lbaOutOfRange }
         let blockSize = context.unit.blockSize
-        let wanted = byteCheck == 0 || blocks == 0 ? 0 : byteCheck == 0b11 ? blockSize : Int(blocks) * blockSize
-        guard wanted > 0, let expected = context.request.dataOut, expected.readableBytes >= blockSize else {
-            return .good(dataOutLength: wanted)
+        // The device refused part of a block; blocks that did not come are not compared.
+        guard byteCheck != 0, blocks > 0, let expected = context.request.dataOut, expected.readableBytes >= blockSize else {
+            return .good
         }
         let comparedBlocks = byteCheck == 0b11 ? UInt64(blocks) : min(UInt64(blocks), UInt64(expected.readableBytes / blockSize))
         let length = comparedBlocks << UInt64(context.unit.blockShift)
-        guard length <= BlockCommands.transferLimit else { return .invalidField(cdbByte: cdb.length == 16 ? 10 : 7) }
+        guard length <= SCSITargetDevice.maximumTransferBytes else {
+            return .invalidField(cdbByte: cdb.length == 16 ? 10 : 7)
+        }
         guard let store = context.unit.backstore else { return .check(.hardwareError, .internalTargetFailure) }
         let pattern = byteCheck == 0b11 ? blockSize : Int(length)
         let promise = context.eventLoop.makePromise(of: SCSICommandResult.self)
@@ -34,7 +36,7 @@ enum VerifyCommands {
                             .checkCondition(
                                 FixedFormatSense(key: .miscompare, code: .miscompareDuringVerify, information: UInt32(truncatingIfNeeded: offset))))
                     } else {
-                        promise.succeed(SCSICommandResult(status: .good, dataOutLength: wanted))
+                        promise.succeed(SCSICommandResult(status: .good))
                     }
                 case .failure(let error):
                     promise.succeed(BackstoreCompletion.failure(error, writing: false))

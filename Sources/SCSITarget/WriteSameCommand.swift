@@ -40,14 +40,13 @@ enum WriteSameCommand {
             block = dataOut
         }
         guard let store = context.unit.backstore else { return .check(.hardwareError, .internalTargetFailure) }
-        let dataOutLength = noDataOut ? 0 : blockSize
         if unmap {
             // The range is unmapped whatever the block holds, as LIO and tgt do (and libiscsi's
             // UnmapUntilEnd expects): it reads back as zeros (LBPRZ).
             let shift = UInt64(context.unit.blockShift)
             return BackstoreCompletion.status(
                 store.discardOrZero(offset: lba << shift, length: blocks << shift, on: context.eventLoop),
-                writing: true, dataOutLength: dataOutLength, on: context.eventLoop)
+                writing: true, on: context.eventLoop)
         }
 
         let chunkBlocks = min(blocks, UInt64(max(1, chunkBytes / blockSize)))
@@ -68,6 +67,6 @@ enum WriteSameCommand {
             }
         }
         return BackstoreCompletion.status(
-            writeChunks(from: lba, remaining: blocks), writing: true, dataOutLength: dataOutLength, on: eventLoop)
+            writeChunks(from: lba, remaining: blocks), writing: true, on: eventLoop)
     }
 }

@@ -24,7 +24,10 @@ struct TGTDCommand: ParsableCommand {
 
     @Option(
         name: .customLong("iscsi"),
-        help: ArgumentHelp("iSCSI driver option; portal=HOST:PORT adds a portal (repeatable).", valueName: "portal=HOST:PORT"))
+        help: ArgumentHelp(
+            "iSCSI driver options, KEY=VALUE[,KEY=VALUE...] (repeatable): "
+                + ISCSIDriverOptions.keys.joined(separator: ", ") + ".",
+            valueName: "portal=HOST:PORT"))
     var iscsiOptions: [String] = []
 
     @Option(name: [.customShort("t"), .customLong("nr_iothreads")], help: "Backing-store IO threads.")
@@ -40,14 +43,15 @@ struct TGTDCommand: ParsableCommand {
     var debug = 0
 
     func validate() throws {
-        for option in iscsiOptions where parsePortal(option) == nil {
-            throw ValidationError("bad --iscsi option '\(option)': expected portal=HOST:PORT")
-        }
+        _ = try driverOptions()
     }
 
-    private func parsePortal(_ option: String) -> Portal? {
-        guard option.hasPrefix("portal=") else { return nil }
-        return Portal(parsing: String(option.dropFirst("portal=".count)))
+    private func driverOptions() throws -> ISCSIDriverOptions {
+        do {
+            return try ISCSIDriverOptions(parsing: iscsiOptions)
+        } catch {
+            throw ValidationError(error.description)
+        }
     }
 
     func run() throws {
@@ -62,11 +66,13 @@ struct TGTDCommand: ParsableCommand {
             return handler
         }
         let logger = Logger(label: "tgtd")
-        var portals = iscsiOptions.compactMap(parsePortal)
+        let options = try driverOptions()
+        var portals = options.portals
         if portals.isEmpty { portals = [Portal(host: "0.0.0.0", port: 3260), Portal(host: "::", port: 3260)] }
 
         let daemon = try TargetDaemon(
-            controlPort: controlPort, ioThreads: ioThreads, stateDirectory: stateDirectory, logger: logger)
+            controlPort: controlPort, ioThreads: ioThreads, stateDirectory: stateDirectory,
+            configuration: options.configuration, logger: logger)
         do {
             try daemon.restoreConfiguration()
         } catch {

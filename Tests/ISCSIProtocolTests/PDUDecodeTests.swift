@@ -50,13 +50,23 @@ final class PDUDecodeTests: XCTestCase {
         }
     }
 
-    func testUnknownAHSTypeIsSkipped() throws {
-        let ahs = PDUBuilders.hex("00 05 3c 00 01 02 03 04  00 05 02 00 00 00 00 40")
-        guard case .scsiCommand(let command) = try ISCSIPDU(frame: PDUFrame(bhs: bhs(0x01), ahs: ahs)) else {
+    func testReservedAHSTypeMakesTheCommandMalformed() throws {
+        // A known AHS after a reserved one (0x3c), and a reserved type 0 alone.
+        for hex in ["00 05 3c 00 01 02 03 04  00 05 02 00 00 00 00 40", "00 01 00 00"] {
+            let header = bhs(0x01)
+            XCTAssertThrowsError(try ISCSIPDU(frame: PDUFrame(bhs: header, ahs: PDUBuilders.hex(hex))), hex) { error in
+                guard case .malformedAHS(let reason, let carried) = error as? PDUDecodeError else {
+                    return XCTFail("\(hex): \(error)")
+                }
+                XCTAssertTrue(reason.contains("reserved AHS type"), reason)
+                XCTAssertEqual(carried, header)
+            }
+        }
+        let known = PDUBuilders.hex("00 05 02 00 00 00 00 40")
+        guard case .scsiCommand(let command) = try ISCSIPDU(frame: PDUFrame(bhs: bhs(0x01), ahs: known)) else {
             return XCTFail("not a command")
         }
         XCTAssertEqual(command.bidirectionalReadExpectedDataTransferLength, 0x40)
-        XCTAssertNil(command.extendedCDB)
     }
 
     func testUnknownCodesDecodeAsRawValues() throws {

@@ -201,11 +201,30 @@ final class LoginStateMachineTests: XCTestCase {
     }
 
     func testNonZeroTSIHOfUnknownSessionFailsWithSessionDoesNotExist() {
-        var harness = LoginHarness(sessionExists: { _ in false })
+        var harness = LoginHarness(sessionExists: { _, _, _ in false })
         let request = script.request(
             csg: 0, nsg: 1, transit: true, ["InitiatorName=\(Fixture.initiatorName)", "TargetName=\(Fixture.targetName)"],
             tsih: 9)
         assertFailure(harness.receive(request), code: 0x020A)
+    }
+
+    func testLiveTSIHOfAnotherInitiatorPortLooksLikeAnUnknownOne() {
+        // Session 9 is live and belongs to the script's ISID under another name: the answer to a
+        // stranger must not reveal it; only its owner hears that it exists.
+        let owner = "iqn.2026-11.test:owner"
+        let lookup: LoginStateMachine.SessionLookup = { tsih, isid, name in
+            tsih == 9 && isid == self.script.isid && name == owner
+        }
+        var stranger = LoginHarness(sessionExists: lookup)
+        let probe = script.request(
+            csg: 0, nsg: 1, transit: true, ["InitiatorName=\(Fixture.initiatorName)", "TargetName=\(Fixture.targetName)"],
+            tsih: 9)
+        assertFailure(stranger.receive(probe), code: 0x020A)
+
+        var ownerHarness = LoginHarness(sessionExists: lookup)
+        let own = script.request(
+            csg: 0, nsg: 1, transit: true, ["InitiatorName=\(owner)", "TargetName=\(Fixture.targetName)"], tsih: 9)
+        assertFailure(ownerHarness.receive(own), code: 0x0206)
     }
 
     func testTransitAndContinueTogetherFail() {

@@ -35,7 +35,9 @@ final class SessionControlTests: XCTestCase {
         let filled = session.receive(H.read(itt: 10, cmdSN: 10, length: 512))
         XCTAssertEqual(filled.executed.map(\.itt), [10, 11, 12])
         XCTAssertEqual(session.machine.expCmdSN, 13)
-        XCTAssertEqual(session.machine.maxCmdSN, 20)
+        XCTAssertEqual(session.machine.maxCmdSN, 17, "the three commands in the target hold their slots")
+        for itt: UInt32 in [10, 11, 12] { _ = session.complete(itt, SCSICommandResult(status: .good)) }
+        XCTAssertEqual(session.machine.maxCmdSN, 20, "answered: the window opens again")
     }
 
     func testImmediateCommandsBypassTheQueue() {

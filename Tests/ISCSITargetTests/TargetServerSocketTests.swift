@@ -314,6 +314,36 @@ final class TargetServerSocketTests: XCTestCase {
         harness.assertStillServes()
     }
 
+    func testWriteWithReservedAHSTypeIsRejectedAndNotRun() throws {
+        let initiator = try loggedIn()
+        var block = ByteBuffer()
+        block.writeRepeatingByte(0xEE, count: 512)
+        let write = ISCSIPDU.scsiCommand(
+            SCSICommand(
+                write: true, lun: SAMLUN.encode(1), initiatorTaskTag: 0x71, expectedDataTransferLength: 512,
+                cmdSN: initiator.cmdSN, cdb: Fixture.write10(lba: 0, blocks: 1), dataSegment: block))
+        var bytes = ByteBuffer()
+        PDUEncoder().encode(write, into: &bytes)
+        // Splice in one AHS of reserved type 0x3f (AHSLength 1: just the reserved byte).
+        bytes.setInteger(UInt8(1), at: 4)  // TotalAHSLength: one word
+        var frame = bytes.getSlice(at: 0, length: 48)!
+        frame.writeBytes([0x00, 0x01, 0x3f, 0x00])
+        var data = bytes.getSlice(at: 48, length: bytes.readableBytes - 48)!
+        frame.writeBuffer(&data)
+        initiator.sendRaw(frame)
+        expectReject(initiator, reason: .protocolError, header: frame.getSlice(at: 0, length: 48))
+        initiator.cmdSN &+= 1
+        // The first command of the nexus meets the power-on unit attention; the second reads.
+        for _ in 0..<2 {
+            _ = initiator.scsiCommand(cdb: Fixture.read10(lba: 0, blocks: 1), read: true, length: 512)
+            if case .dataIn(let dataIn)? = initiator.expectPDU() {
+                XCTAssertEqual(Array(dataIn.dataSegment.readableBytesView), [UInt8](repeating: 0, count: 512), "the write ran")
+                return
+            }
+        }
+        XCTFail("no Data-In")
+    }
+
     func testUnknownOpcodeIsRejected() throws {
         let initiator = try loggedIn()
         var bhs = Self.bhs(of: .nopOut(NOPOut(immediate: true, initiatorTaskTag: 0x61, cmdSN: initiator.cmdSN)))

@@ -51,7 +51,11 @@ final class InquiryTests: XCTestCase {
             hex("0c800024") + Array(repeating: 0x20, count: 30) + Array("beaf10".utf8))
         XCTAssertEqual(assertGood(inquiry(harness, evpd: true, page: 0x83)), Self.tgtdDeviceID1)
         XCTAssertEqual(assertGood(inquiry(harness, lun: 0, evpd: true, page: 0x83)), Self.tgtdDeviceID0)
-        XCTAssertEqual(assertGood(inquiry(harness, evpd: true, page: 0xB0)), hex("00b0003c0080") + Array(repeating: 0, count: 58))
+        // One deliberate difference from tgtd: MAXIMUM TRANSFER LENGTH 8 MiB and OPTIMAL TRANSFER
+        // LENGTH 1 MiB (in 512-byte blocks), where tgtd reports no limit.
+        XCTAssertEqual(
+            assertGood(inquiry(harness, evpd: true, page: 0xB0)),
+            hex("00b0003c008000000000400000000800") + Array(repeating: 0, count: 48))
         XCTAssertEqual(assertGood(inquiry(harness, evpd: true, page: 0xB1)), hex("00b10040") + Array(repeating: 0, count: 64))
         XCTAssertEqual(assertGood(inquiry(harness, evpd: true, page: 0xB2)), hex("00b2000400000000"))
         XCTAssertEqual(assertGood(inquiry(harness, lun: 0, evpd: true, page: 0xB2)), hex("0cb2000400000000"))

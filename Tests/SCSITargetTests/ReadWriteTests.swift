@@ -1,4 +1,5 @@
 import Backstore
+import NIOCore
 import SCSIProtocol
 import XCTest
 
@@ -110,16 +111,21 @@ final class ReadWriteTests: XCTestCase {
         assertGood(harness.run([SCSIOpcode.read10, 0, 0, 0, 0, 0, 0, 0, 1, 0]))
     }
 
-    /// libiscsi's Write16Residuals: blocks the initiator did not send stay as they were.
+    /// libiscsi's Write16Residuals: blocks the initiator did not send stay as they were, and
+    /// part of a block is refused whole (INVALID FIELD IN COMMAND INFORMATION UNIT).
     func testShortDataOutWritesOnlyWholeBlocks() throws {
         let harness = try Harness()
         harness.ready()
         harness.write(lba: 0, [UInt8](repeating: 0x61, count: 1024))
         let write2 = [SCSIOpcode.write16, 0] + be(0, 8) + be(2, 4) + [0, 0]
-        assertGood(harness.run(write2, dataOut: [UInt8](repeating: 0x62, count: 512 + 200)))
+        assertGood(harness.run(write2, dataOut: [UInt8](repeating: 0x62, count: 512)))
         XCTAssertEqual(harness.read(lba: 0, blocks: 2), [UInt8](repeating: 0x62, count: 512) + [UInt8](repeating: 0x61, count: 512))
         assertGood(harness.run(write2, dataOut: nil))
-        assertGood(harness.run(write2, dataOut: [UInt8](repeating: 0x63, count: 200)))
+        for partial in [512 + 200, 200] {
+            assertCheck(
+                harness.run(write2, dataOut: [UInt8](repeating: 0x63, count: partial)), .illegalRequest,
+                .invalidFieldInCommandInformationUnit)
+        }
         XCTAssertEqual(harness.store.writes.count, 2, "nothing written without a whole block")
     }
 
@@ -175,22 +181,82 @@ final class ReadWriteTests: XCTestCase {
     }
 }
 
-/// The transport computes write residuals from `dataOutLength` (libiscsi's iSCSIResiduals).
-final class DataOutLengthTests: XCTestCase {
-    func testEveryDataOutCommandReportsWhatItsCDBAskedFor() throws {
+/// What a CDB asks the initiator to send, as the transport learns it before moving any data.
+final class DataOutDemandTests: XCTestCase {
+    private func demand(_ harness: Harness, _ cdb: [UInt8], lun: UInt64 = 1, expected: UInt32 = 1 << 20) -> DataOutDemand {
+        let padded = cdb + [UInt8](repeating: 0, count: max(0, 16 - cdb.count))
+        return harness.device.dataOutDemand(cdb: ByteBuffer(bytes: padded), lun: lun, expectedDataTransferLength: expected)
+    }
+
+    func testEveryDataOutCommandNamesWhatItsCDBAsksFor() throws {
+        let harness = try Harness(options: LogicalUnitOptions(thinProvisioning: true))
+        let cases: [([UInt8], Int)] = [
+            ([SCSIOpcode.write10, 0, 0, 0, 0, 0, 0, 0, 2, 0], 1024),
+            ([SCSIOpcode.write6, 0, 0, 0, 0, 0], 256 * 512),
+            ([SCSIOpcode.write16, 0] + be(0, 8) + be(3, 4) + [0, 0], 1536),
+            ([SCSIOpcode.writeAndVerify10, 2, 0, 0, 0, 0, 0, 0, 1, 0], 512),
+            ([SCSIOpcode.verify10, 2, 0, 0, 0, 0, 0, 0, 3, 0], 1536),
+            ([SCSIOpcode.verify10, 6, 0, 0, 0, 0, 0, 0, 3, 0], 512),
+            ([SCSIOpcode.verify10, 0, 0, 0, 0, 0, 0, 0, 3, 0], 0),
+            ([SCSIOpcode.writeSame10, 0, 0, 0, 0, 0, 0, 0, 3, 0], 512),
+            ([SCSIOpcode.writeSame16, 1] + be(0, 8) + be(3, 4) + [0, 0], 0),
+            ([SCSIOpcode.compareAndWrite, 0] + be(0, 8) + [0, 0, 0, 2, 0, 0], 2048),
+            ([SCSIOpcode.modeSelect6, 0x10, 0, 0, 24, 0], 24),
+            ([SCSIOpcode.unmap, 0, 0, 0, 0, 0, 0, 0, 24, 0], 24),
+            ([SCSIOpcode.persistentReserveOut, 0, 0, 0, 0, 0, 0, 0, 24, 0], 24),
+            ([SCSIOpcode.read10, 0, 0, 0, 0, 0, 0, 0, 1, 0], 0),
+            ([SCSIOpcode.testUnitReady, 0, 0, 0, 0, 0], 0),
+        ]
+        for (cdb, length) in cases {
+            XCTAssertEqual(demand(harness, cdb).length, length, "opcode \(cdb[0])")
+        }
+        XCTAssertEqual(demand(harness, [SCSIOpcode.write10, 0, 0, 0, 0, 0, 0, 0, 2, 0], lun: 9).length, 0, "no such LUN")
+    }
+
+    func testTheTransportGathersNoMoreThanTheCDBNamesOrTheInitiatorAnnounced() throws {
+        let harness = try Harness()
+        let write1 = [SCSIOpcode.write16, 0] + be(0, 8) + be(1, 4) + [0, 0]
+        // A one-block write announced as 4 GiB gathers one block: nothing sized from the header.
+        XCTAssertEqual(demand(harness, write1, expected: .max), DataOutDemand(length: 512, gather: 512))
+        XCTAssertEqual(demand(harness, [SCSIOpcode.write10, 0, 0, 0, 0, 0, 0, 0, 2, 0], expected: 512).gather, 512)
+        // Over the maximum transfer: refused, so nothing is gathered.
+        let huge = [SCSIOpcode.write16, 0] + be(0, 8) + be(UInt64(SCSITargetDevice.maximumTransferBytes / 512 + 1), 4) + [0, 0]
+        XCTAssertEqual(demand(harness, huge, expected: .max).gather, 0)
+        // WRITE SAME and COMPARE AND WRITE take exactly what they name, or nothing.
+        let writeSame = [SCSIOpcode.writeSame10, 0, 0, 0, 0, 0, 0, 0, 3, 0]
+        XCTAssertEqual(demand(harness, writeSame, expected: 512).gather, 512)
+        XCTAssertEqual(demand(harness, writeSame, expected: 1024).gather, 0)
+        let compareAndWrite = [SCSIOpcode.compareAndWrite, 0] + be(0, 8) + [0, 0, 0, 1, 0, 0]
+        XCTAssertEqual(demand(harness, compareAndWrite, expected: 2048).gather, 0)
+    }
+
+    func testPartOfABlockIsRefusedAndNothingIsWritten() throws {
         let harness = try Harness()
         harness.ready()
-        let block = [UInt8](repeating: 3, count: 512)
-        XCTAssertEqual(harness.run([SCSIOpcode.write10, 0, 0, 0, 0, 0, 0, 0, 2, 0], dataOut: block).dataOutLength, 1024)
-        XCTAssertEqual(harness.run([SCSIOpcode.write10, 0, 0, 0, 0, 0, 0, 0, 1, 0], dataOut: nil).dataOutLength, 512)
-        XCTAssertEqual(harness.run([SCSIOpcode.write6, 0, 0, 0, 0, 0], dataOut: block).dataOutLength, 256 * 512)
-        XCTAssertEqual(
-            harness.run([SCSIOpcode.writeAndVerify10, 2, 0, 0, 0, 0, 0, 0, 1, 0], dataOut: block + block).dataOutLength, 512)
-        XCTAssertEqual(harness.run([SCSIOpcode.verify10, 2, 0, 0, 0, 0, 0, 0, 3, 0], dataOut: block).dataOutLength, 1536)
-        XCTAssertEqual(harness.run([SCSIOpcode.verify10, 6, 0, 0, 0, 0, 0, 0, 1, 0], dataOut: block).dataOutLength, 512)
-        XCTAssertEqual(harness.run([SCSIOpcode.verify10, 0, 0, 0, 0, 0, 0, 0, 3, 0]).dataOutLength, 0)
-        XCTAssertEqual(harness.run([SCSIOpcode.writeSame10, 0, 0, 0, 0, 0, 0, 0, 3, 0], dataOut: block).dataOutLength, 512)
-        XCTAssertEqual(harness.run([SCSIOpcode.writeSame16, 1] + be(0, 8) + be(3, 4) + [0, 0]).dataOutLength, 0)
-        XCTAssertNil(harness.run([SCSIOpcode.read10, 0, 0, 0, 0, 0, 0, 0, 1, 0]).dataOutLength)
+        let old = [UInt8](repeating: 0x61, count: 1024)
+        harness.write(lba: 0, old)
+        let write1 = [SCSIOpcode.write10, 0, 0, 0, 0, 0, 0, 0, 1, 0]
+        assertCheck(
+            harness.run(write1, dataOut: [UInt8](repeating: 0x62, count: 200)), .illegalRequest,
+            .invalidFieldInCommandInformationUnit)
+        XCTAssertEqual(harness.read(lba: 0, blocks: 2), old)
+        // Whole blocks of a longer write: those are written, the rest stays (the residual says so).
+        assertGood(harness.run([SCSIOpcode.write10, 0, 0, 0, 0, 0, 0, 0, 2, 0], dataOut: [UInt8](repeating: 0x62, count: 512)))
+        XCTAssertEqual(harness.read(lba: 0, blocks: 2), [UInt8](repeating: 0x62, count: 512) + old.prefix(512))
+        assertCheck(
+            harness.run([SCSIOpcode.writeSame10, 0, 0, 0, 0, 0, 0, 0, 1, 0], dataOut: [UInt8](repeating: 1, count: 256)),
+            .illegalRequest, .invalidFieldInCommandInformationUnit)
+    }
+
+    func testTransfersOverTheMaximumAreRefused() throws {
+        let harness = try Harness()
+        harness.ready()
+        let blocks = UInt64(SCSITargetDevice.maximumTransferBytes / 512)
+        assertCheck(
+            harness.run([SCSIOpcode.read16, 0] + be(0, 8) + be(blocks + 1, 4) + [0, 0]), .illegalRequest, .invalidFieldInCDB)
+        assertCheck(
+            harness.run([SCSIOpcode.write16, 0] + be(0, 8) + be(blocks + 1, 4) + [0, 0]), .illegalRequest,
+            .invalidFieldInCDB)
+        XCTAssertEqual(harness.read(lba: 0, blocks: Int(blocks)).count, SCSITargetDevice.maximumTransferBytes)
     }
 }

@@ -141,7 +141,7 @@ struct LoginHarness {
 
     init(
         configuration: TargetNegotiationConfiguration = TargetNegotiationConfiguration(), portalGroupTag: UInt16 = 7,
-        window: UInt32 = 32, admitted: String? = nil, sessionExists: @escaping (UInt16) -> Bool = { _ in true },
+        window: UInt32 = 32, admitted: String? = nil, sessionExists: @escaping LoginStateMachine.SessionLookup = { _, _, _ in true },
         authentication: TargetAuthentication = TargetAuthentication()
     ) {
         let target = ExportedTarget(tid: 1, name: Fixture.targetName)
@@ -260,10 +260,18 @@ struct SessionHarness {
         static let none = SendTargets { _ in [] }
     }
 
+    /// Every write gathers all its ExpectedDataTransferLength, as if the CDB named exactly that.
+    static let wholeTransfer: SessionStateMachine.DataOutDemandSource = { _, _, expected in
+        DataOutDemand(length: Int(expected), gather: Int(expected))
+    }
+
     /// A normal session at ExpCmdSN 10 and StatSN 50 with the given parameters.
     init(
         window: UInt32 = 8, discovery: Bool = false, expCmdSN: UInt32 = 10, statSN: UInt32 = 50,
-        sendTargets: SendTargets = .none, _ configure: (inout NegotiatedParameters) -> Void = { _ in }
+        sendTargets: SendTargets = .none, connectionBudget: Int = 1 << 30, maxImmediateTasks: Int = 16,
+        budget: DataBudget = DataBudget(limit: 1 << 40),
+        dataOutDemand: @escaping SessionStateMachine.DataOutDemandSource = SessionHarness.wholeTransfer,
+        _ configure: (inout NegotiatedParameters) -> Void = { _ in }
     ) {
         var parameters = NegotiatedParameters()
         configure(&parameters)
@@ -273,7 +281,11 @@ struct SessionHarness {
             negotiator: TargetNegotiator(
                 configuration: TargetNegotiationConfiguration(), sessionType: discovery ? .discovery : .normal),
             expCmdSN: expCmdSN, nextStatSN: statSN)
-        machine = SessionStateMachine(outcome: outcome, maxCmdSNWindow: window, sendTargets: sendTargets.answer)
+        machine = SessionStateMachine(
+            outcome: outcome,
+            limits: SessionLimits(
+                commandWindow: window, connectionDataBudget: connectionBudget, maxImmediateTasks: maxImmediateTasks),
+            budget: budget, dataOutDemand: dataOutDemand, sendTargets: sendTargets.answer)
     }
 
     mutating func receive(_ pdu: ISCSIPDU) -> [SessionStateMachine.Action] {
@@ -285,6 +297,7 @@ struct SessionHarness {
     mutating func complete(_ itt: UInt32, _ result: SCSICommandResult) -> [SessionStateMachine.Action] {
         var actions: [SessionStateMachine.Action] = []
         machine.commandCompleted(initiatorTaskTag: itt, result: result, into: &actions)
+        machine.admitWaiting(into: &actions)  // as the connection does once the answer is queued
         return actions
     }
 

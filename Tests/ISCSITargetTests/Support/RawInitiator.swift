@@ -43,7 +43,10 @@ final class RawInitiator {
 
     static let defaultTimeout: TimeInterval = 5
 
-    init(port: Int, isid: UInt64 = UInt64.random(in: 0x40_0000_0000...0x40_ffff_ffff_ff)) throws {
+    /// `receiveBuffer`: SO_RCVBUF, for a peer that reads slowly or not at all.
+    init(
+        port: Int, isid: UInt64 = UInt64.random(in: 0x40_0000_0000...0x40_ffff_ffff_ff), receiveBuffer: Int32? = nil
+    ) throws {
         self.isid = isid
         #if canImport(Glibc)
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -51,6 +54,9 @@ final class RawInitiator {
         fd = socket(AF_INET, SOCK_STREAM, 0)
         #endif
         guard fd >= 0 else { throw RawInitiatorError(description: "socket: errno \(errno)") }
+        if var size = receiveBuffer {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
