@@ -54,8 +54,10 @@ enum DataOutRule: Sendable {
         /// did not send are neither written nor compared, and the residual says so (FCP-4 9.4.2
         /// a). Part of a block is refused (FCP-4 9.4.2 b), never written in part or dropped.
         case wholeBlocks
-        /// Exactly what the CDB names or nothing: one WRITE SAME block, the compare and write
-        /// blocks of COMPARE AND WRITE (libiscsi's invalid-DataOut-size tests).
+        /// Exactly what the CDB names: one WRITE SAME block, the compare and write blocks of
+        /// COMPARE AND WRITE. What the initiator announced is gathered (up to the maximum
+        /// transfer), so a mismatch shows and is refused as `misfit` says (libiscsi's
+        /// InvalidDataOutSize tests; a COMPARE AND WRITE of 256 blocks wraps its length to 0).
         case exact
     }
 
@@ -64,6 +66,14 @@ enum DataOutRule: Sendable {
         case .transferLength, .verify: return .wholeBlocks
         case .writeSame, .compareAndWrite: return .exact
         case .none, .parameterList: return .handler
+        }
+    }
+
+    /// The answer of an `.exact` command whose Data-Out is not what its CDB names.
+    var misfit: CommandOutcome {
+        switch self {
+        case .compareAndWrite: return .invalidField(cdbByte: 13)
+        default: return .parameterListLengthError
         }
     }
 

@@ -79,9 +79,9 @@ public struct DataOutDemand: Sendable, Equatable {
     /// command without Data-Out, an unknown opcode or a LUN that does not exist.
     public var length: Int
     /// Bytes to gather before running the command: what the CDB names, cut to what the
-    /// initiator announced; 0 for a command that will be refused whatever comes (a transfer over
-    /// `SCSITargetDevice.maximumTransferBytes`, a WRITE SAME or COMPARE AND WRITE whose
-    /// ExpectedDataTransferLength is not exactly what the CDB names).
+    /// initiator announced; 0 for a transfer over `SCSITargetDevice.maximumTransferBytes`,
+    /// which is refused whatever comes. WRITE SAME and COMPARE AND WRITE gather what was
+    /// announced (within the maximum), so a mismatch is seen and refused.
     public var gather: Int
     public init(length: Int, gather: Int) {
         self.length = length

@@ -125,8 +125,9 @@ public final class SCSITargetDevice: @unchecked Sendable {
         }
         let length = rule.length(of: cdb, blockShift: blockShift)
         let expected = Int(expectedDataTransferLength)
-        if length > Self.maximumTransferBytes || (rule.shortfall == .exact && expected != length) {
-            return DataOutDemand(length: length, gather: 0)
+        if length > Self.maximumTransferBytes { return DataOutDemand(length: length, gather: 0) }
+        if rule.shortfall == .exact {
+            return DataOutDemand(length: length, gather: expected <= Self.maximumTransferBytes ? expected : 0)
         }
         return DataOutDemand(length: length, gather: min(length, expected))
     }
@@ -168,7 +169,7 @@ public final class SCSITargetDevice: @unchecked Sendable {
 
     /// Refusals that depend on the Data-Out that came, checked once admission passed: a
     /// transfer over the maximum, part of a block, a WRITE SAME or COMPARE AND WRITE without
-    /// exactly the bytes its CDB names. Nothing is written.
+    /// exactly the bytes its CDB names (as their handlers answered before). Nothing is written.
     private static func refusesDataOut(_ cdb: CDB, unit: LogicalUnit, _ dataOut: ByteBuffer?) -> CommandOutcome? {
         let rule = unit.commands.dataOutRules[Int(cdb.opcode)]
         if case .none = rule { return nil }
@@ -179,7 +180,7 @@ public final class SCSITargetDevice: @unchecked Sendable {
         case .handler:
             return nil
         case .exact:
-            return received == length ? nil : .invalidFieldInInformationUnit
+            return received == length ? nil : rule.misfit
         case .wholeBlocks:
             return received < length && received & (unit.blockSize - 1) != 0 ? .invalidFieldInInformationUnit : nil
         }

@@ -222,12 +222,13 @@ final class DataOutDemandTests: XCTestCase {
         // Over the maximum transfer: refused, so nothing is gathered.
         let huge = [SCSIOpcode.write16, 0] + be(0, 8) + be(UInt64(SCSITargetDevice.maximumTransferBytes / 512 + 1), 4) + [0, 0]
         XCTAssertEqual(demand(harness, huge, expected: .max).gather, 0)
-        // WRITE SAME and COMPARE AND WRITE take exactly what they name, or nothing.
+        // WRITE SAME and COMPARE AND WRITE gather what was announced, so a mismatch shows.
         let writeSame = [SCSIOpcode.writeSame10, 0, 0, 0, 0, 0, 0, 0, 3, 0]
         XCTAssertEqual(demand(harness, writeSame, expected: 512).gather, 512)
-        XCTAssertEqual(demand(harness, writeSame, expected: 1024).gather, 0)
+        XCTAssertEqual(demand(harness, writeSame, expected: 1024).gather, 1024)
+        XCTAssertEqual(demand(harness, writeSame, expected: .max).gather, 0, "but never past the maximum")
         let compareAndWrite = [SCSIOpcode.compareAndWrite, 0] + be(0, 8) + [0, 0, 0, 1, 0, 0]
-        XCTAssertEqual(demand(harness, compareAndWrite, expected: 2048).gather, 0)
+        XCTAssertEqual(demand(harness, compareAndWrite, expected: 2048), DataOutDemand(length: 1024, gather: 2048))
     }
 
     func testPartOfABlockIsRefusedAndNothingIsWritten() throws {
@@ -245,7 +246,7 @@ final class DataOutDemandTests: XCTestCase {
         XCTAssertEqual(harness.read(lba: 0, blocks: 2), [UInt8](repeating: 0x62, count: 512) + old.prefix(512))
         assertCheck(
             harness.run([SCSIOpcode.writeSame10, 0, 0, 0, 0, 0, 0, 0, 1, 0], dataOut: [UInt8](repeating: 1, count: 256)),
-            .illegalRequest, .invalidFieldInCommandInformationUnit)
+            .illegalRequest, .parameterListLengthError)
     }
 
     func testTransfersOverTheMaximumAreRefused() throws {

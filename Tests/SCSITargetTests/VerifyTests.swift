@@ -146,10 +146,9 @@ final class WriteSameTests: XCTestCase {
                 writeSame10(harness, flags: flags, lba: 0, blocks: 1, data: block), .illegalRequest,
                 .invalidCommandOperationCode)
         }
-        // Not exactly one block of Data-Out: refused whole (libiscsi's InvalidDataOutSize).
+        // Not exactly one block of Data-Out (libiscsi's InvalidDataOutSize).
         for data in [Array(block.prefix(256)), block + block, nil] {
-            assertCheck(
-                writeSame10(harness, lba: 0, blocks: 1, data: data), .illegalRequest, .invalidFieldInCommandInformationUnit)
+            assertCheck(writeSame10(harness, lba: 0, blocks: 1, data: data), .illegalRequest, .parameterListLengthError)
         }
         assertCheck(writeSame10(harness, lba: 2047, blocks: 2, data: block), .illegalRequest, .lbaOutOfRange)
         XCTAssertTrue(harness.store.writes.isEmpty)
