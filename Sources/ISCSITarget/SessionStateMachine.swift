@@ -592,6 +592,12 @@ struct SessionStateMachine {
     private mutating func taskManagementReceived(_ request: TaskManagementRequest, into actions: inout Actions) {
         var response = TaskManagementResponse()
         response.initiatorTaskTag = request.initiatorTaskTag
+        if pendingTaskManagement.count >= limits.maxImmediateTasks {
+            // Answers waiting for aborted commands are bounded: past that, refused untouched.
+            response.response = .functionRejected
+            sendTaskManagementResponse(response, into: &actions)
+            return
+        }
         let lun = SAMLUN.decode(request.lun) ?? Self.invalidLUN
         var affected: [UInt32] = []
         switch request.function {

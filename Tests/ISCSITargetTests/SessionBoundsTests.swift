@@ -152,3 +152,19 @@ final class SessionBoundsTests: XCTestCase {
         XCTAssertEqual(budget.usedBytes, 0, "a late completion gives nothing back twice")
     }
 }
+
+extension SessionBoundsTests {
+    func testTaskManagementAnswersThatWaitAreBounded() {
+        var session = H(maxImmediateTasks: 2)
+        for n: UInt32 in 0..<3 { _ = session.receive(H.read(itt: n, cmdSN: 10 + n, length: 512)) }
+        // Each ABORT TASK of an executing command waits for it to leave the SCSI layer.
+        for n: UInt32 in 0..<2 {
+            XCTAssertTrue(session.receive(H.tmf(.abortTask, itt: 20 + n, cmdSN: 13, referenced: n)).tmfResponses.isEmpty)
+        }
+        let third = session.receive(H.tmf(.abortTask, itt: 22, cmdSN: 13, referenced: 2)).tmfResponses
+        XCTAssertEqual(third.map(\.response), [.functionRejected], "refused at once, the task untouched")
+        XCTAssertEqual(session.machine.tasks[2]?.aborted, false)
+        XCTAssertEqual(session.complete(0, Fixture.result()).tmfResponses.map(\.initiatorTaskTag), [20])
+        XCTAssertEqual(session.complete(1, Fixture.result()).tmfResponses.map(\.initiatorTaskTag), [21])
+    }
+}
