@@ -18,8 +18,9 @@ final class AdminControl: @unchecked Sendable {
     init(daemon: TargetDaemon) { self.daemon = daemon }
 
     func start() throws {
-        let server = ControlServer(controlPort: daemon.controlPort) { [unowned self] request in
-            self.handle(request)
+        let logger = daemon.logger
+        let server = ControlServer(controlPort: daemon.controlPort, log: { logger.warning("\($0)") }) {
+            [unowned self] request in self.handle(request)
         }
         try server.start()
         self.server = server
