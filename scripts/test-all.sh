@@ -7,6 +7,7 @@ swift build -c release -Xswiftc -warnings-as-errors
 swift test -Xswiftc -warnings-as-errors
 bash scripts/integration.sh
 bash scripts/seeds-admin.sh
+bash scripts/control-sockets.sh
 bash scripts/initiator.sh
 bash scripts/initiator-recovery.sh
 bash scripts/initiator-bad-input.sh
