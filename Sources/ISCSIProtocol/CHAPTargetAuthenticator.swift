@@ -19,8 +19,10 @@ public struct TargetCHAPAuthenticator: Sendable {
         /// The target's own name and secret, for mutual CHAP. Without it, an
         /// initiator asking the target to authenticate is refused.
         public var outgoing: CHAPCredential?
-        /// Algorithms we accept, strongest first; we pick the first of these
-        /// that the initiator offers, whatever its order.
+        /// Algorithms we accept (the administrator's restriction; order does
+        /// not matter). We pick the first one of the initiator's CHAP_A that
+        /// is among them: RFC 7143 lists offers in the initiator's order of
+        /// preference, and the responder takes the first it supports.
         public var algorithms: [CHAPAlgorithm]
         /// Bytes of the challenge we send, within 16...1024.
         public var challengeLength: Int
@@ -32,7 +34,7 @@ public struct TargetCHAPAuthenticator: Sendable {
         public init(
             secretForUser: @escaping @Sendable (String) -> [UInt8]?,
             outgoing: CHAPCredential? = nil,
-            algorithms: [CHAPAlgorithm] = CHAPAlgorithm.defaultPreference,
+            algorithms: [CHAPAlgorithm] = CHAPAlgorithm.allCases,
             challengeLength: Int = 32,
             minimumPeerChallengeLength: Int = 16
         ) {
@@ -48,7 +50,7 @@ public struct TargetCHAPAuthenticator: Sendable {
         public init(
             credentials: [CHAPCredential],
             outgoing: CHAPCredential? = nil,
-            algorithms: [CHAPAlgorithm] = CHAPAlgorithm.defaultPreference,
+            algorithms: [CHAPAlgorithm] = CHAPAlgorithm.allCases,
             challengeLength: Int = 32,
             minimumPeerChallengeLength: Int = 16
         ) {
@@ -121,9 +123,10 @@ public struct TargetCHAPAuthenticator: Sendable {
         guard let offered = CHAPAlgorithm.parseList(offer) else {
             throw .authenticationFailure("CHAP_A is not a list of at most \(CHAPAlgorithm.maxListItems) algorithm numbers")
         }
-        guard let chosen = configuration.algorithms.first(where: { offered.contains($0.rawValue) }) else {
-            let accepted = CHAPAlgorithm.encodeList(configuration.algorithms)
-            throw .authenticationFailure("CHAP_A=\(offer) offers none of the accepted algorithms \(accepted)")
+        let accepted = Set(configuration.algorithms.map(\.rawValue))
+        guard let number = offered.first(where: accepted.contains), let chosen = CHAPAlgorithm(rawValue: number) else {
+            let list = CHAPAlgorithm.encodeList(configuration.algorithms)
+            throw .authenticationFailure("CHAP_A=\(offer) offers none of the accepted algorithms \(list)")
         }
         algorithm = chosen
         let challenge = CHAPChallenge.random(length: configuration.challengeLength, from: random)

@@ -62,7 +62,7 @@ final class TargetConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
                 return .success(target)
             },
             sessionExists: { [sessions = server.sessions] tsih in sessions.session(tsih: tsih) != nil },
-            discoveryAuthentication: server.discoveryAuthentication)
+            discoveryAuthentication: server.discoveryAuthentication, chapAlgorithms: configuration.chapAlgorithms)
     }
 
     // MARK: Channel events

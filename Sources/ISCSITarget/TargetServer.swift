@@ -18,6 +18,8 @@ public struct TargetServerConfiguration: Sendable {
     public var nopTimeout: TimeAmount = .seconds(30)
     /// Bytes a login PDU may carry before MaxRecvDataSegmentLength is negotiated.
     public var loginMaxDataSegmentLength = 8192
+    /// CHAP algorithms logins may use (tgtd --chap-algs); the initiator's order picks among them.
+    public var chapAlgorithms: [CHAPAlgorithm] = CHAPAlgorithm.allCases
 
     public init() {}
 }

@@ -25,7 +25,10 @@ final class TargetDaemon: @unchecked Sendable {
     private var control: AdminControl!
     private(set) var persistence: ConfigurationPersistence!
 
-    init(controlPort: Int, ioThreads: Int, stateDirectory: String, logger: Logger) throws {
+    init(
+        controlPort: Int, ioThreads: Int, stateDirectory: String,
+        configuration: TargetServerConfiguration = TargetServerConfiguration(), logger: Logger
+    ) throws {
         self.controlPort = controlPort
         self.stateDirectory = stateDirectory
         self.logger = logger
@@ -33,7 +36,7 @@ final class TargetDaemon: @unchecked Sendable {
         ioPool = BlockIOExecutor(numberOfThreads: max(1, ioThreads))
         ioPool.start()
         server = TargetServer(
-            registry: registry, configuration: TargetServerConfiguration(), group: group, logger: logger)
+            registry: registry, configuration: configuration, group: group, logger: logger)
         persistence = ConfigurationPersistence(
             daemon: self, directory: stateDirectory, fileName: "tgtd-\(controlPort).json")
         control = AdminControl(daemon: self)
