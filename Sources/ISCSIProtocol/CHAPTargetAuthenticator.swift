@@ -185,12 +185,15 @@ public struct TargetCHAPAuthenticator: Sendable {
         guard challenge.isAnswered(by: response, secret: secret, algorithm: algorithm) else {
             throw .authenticationFailure("wrong CHAP response from user \(name)")
         }
-        // RFC 7143 section 9.2.1: a response we could have produced ourselves
-        // means the same secret serves both directions, which is refused.
-        if let outgoing = configuration.outgoing, !outgoing.secret.isEmpty,
+        // RFC 7143 section 9.2.1: a response we would have produced ourselves
+        // means one secret serves both directions, which mutual CHAP refuses.
+        // A one-way login never uses our secret, so it is not affected.
+        if peerChallenge != nil, let outgoing = configuration.outgoing,
             challenge.isAnswered(by: response, secret: outgoing.secret, algorithm: algorithm)
         {
-            throw .authenticationFailure("user \(name) has the same CHAP secret as the target's own credential")
+            throw .authenticationFailure(
+                "mutual CHAP refused: user \(name) has the same secret as the target's outgoing account "
+                    + "\(outgoing.name) (RFC 7143 9.2.1); one-way CHAP logins still work")
         }
 
         var reply: [TextKeyValue] = []

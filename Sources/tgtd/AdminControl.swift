@@ -363,6 +363,11 @@ final class AdminControl: @unchecked Sendable {
                 try book.unbind(user: user, tid: tid, outgoing: request.outgoing)
             }
             applyAuthentication(tid: tid)
+            // tgt binds without a word; the warning (exit 0) says now what a mutual login will meet.
+            if request.op == .bind, let warning = book.sharedSecretWarning(tid: tid) {
+                daemon.logger.warning("\(warning)")
+                return AdminResponse(message: warning)
+            }
         default:
             throw TgtadmError.unsupportedOperation
         }

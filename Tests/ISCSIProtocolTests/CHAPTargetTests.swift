@@ -325,14 +325,19 @@ final class CHAPTargetTests: XCTestCase {
         }
     }
 
-    /// RFC 7143 section 9.2.1: one secret must not serve both directions.
-    func testSameSecretInBothDirectionsFails() {
-        let sameSecret = CHAPCredential(name: targetCredential.name, secret: "initiator-secret")
-        var target = challenged(outgoing: sameSecret)
-        assertFailure(target.receive(mutualKeys()), detail: 1)
+    /// RFC 7143 section 9.2.1: one secret must not serve both directions. A
+    /// one-way login does not use the target's secret (seed 001 binds one
+    /// account both ways, and tgt admits such logins).
+    func testSameSecretBothWaysRefusesMutualCHAPOnly() {
+        let sameSecret = CHAPCredential(name: user.name, secret: "initiator-secret")
+        var mutual = challenged(outgoing: sameSecret)
+        let refused = mutual.receive(mutualKeys())
+        assertFailure(refused, detail: 1)
+        XCTAssertTrue(refused.failure?.reason.contains("same secret as the target's outgoing account") ?? false)
         var oneWay = challenged(outgoing: sameSecret)
-        assertFailure(
-            oneWay.receive([TextKeyValue("CHAP_N", user.name), TextKeyValue("CHAP_R", Self.md5Response)]), detail: 1)
+        let step = oneWay.receive([TextKeyValue("CHAP_N", user.name), TextKeyValue("CHAP_R", Self.md5Response)])
+        XCTAssertEqual(step.result, CHAPResult(algorithm: .md5, authenticatedName: user.name, mutual: false))
+        XCTAssertEqual(step.reply, [])
     }
 
     // MARK: After the exchange

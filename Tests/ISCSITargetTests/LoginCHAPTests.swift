@@ -62,6 +62,19 @@ final class LoginCHAPTests: XCTestCase {
         XCTAssertTrue(last.response.transit)
     }
 
+    /// Seed 001 binds one account (a 6-character secret) incoming and outgoing, as tgt allows:
+    /// one-way logins work; mutual ones would use one secret both ways and are refused.
+    func testOneAccountBoundBothWaysAdmitsOneWayCHAPOnly() {
+        let seed = CHAPCredential(name: "christina", secret: "123456")
+        let authentication = TargetAuthentication(incoming: ["christina": "123456"], outgoing: seed)
+        var oneWay = LoginHarness(authentication: authentication)
+        XCTAssertNil(login(harness: &oneWay, initiator: seed).failure)
+        var mutual = LoginHarness(authentication: authentication)
+        let refused = login(harness: &mutual, initiator: seed, targetCredential: seed)
+        XCTAssertEqual(refused.failure?.code, 0x0201)
+        XCTAssertTrue(refused.failure?.reason.contains("same secret") ?? false, "\(String(describing: refused.failure))")
+    }
+
     /// CHAP_A=5,6,7,8 (libiscsi's iSCSICHAP.Simple) is answered with the initiator's first choice
     /// among the algorithms the administrator allows.
     func testAlgorithmIsTheInitiatorsFirstChoiceAmongThoseAllowed() {
