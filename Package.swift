@@ -192,7 +192,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "OpenISCSIConfigTests", dependencies: ["OpenISCSIConfig"]),
+        .testTarget(name: "OpenISCSIConfigTests", dependencies: ["OpenISCSIConfig", "SystemSupport"]),
         .testTarget(name: "SystemSupportTests", dependencies: ["SystemSupport"]),
         .testTarget(
             name: "ISCSIBlockDeviceTests",

@@ -39,6 +39,12 @@ public enum ControlClient {
         do {
             try UnixSocket.sendFrame(payload, on: fd)
         } catch let error as SystemError {
+            // tgtd answers a refused caller at once and closes without reading: the answer waits.
+            if let refusal = try? UnixSocket.receiveFrame(on: fd, limit: ControlSocket.maximumResponseSize),
+                let response = try? AdminWire.decode(AdminResponse.self, from: refusal)
+            {
+                return response
+            }
             throw sendFailure(error)
         }
         let frame: [UInt8]?

@@ -34,26 +34,32 @@ public struct ControlServerError: Error, CustomStringConvertible, Sendable {
 
 /// The daemon's end of the control socket, `<runDirectory>/socket.<controlPort>`.
 ///
-/// One blocking accept loop runs on its own thread and serves connections one at a time, so requests
-/// execute in arrival order, as in tgt. Each connection carries one request and one response; peers
-/// whose uid is not in `allowedUIDs` get `AdminResponse.permissionDenied` without reaching the handler.
+/// Each connection carries one request and one response. Peers whose uid is not in `allowedUIDs`
+/// get `AdminResponse.permissionDenied` at accept, before a byte of their request is read.
+/// Requests are read side by side (a slow client holds up no other) and execute one at a time in
+/// the order they arrived whole, as tgt's event loop runs them.
 public final class ControlServer: @unchecked Sendable {
     public let controlPort: Int
     public let socketPath: String
     private let lockPath: String
     private let runDirectory: String
     private let allowedUIDs: Set<UInt32>
+    private let limits: FrameServer.Limits
+    private let log: @Sendable (String) -> Void
     private let handler: AdminHandler
 
     /// Guards `server` against concurrent start/stop.
     private let stateLock = DispatchSemaphore(value: 1)
     private var server: FrameServer?
 
-    /// Unanswered peers cannot hold the (serial) control plane longer than this.
-    static let peerTimeoutSeconds = 5
+    /// tgtadm's requests are small and sent at once; a reply it does not take is dropped in 5 s.
+    public static let defaultLimits = FrameServer.Limits(
+        frameLimit: ControlSocket.maximumRequestSize, replyDeadline: .seconds(5))
 
+    /// - Parameter log: where lines about cut-off connections go (tgtd's logger).
     public init(
         controlPort: Int, runDirectory: String = ControlSocket.defaultRunDirectory, allowedUIDs: Set<UInt32> = [0],
+        limits: FrameServer.Limits = defaultLimits, log: @escaping @Sendable (String) -> Void = standardErrorLine,
         handler: AdminHandler
     ) {
         self.controlPort = controlPort
@@ -61,17 +67,22 @@ public final class ControlServer: @unchecked Sendable {
         self.socketPath = ControlSocket.path(runDirectory: runDirectory, controlPort: controlPort)
         self.lockPath = socketPath + ".lock"
         self.allowedUIDs = allowedUIDs
+        self.limits = limits
+        self.log = log
         self.handler = handler
     }
 
     public convenience init(
         controlPort: Int, runDirectory: String = ControlSocket.defaultRunDirectory, allowedUIDs: Set<UInt32> = [0],
+        limits: FrameServer.Limits = defaultLimits, log: @escaping @Sendable (String) -> Void = standardErrorLine,
         handle: @escaping @Sendable (AdminRequest) async -> AdminResponse
     ) {
         self.init(
-            controlPort: controlPort, runDirectory: runDirectory, allowedUIDs: allowedUIDs,
+            controlPort: controlPort, runDirectory: runDirectory, allowedUIDs: allowedUIDs, limits: limits, log: log,
             handler: ClosureAdminHandler(handle))
     }
+
+    public static let standardErrorLine: @Sendable (String) -> Void = { fputs("tgtd: \($0)\n", stderr) }
 
     /// Nil when `peer` may administer the daemon, else the refusal to send it.
     public static func authorize(_ peer: PeerCredentials, allowedUIDs: Set<UInt32>) -> AdminResponse? {
@@ -89,10 +100,12 @@ public final class ControlServer: @unchecked Sendable {
             runDirectory: runDirectory, socketPath: socketPath, lockPath: lockPath, controlPort: controlPort)
         do {
             // Serial: requests execute in arrival order, as in tgt. The lock is held until the loop ends.
+            let allowedUIDs = allowedUIDs
+            let refusal = try? AdminWire.encode(AdminResponse.permissionDenied)
             server = try FrameServer.start(
-                listeningOn: resources.listenFD, mode: .serial, frameLimit: ControlSocket.maximumRequestSize,
-                receiveTimeout: Self.peerTimeoutSeconds, sendTimeout: Self.peerTimeoutSeconds,
-                onStop: { _ = close(resources.lockFD) }, handler: answer)
+                listeningOn: resources.listenFD, mode: .serial, limits: limits,
+                admit: { peer in Self.authorize(peer, allowedUIDs: allowedUIDs) == nil ? nil : refusal ?? [] },
+                log: log, onStop: { _ = close(resources.lockFD) }, handler: answer)
         } catch let error as SystemError {
             _ = close(resources.listenFD)
             _ = close(resources.lockFD)
@@ -113,13 +126,11 @@ public final class ControlServer: @unchecked Sendable {
         server?.stop()
     }
 
-    /// The reply to one request frame from `peer`.
+    /// The reply to one request frame from an admitted peer.
     private var answer: FrameServer.Handler {
-        { [allowedUIDs, handler] frame, peer in
+        { [handler] frame, _ in
             let response: AdminResponse
-            if let refusal = Self.authorize(peer, allowedUIDs: allowedUIDs) {
-                response = refusal
-            } else if let request = try? AdminWire.decode(AdminRequest.self, from: frame) {
+            if let request = try? AdminWire.decode(AdminRequest.self, from: frame) {
                 response = await handler.handle(request)
             } else {
                 response = .failure(.invalidRequest)

@@ -11,8 +11,8 @@ public enum CHAPAlgorithm: Int, CaseIterable, Hashable, Sendable, CustomStringCo
     case sha256 = 7
     case sha3_256 = 8
 
-    /// Strongest first: what the target picks from an initiator's offer, and
-    /// what the initiator offers, unless configured otherwise.
+    /// Strongest first: what the initiator offers unless configured
+    /// otherwise. (The target follows the initiator's order instead.)
     public static let defaultPreference: [CHAPAlgorithm] = [.sha3_256, .sha256, .sha1, .md5]
 
     /// Length in bytes of the digest, and so of a valid CHAP_R.
@@ -97,6 +97,26 @@ public enum CHAPAlgorithm: Int, CaseIterable, Hashable, Sendable, CustomStringCo
             numbers.append(Int(number))
         }
         return numbers
+    }
+
+    /// The algorithm open-iscsi's `node.session.auth.chap_algs` names
+    /// (MD5, SHA1, SHA256, SHA3-256), in any case.
+    public init?(name: String) {
+        switch name.uppercased() {
+        case "MD5": self = .md5
+        case "SHA1": self = .sha1
+        case "SHA256": self = .sha256
+        case "SHA3-256": self = .sha3_256
+        default: return nil
+        }
+    }
+
+    /// A comma-separated list of names (`SHA3-256,SHA256`); nil when empty
+    /// or when a name is unknown.
+    public static func parseNames(_ text: String) -> [CHAPAlgorithm]? {
+        let names = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.filter { $0 != " " } }
+        let algorithms = names.compactMap { CHAPAlgorithm(name: $0) }
+        return algorithms.isEmpty || algorithms.count != names.count ? nil : algorithms
     }
 
     /// `8,7,6,5` for CHAP_A.

@@ -19,8 +19,10 @@ public struct TargetCHAPAuthenticator: Sendable {
         /// The target's own name and secret, for mutual CHAP. Without it, an
         /// initiator asking the target to authenticate is refused.
         public var outgoing: CHAPCredential?
-        /// Algorithms we accept, strongest first; we pick the first of these
-        /// that the initiator offers, whatever its order.
+        /// Algorithms we accept (the administrator's restriction; order does
+        /// not matter). We pick the first one of the initiator's CHAP_A that
+        /// is among them: RFC 7143 lists offers in the initiator's order of
+        /// preference, and the responder takes the first it supports.
         public var algorithms: [CHAPAlgorithm]
         /// Bytes of the challenge we send, within 16...1024.
         public var challengeLength: Int
@@ -32,7 +34,7 @@ public struct TargetCHAPAuthenticator: Sendable {
         public init(
             secretForUser: @escaping @Sendable (String) -> [UInt8]?,
             outgoing: CHAPCredential? = nil,
-            algorithms: [CHAPAlgorithm] = CHAPAlgorithm.defaultPreference,
+            algorithms: [CHAPAlgorithm] = CHAPAlgorithm.allCases,
             challengeLength: Int = 32,
             minimumPeerChallengeLength: Int = 16
         ) {
@@ -48,7 +50,7 @@ public struct TargetCHAPAuthenticator: Sendable {
         public init(
             credentials: [CHAPCredential],
             outgoing: CHAPCredential? = nil,
-            algorithms: [CHAPAlgorithm] = CHAPAlgorithm.defaultPreference,
+            algorithms: [CHAPAlgorithm] = CHAPAlgorithm.allCases,
             challengeLength: Int = 32,
             minimumPeerChallengeLength: Int = 16
         ) {
@@ -121,9 +123,10 @@ public struct TargetCHAPAuthenticator: Sendable {
         guard let offered = CHAPAlgorithm.parseList(offer) else {
             throw .authenticationFailure("CHAP_A is not a list of at most \(CHAPAlgorithm.maxListItems) algorithm numbers")
         }
-        guard let chosen = configuration.algorithms.first(where: { offered.contains($0.rawValue) }) else {
-            let accepted = CHAPAlgorithm.encodeList(configuration.algorithms)
-            throw .authenticationFailure("CHAP_A=\(offer) offers none of the accepted algorithms \(accepted)")
+        let accepted = Set(configuration.algorithms.map(\.rawValue))
+        guard let number = offered.first(where: accepted.contains), let chosen = CHAPAlgorithm(rawValue: number) else {
+            let list = CHAPAlgorithm.encodeList(configuration.algorithms)
+            throw .authenticationFailure("CHAP_A=\(offer) offers none of the accepted algorithms \(list)")
         }
         algorithm = chosen
         let challenge = CHAPChallenge.random(length: configuration.challengeLength, from: random)
@@ -182,12 +185,15 @@ public struct TargetCHAPAuthenticator: Sendable {
         guard challenge.isAnswered(by: response, secret: secret, algorithm: algorithm) else {
             throw .authenticationFailure("wrong CHAP response from user \(name)")
         }
-        // RFC 7143 section 9.2.1: a response we could have produced ourselves
-        // means the same secret serves both directions, which is refused.
-        if let outgoing = configuration.outgoing, !outgoing.secret.isEmpty,
+        // RFC 7143 section 9.2.1: a response we would have produced ourselves
+        // means one secret serves both directions, which mutual CHAP refuses.
+        // A one-way login never uses our secret, so it is not affected.
+        if peerChallenge != nil, let outgoing = configuration.outgoing,
             challenge.isAnswered(by: response, secret: outgoing.secret, algorithm: algorithm)
         {
-            throw .authenticationFailure("user \(name) has the same CHAP secret as the target's own credential")
+            throw .authenticationFailure(
+                "mutual CHAP refused: user \(name) has the same secret as the target's outgoing account "
+                    + "\(outgoing.name) (RFC 7143 9.2.1); one-way CHAP logins still work")
         }
 
         var reply: [TextKeyValue] = []

@@ -43,6 +43,7 @@ struct LoginStateMachine {
     private let sessionExists: SessionLookup
     private let discoveryAuthentication: TargetAuthentication
     private let chapRandom: CHAPRandomSource
+    private let chapAlgorithms: [CHAPAlgorithm]
     private var authentication = TargetAuthentication()
     private var chap: TargetCHAPAuthenticator?
     private(set) var authenticatedUser: String?
@@ -68,8 +69,10 @@ struct LoginStateMachine {
     init(
         configuration: TargetNegotiationConfiguration, portalGroupTag: UInt16, maxCmdSNWindow: UInt32,
         resolveTarget: @escaping TargetResolver, sessionExists: @escaping SessionLookup = { _, _, _ in true },
-        discoveryAuthentication: TargetAuthentication = TargetAuthentication(), chapRandom: CHAPRandomSource = .system
+        discoveryAuthentication: TargetAuthentication = TargetAuthentication(),
+        chapAlgorithms: [CHAPAlgorithm] = CHAPAlgorithm.allCases, chapRandom: CHAPRandomSource = .system
     ) {
+        self.chapAlgorithms = chapAlgorithms
         self.sessionExists = sessionExists
         self.discoveryAuthentication = discoveryAuthentication
         self.chapRandom = chapRandom
@@ -179,7 +182,8 @@ struct LoginStateMachine {
             throw LoginFailure.initiatorError("\(keys[0].key) sent without AuthMethod=CHAP")
         }
         if chap == nil {
-            chap = TargetCHAPAuthenticator(configuration: authentication.authenticatorConfiguration(), random: chapRandom)
+            chap = TargetCHAPAuthenticator(
+                configuration: authentication.authenticatorConfiguration(algorithms: chapAlgorithms), random: chapRandom)
         }
         guard !keys.isEmpty else { return [] }
         let step = chap!.receive(keys)

@@ -52,8 +52,9 @@ public struct TargetAuthentication: Sendable, Equatable {
             required: required)
     }
 
-    func authenticatorConfiguration() -> TargetCHAPAuthenticator.Configuration {
+    func authenticatorConfiguration(algorithms: [CHAPAlgorithm]) -> TargetCHAPAuthenticator.Configuration {
         let secrets = incoming.mapValues { Array($0.utf8) }
-        return TargetCHAPAuthenticator.Configuration(secretForUser: { secrets[$0] }, outgoing: outgoing)
+        return TargetCHAPAuthenticator.Configuration(
+            secretForUser: { secrets[$0] }, outgoing: outgoing, algorithms: algorithms)
     }
 }

@@ -79,7 +79,7 @@ final class TargetConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
             sessionExists: { [sessions = server.sessions] tsih, isid, name in
                 sessions.session(tsih: tsih, isid: isid, initiatorName: name) != nil
             },
-            discoveryAuthentication: server.discoveryAuthentication)
+            discoveryAuthentication: server.discoveryAuthentication, chapAlgorithms: configuration.chapAlgorithms)
     }
 
     // MARK: Channel events

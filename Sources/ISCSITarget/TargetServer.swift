@@ -31,6 +31,8 @@ public struct TargetServerConfiguration: Sendable {
     public var daemonDataBudget = 512 << 20
     /// Immediate commands one connection may have in the target at once.
     public var maxImmediateTasks = 16
+    /// CHAP algorithms logins may use (tgtd --chap-algs); the initiator's order picks among them.
+    public var chapAlgorithms: [CHAPAlgorithm] = CHAPAlgorithm.allCases
 
     public init() {}
 }

@@ -5,22 +5,32 @@ import Glibc
 import SystemSupport
 
 /// iscsid's end of the control socket. A lock file beside the socket makes one daemon per
-/// configuration root; peers that are not root (SO_PEERCRED) get ISCSI_ERR_ACCESS.
+/// configuration root; peers that are not root (SO_PEERCRED) get ISCSI_ERR_ACCESS at accept,
+/// before a byte of their request is read. Requests are read side by side and each executes as
+/// soon as it has arrived (logins take a while).
 public final class ISCSIDControlServer: @unchecked Sendable {
     public let socketPath: String
     private let runDirectory: String
     private let allowedUIDs: Set<UInt32>
+    private let limits: FrameServer.Limits
+    private let log: @Sendable (String) -> Void
     private let handler: @Sendable (ControlRequest) async -> ControlResponse
     private let lock = NSLock()
     private var server: FrameServer?
 
+    public static let defaultLimits = FrameServer.Limits(frameLimit: ISCSIDSocket.maximumFrame)
+
+    /// - Parameter log: where lines about cut-off connections go (iscsid's logger).
     public init(
-        socketPath: String, allowedUIDs: Set<UInt32> = [0],
+        socketPath: String, allowedUIDs: Set<UInt32> = [0], limits: FrameServer.Limits = defaultLimits,
+        log: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data("iscsid: \($0)\n".utf8)) },
         handler: @escaping @Sendable (ControlRequest) async -> ControlResponse
     ) {
         self.socketPath = socketPath
         self.runDirectory = (socketPath as NSString).deletingLastPathComponent
         self.allowedUIDs = allowedUIDs
+        self.limits = limits
+        self.log = log
         self.handler = handler
     }
 
@@ -44,10 +54,12 @@ public final class ISCSIDControlServer: @unchecked Sendable {
             throw ISCSIError(.generic, "can't listen on \(socketPath): \(text)")
         }
         do {
-            // Logins can take a while; serve each connection on its own thread.
+            let allowedUIDs = allowedUIDs
+            let refusal = Self.encode(.failure(ISCSIError(.access, "daemon access denied")))
             server = try FrameServer.start(
-                listeningOn: listenFD, mode: .threadPerConnection, frameLimit: ISCSIDSocket.maximumFrame,
-                receiveTimeout: 10, onStop: { close(lockFD) }, handler: answer)
+                listeningOn: listenFD, mode: .concurrent, limits: limits,
+                admit: { allowedUIDs.contains($0.uid) ? nil : refusal ?? [] }, log: log, onStop: { close(lockFD) },
+                handler: answer)
         } catch {
             close(listenFD)
             close(lockFD)
@@ -82,19 +94,21 @@ public final class ISCSIDControlServer: @unchecked Sendable {
         return lockFD
     }
 
-    /// The reply to one request frame from `peer`.
+    /// The reply to one request frame from an admitted peer.
     private var answer: FrameServer.Handler {
-        { [allowedUIDs, handler] frame, peer in
+        { [handler] frame, _ in
             let response: ControlResponse
-            if !allowedUIDs.contains(peer.uid) {
-                response = .failure(ISCSIError(.access, "daemon access denied"))
-            } else if let request = try? JSONDecoder().decode(ControlRequest.self, from: Data(frame)) {
+            if let request = try? JSONDecoder().decode(ControlRequest.self, from: Data(frame)) {
                 response = await handler(request)
             } else {
                 response = .failure(ISCSIError(.invalidRequest, "invalid request"))
             }
-            return (try? JSONEncoder().encode(response)).map(Array.init)
+            return Self.encode(response)
         }
+    }
+
+    private static func encode(_ response: ControlResponse) -> [UInt8]? {
+        (try? JSONEncoder().encode(response)).map(Array.init)
     }
 }
 

@@ -41,7 +41,13 @@ public enum ISCSIDSocket {
         }
         defer { close(fd) }
         do {
-            try UnixSocket.sendFrame(Array(try JSONEncoder().encode(request)), on: fd)
+            do {
+                try UnixSocket.sendFrame(Array(try JSONEncoder().encode(request)), on: fd)
+            } catch let error as SystemError {
+                // iscsid answers a refused caller at once and closes without reading: the answer waits.
+                guard let refusal = try? UnixSocket.receiveFrame(on: fd, limit: maximumFrame) else { throw error }
+                return try JSONDecoder().decode(ControlResponse.self, from: Data(refusal))
+            }
             let reply = try UnixSocket.receiveFrame(on: fd, limit: maximumFrame)
             return try JSONDecoder().decode(ControlResponse.self, from: Data(reply))
         } catch let error as SystemError {

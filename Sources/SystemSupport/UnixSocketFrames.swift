@@ -6,6 +6,11 @@ import Darwin
 
 /// Framing of the control sockets: a 4-byte big-endian length, then that many bytes.
 extension UnixSocket {
+    /// The frame's bytes: the length, then the payload.
+    public static func framed(_ payload: [UInt8]) -> [UInt8] {
+        withUnsafeBytes(of: UInt32(payload.count).bigEndian, Array.init) + payload
+    }
+
     public static func sendFrame(_ payload: [UInt8], on fd: Int32) throws {
         var length = UInt32(payload.count).bigEndian
         try withUnsafeBytes(of: &length) { try sendAll($0, on: fd) }

@@ -63,7 +63,10 @@ let devices = SessionBlockDevices(
     byPathDirectory: SessionBlockDevices.byPathDirectory())
 let backend = InitiatorBackend(devices: devices)
 let daemon = SessionDaemon(store: ConfigStore(paths: paths), backend: backend, initiatorName: initiatorName)
-let server = ISCSIDControlServer(socketPath: socketPath) { await daemon.handle($0) }
+let controlLogger = Logger(label: "iscsid")
+let server = ISCSIDControlServer(socketPath: socketPath, log: { controlLogger.warning("\($0)") }) {
+    await daemon.handle($0)
+}
 do {
     try server.start(root: paths.root)
 } catch {

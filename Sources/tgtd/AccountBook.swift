@@ -77,6 +77,22 @@ final class AccountBook: @unchecked Sendable {
         }
     }
 
+    /// Why mutual CHAP logins to `tid` (0: discovery) will fail, when the outgoing account shares
+    /// its secret with an incoming one (RFC 7143 9.2.1); one-way logins are not affected.
+    func sharedSecretWarning(tid: Int) -> String? {
+        lock.withLock {
+            let binding = bindings[tid] ?? Binding()
+            func secret(of user: String) -> String? { accounts.first { $0.user == user }?.password }
+            guard let outgoing = binding.outgoing, let shared = secret(of: outgoing),
+                let incoming = binding.incoming.first(where: { secret(of: $0) == shared })
+            else { return nil }
+            let place = tid == 0 ? "discovery" : "target \(tid)"
+            let who = incoming == outgoing ? "account \(outgoing) is bound" : "accounts \(incoming) and \(outgoing) are bound"
+            return "warning: \(who) to \(place) incoming and outgoing with the same secret: one-way CHAP logins "
+                + "work, mutual CHAP logins will be refused (RFC 7143 forbids one secret both ways)"
+        }
+    }
+
     func forget(tid: Int) { lock.withLock { _ = bindings.removeValue(forKey: tid) } }
 
     /// The CHAP settings a login to `tid` (0: discovery) uses.

@@ -18,8 +18,9 @@ final class AdminControl: @unchecked Sendable {
     init(daemon: TargetDaemon) { self.daemon = daemon }
 
     func start() throws {
-        let server = ControlServer(controlPort: daemon.controlPort) { [unowned self] request in
-            self.handle(request)
+        let logger = daemon.logger
+        let server = ControlServer(controlPort: daemon.controlPort, log: { logger.warning("\($0)") }) {
+            [unowned self] request in self.handle(request)
         }
         try server.start()
         self.server = server
@@ -362,6 +363,11 @@ final class AdminControl: @unchecked Sendable {
                 try book.unbind(user: user, tid: tid, outgoing: request.outgoing)
             }
             applyAuthentication(tid: tid)
+            // tgt binds without a word; the warning (exit 0) says now what a mutual login will meet.
+            if request.op == .bind, let warning = book.sharedSecretWarning(tid: tid) {
+                daemon.logger.warning("\(warning)")
+                return AdminResponse(message: warning)
+            }
         default:
             throw TgtadmError.unsupportedOperation
         }

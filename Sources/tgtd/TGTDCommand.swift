@@ -1,6 +1,7 @@
 import ArgumentParser
 import Backstore
 import Dispatch
+import ISCSIProtocol
 import ISCSITarget
 import Logging
 import NIOCore
@@ -42,8 +43,18 @@ struct TGTDCommand: ParsableCommand {
     @Option(name: [.customShort("d"), .customLong("debug")], help: "Debug level (0 or 1).")
     var debug = 0
 
+    @Option(
+        name: .customLong("chap-algs"),
+        help: ArgumentHelp(
+            "CHAP algorithms logins may use (default: all four); each login takes the initiator's first choice among them.",
+            valueName: "MD5,SHA1,SHA256,SHA3-256"))
+    var chapAlgs: String?
+
     func validate() throws {
         _ = try driverOptions()
+        if let chapAlgs, CHAPAlgorithm.parseNames(chapAlgs) == nil {
+            throw ValidationError("bad --chap-algs '\(chapAlgs)': expected a list of MD5, SHA1, SHA256, SHA3-256")
+        }
     }
 
     private func driverOptions() throws -> ISCSIDriverOptions {
@@ -70,9 +81,11 @@ struct TGTDCommand: ParsableCommand {
         var portals = options.portals
         if portals.isEmpty { portals = [Portal(host: "0.0.0.0", port: 3260), Portal(host: "::", port: 3260)] }
 
+        var configuration = options.configuration
+        if let chapAlgs { configuration.chapAlgorithms = CHAPAlgorithm.parseNames(chapAlgs) ?? CHAPAlgorithm.allCases }
         let daemon = try TargetDaemon(
-            controlPort: controlPort, ioThreads: ioThreads, stateDirectory: stateDirectory,
-            configuration: options.configuration, logger: logger)
+            controlPort: controlPort, ioThreads: ioThreads, stateDirectory: stateDirectory, configuration: configuration,
+            logger: logger)
         do {
             try daemon.restoreConfiguration()
         } catch {

@@ -66,6 +66,39 @@ final class ControlServerTests: XCTestCase {
         XCTAssertTrue(handled.requests.isEmpty, "a refused request must not reach the handler")
     }
 
+    /// The refusal is decided from the caller's credentials at accept: it arrives though the
+    /// request (announcing 16 MiB) never does.
+    func testRefusalComesBeforeARequestIsRead() throws {
+        let handled = Recorder()
+        let server = makeServer(allowedUIDs: [getuid() &+ 4242]) { request in
+            handled.append(request)
+            return .success()
+        }
+        try server.start()
+        defer { server.stop() }
+        let fd = try UnixSocket.connect(to: server.socketPath)
+        defer { close(fd) }
+        UnixSocket.setTimeouts(on: fd, receiveSeconds: 5, sendSeconds: 5)
+        _ = send(fd, [0x01, 0, 0, 0], 4, Int32(MSG_NOSIGNAL))  // EPIPE when tgtd has already closed
+        let frame = try UnixSocket.receiveFrame(on: fd, limit: 1 << 20)
+        XCTAssertEqual(try AdminWire.decode(AdminResponse.self, from: frame), .permissionDenied)
+        XCTAssertTrue(handled.requests.isEmpty)
+    }
+
+    /// Finding 6: clients that trickle their requests no longer hold up tgtadm.
+    func testTricklingClientsDoNotDelayTgtadm() throws {
+        let server = makeServer { _ in .success("ok\n") }
+        try server.start()
+        defer { server.stop() }
+        let tricklers = try (0..<3).map { _ in try UnixSocket.connect(to: server.socketPath) }
+        defer { tricklers.forEach { close($0) } }
+        for fd in tricklers { XCTAssertEqual(send(fd, [0, 0], 2, Int32(MSG_NOSIGNAL)), 2) }
+        let started = Date()
+        let response = try ControlClient.send(AdminRequest(mode: .target, op: .show), controlPort: 9, runDirectory: runDirectory)
+        XCTAssertEqual(response.output, "ok\n")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 0.5)
+    }
+
     func testAuthorizationAllowsOnlyListedUIDs() {
         let root = PeerCredentials(pid: 10, uid: 0, gid: 0)
         let user = PeerCredentials(pid: 11, uid: 1000, gid: 1000)

@@ -80,6 +80,15 @@ final class CHAPAlgorithmTests: XCTestCase {
         XCTAssertEqual(CHAPAlgorithm.encodeList(CHAPAlgorithm.defaultPreference), "8,7,6,5")
     }
 
+    /// open-iscsi's chap_algs spelling, which tgtd --chap-algs takes too.
+    func testParseNames() {
+        XCTAssertEqual(CHAPAlgorithm.parseNames("MD5,SHA1,SHA256,SHA3-256"), [.md5, .sha1, .sha256, .sha3_256])
+        XCTAssertEqual(CHAPAlgorithm.parseNames("sha3-256, sha256"), [.sha3_256, .sha256])
+        for bad in ["", ",", "MD5,", "SHA-1", "5", "MD4", "SHA256,,MD5"] {
+            XCTAssertNil(CHAPAlgorithm.parseNames(bad), "\(bad) should be refused")
+        }
+    }
+
     func testParseList() {
         XCTAssertEqual(CHAPAlgorithm.parseList("5"), [5])
         XCTAssertEqual(CHAPAlgorithm.parseList("8,7,6,5"), [8, 7, 6, 5])

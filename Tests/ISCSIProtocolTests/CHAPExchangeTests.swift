@@ -68,14 +68,13 @@ final class CHAPExchangeTests: XCTestCase {
         }
     }
 
-    /// The target picks the strongest algorithm it accepts among those
-    /// offered, whatever the initiator's order.
-    func testNegotiatesStrongestCommonAlgorithm() {
+    /// The target takes the initiator's first choice among those it accepts.
+    func testNegotiatesTheInitiatorsFirstChoiceItAccepts() {
         let cases: [([CHAPAlgorithm], [CHAPAlgorithm], CHAPAlgorithm)] = [
-            (CHAPAlgorithm.defaultPreference, CHAPAlgorithm.defaultPreference, .sha3_256),
-            ([.md5, .sha1, .sha256], CHAPAlgorithm.defaultPreference, .sha256),
+            (CHAPAlgorithm.defaultPreference, CHAPAlgorithm.allCases, .sha3_256),
+            ([.md5, .sha1, .sha256], CHAPAlgorithm.allCases, .md5),
             ([.sha256, .md5], [.sha3_256, .md5], .md5),
-            ([.md5], CHAPAlgorithm.defaultPreference, .md5),
+            ([.md5, .sha1, .sha256, .sha3_256], [.sha256, .sha3_256], .sha256),
         ]
         for (offered, accepted, expected) in cases {
             var target = TargetCHAPAuthenticator(configuration: .init(credentials: [Self.initiator], algorithms: accepted))

@@ -18,7 +18,7 @@ final class CHAPTargetTests: XCTestCase {
     let targetCredential = CHAPExchangeTests.target
 
     private func makeTarget(
-        outgoing: CHAPCredential? = nil, algorithms: [CHAPAlgorithm] = CHAPAlgorithm.defaultPreference,
+        outgoing: CHAPCredential? = nil, algorithms: [CHAPAlgorithm] = CHAPAlgorithm.allCases,
         challengeLength: Int = 32
     ) -> TargetCHAPAuthenticator {
         let configuration = TargetCHAPAuthenticator.Configuration(
@@ -54,7 +54,7 @@ final class CHAPTargetTests: XCTestCase {
 
     func testAnswersAlgorithmIdentifierAndChallenge() {
         var target = makeTarget()
-        let step = target.receive([TextKeyValue("CHAP_A", "5,7")])
+        let step = target.receive([TextKeyValue("CHAP_A", "7,5")])
         XCTAssertEqual(step.outcome, .proceed)
         XCTAssertEqual(step.consumedKeys, ["CHAP_A"])
         XCTAssertEqual(
@@ -67,17 +67,22 @@ final class CHAPTargetTests: XCTestCase {
         XCTAssertEqual(target.algorithm, .sha256)
     }
 
-    func testPicksOurStrongestAmongOffered() {
+    /// RFC 7143 12.1.3: the initiator lists CHAP_A in its order of
+    /// preference; we take the first value we accept.
+    func testPicksTheInitiatorsFirstChoiceAmongAccepted() {
         let cases: [(String, [CHAPAlgorithm], CHAPAlgorithm)] = [
-            ("5,6,7,8", CHAPAlgorithm.defaultPreference, .sha3_256),
-            ("5,128,6", CHAPAlgorithm.defaultPreference, .sha1),
-            ("0x5", CHAPAlgorithm.defaultPreference, .md5),
-            ("8,7,6,5", [.md5, .sha256], .md5),
+            ("5,6,7,8", CHAPAlgorithm.allCases, .md5),  // libiscsi's iSCSICHAP.Simple
+            ("8,7,6,5", CHAPAlgorithm.allCases, .sha3_256),
+            ("128,6,5", CHAPAlgorithm.allCases, .sha1),
+            ("0x5", CHAPAlgorithm.allCases, .md5),
+            ("5,6,7,8", [.sha256, .sha3_256], .sha256),  // the administrator's restriction
+            ("8,7,6,5", [.md5, .sha256], .sha256),
         ]
         for (offer, accepted, expected) in cases {
             var target = makeTarget(algorithms: accepted)
             let step = target.receive([TextKeyValue("CHAP_A", offer)])
-            XCTAssertEqual(step.reply.first, TextKeyValue("CHAP_A", String(expected.rawValue)), offer)
+            XCTAssertEqual(step.reply.first, TextKeyValue("CHAP_A", String(expected.rawValue)), "\(offer) to \(accepted)")
+            XCTAssertEqual(target.algorithm, expected)
         }
     }
 
@@ -320,14 +325,19 @@ final class CHAPTargetTests: XCTestCase {
         }
     }
 
-    /// RFC 7143 section 9.2.1: one secret must not serve both directions.
-    func testSameSecretInBothDirectionsFails() {
-        let sameSecret = CHAPCredential(name: targetCredential.name, secret: "initiator-secret")
-        var target = challenged(outgoing: sameSecret)
-        assertFailure(target.receive(mutualKeys()), detail: 1)
+    /// RFC 7143 section 9.2.1: one secret must not serve both directions. A
+    /// one-way login does not use the target's secret (seed 001 binds one
+    /// account both ways, and tgt admits such logins).
+    func testSameSecretBothWaysRefusesMutualCHAPOnly() {
+        let sameSecret = CHAPCredential(name: user.name, secret: "initiator-secret")
+        var mutual = challenged(outgoing: sameSecret)
+        let refused = mutual.receive(mutualKeys())
+        assertFailure(refused, detail: 1)
+        XCTAssertTrue(refused.failure?.reason.contains("same secret as the target's outgoing account") ?? false)
         var oneWay = challenged(outgoing: sameSecret)
-        assertFailure(
-            oneWay.receive([TextKeyValue("CHAP_N", user.name), TextKeyValue("CHAP_R", Self.md5Response)]), detail: 1)
+        let step = oneWay.receive([TextKeyValue("CHAP_N", user.name), TextKeyValue("CHAP_R", Self.md5Response)])
+        XCTAssertEqual(step.result, CHAPResult(algorithm: .md5, authenticatedName: user.name, mutual: false))
+        XCTAssertEqual(step.reply, [])
     }
 
     // MARK: After the exchange

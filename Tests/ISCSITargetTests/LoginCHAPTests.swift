@@ -16,10 +16,11 @@ final class LoginCHAPTests: XCTestCase {
 
     /// Runs the security stage; returns the last action (success moves to the operational stage).
     private func login(
-        harness: inout LoginHarness, initiator: CHAPCredential, targetCredential: CHAPCredential? = nil
+        harness: inout LoginHarness, initiator: CHAPCredential, targetCredential: CHAPCredential? = nil,
+        algorithms: [CHAPAlgorithm] = CHAPAlgorithm.defaultPreference
     ) -> LoginStateMachine.Action {
         var chap = InitiatorCHAPAuthenticator(
-            configuration: .init(credential: initiator, targetCredential: targetCredential))
+            configuration: .init(credential: initiator, targetCredential: targetCredential, algorithms: algorithms))
         let first = harness.receive(script.securityRequest(extra: []).withKeys(["AuthMethod=CHAP,None"]))
         XCTAssertEqual(first.response.transit, false, "no transit before CHAP is done")
         XCTAssertEqual(keys(first).first { $0.key == "AuthMethod" }?.value, "CHAP")
@@ -59,6 +60,33 @@ final class LoginCHAPTests: XCTestCase {
         let last = login(harness: &harness, initiator: user, targetCredential: targetUser)
         XCTAssertNil(last.failure)
         XCTAssertTrue(last.response.transit)
+    }
+
+    /// Seed 001 binds one account (a 6-character secret) incoming and outgoing, as tgt allows:
+    /// one-way logins work; mutual ones would use one secret both ways and are refused.
+    func testOneAccountBoundBothWaysAdmitsOneWayCHAPOnly() {
+        let seed = CHAPCredential(name: "christina", secret: "123456")
+        let authentication = TargetAuthentication(incoming: ["christina": "123456"], outgoing: seed)
+        var oneWay = LoginHarness(authentication: authentication)
+        XCTAssertNil(login(harness: &oneWay, initiator: seed).failure)
+        var mutual = LoginHarness(authentication: authentication)
+        let refused = login(harness: &mutual, initiator: seed, targetCredential: seed)
+        XCTAssertEqual(refused.failure?.code, 0x0201)
+        XCTAssertTrue(refused.failure?.reason.contains("same secret") ?? false, "\(String(describing: refused.failure))")
+    }
+
+    /// CHAP_A=5,6,7,8 (libiscsi's iSCSICHAP.Simple) is answered with the initiator's first choice
+    /// among the algorithms the administrator allows.
+    func testAlgorithmIsTheInitiatorsFirstChoiceAmongThoseAllowed() {
+        let authentication = TargetAuthentication(incoming: ["christina": "123456789012"])
+        for (allowed, expected) in [(CHAPAlgorithm.allCases, "5"), ([.sha3_256, .sha256], "7")] {
+            var harness = LoginHarness(authentication: authentication, chapAlgorithms: allowed)
+            _ = harness.receive(script.securityRequest(extra: []).withKeys(["AuthMethod=CHAP"]))
+            let challenge = harness.receive(script.request(csg: 0, nsg: 1, transit: true, ["CHAP_A=5,6,7,8"]))
+            XCTAssertEqual(keys(challenge).first { $0.key == "CHAP_A" }?.value, expected, "\(allowed)")
+        }
+        var harness = LoginHarness(authentication: authentication, chapAlgorithms: [.sha256])
+        XCTAssertNil(login(harness: &harness, initiator: user, algorithms: [.md5, .sha256]).failure)
     }
 
     func testMutualCHAPWithoutOutgoingAccountFails() {

@@ -1,4 +1,5 @@
 import Foundation
+import SystemSupport
 import XCTest
 @testable import OpenISCSIConfig
 
@@ -261,6 +262,29 @@ final class IscsiadmTests: XCTestCase {
         XCTAssertEqual(r.status, 20)
     }
 
+    /// A caller iscsid does not admit is answered from its credentials alone: the refusal comes
+    /// though the request (announcing 16 MiB) is never sent, and the handler never runs.
+    func testCallersOutsideTheAllowedUIDsAreRefusedBeforeTheirRequestIsRead() throws {
+        let calls = CallCount()
+        let server = ISCSIDControlServer(socketPath: socketPath, allowedUIDs: [getuid() &+ 4242]) { _ in
+            calls.increment()
+            return .ok
+        }
+        try server.start(root: root)
+        defer { server.stop() }
+        let fd = try UnixSocket.connect(to: socketPath)
+        defer { close(fd) }
+        UnixSocket.setTimeouts(on: fd, receiveSeconds: 5, sendSeconds: 5)
+        _ = send(fd, [0x01, 0, 0, 0], 4, Int32(MSG_NOSIGNAL))  // EPIPE when iscsid has already closed
+        let reply = try JSONDecoder().decode(ControlResponse.self, from: Data(try UnixSocket.receiveFrame(on: fd, limit: 1 << 20)))
+        XCTAssertEqual(reply, .failure(ISCSIError(.access, "daemon access denied")))
+
+        let r = run(["-m", "session"])
+        XCTAssertEqual(r.status, 13)
+        XCTAssertEqual(r.err, "iscsiadm: daemon access denied\n")
+        XCTAssertEqual(calls.value, 0)
+    }
+
     func testRoundTripThroughDaemonSocket() async throws {
         let portal = Portal(address: "127.0.0.1", port: 3431, tpgt: 1)
         let backend = FakeBackend(targets: [DiscoveredTarget(name: "iqn.2026-11.test:h13a", portal: portal)])
@@ -321,4 +345,12 @@ final class IscsiadmTests: XCTestCase {
         XCTAssertEqual(run(["-m", "discovery", "-p", "127.0.0.1:3431", "-o", "delete"]).status, 0)
         XCTAssertEqual(run(["-m", "node"]).status, 21)
     }
+}
+
+private final class CallCount: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+
+    func increment() { lock.withLock { count += 1 } }
+    var value: Int { lock.withLock { count } }
 }

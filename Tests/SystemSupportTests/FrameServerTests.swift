@@ -2,39 +2,7 @@ import Foundation
 import SystemSupport
 import XCTest
 
-final class FrameServerTests: XCTestCase {
-    private var directory: String!
-    private var path: String { directory + "/s" }
-
-    override func setUpWithError() throws {
-        directory = "/tmp/fs-\(UUID().uuidString.prefix(8))"
-        XCTAssertEqual(mkdir(directory, 0o755), 0)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(atPath: directory)
-    }
-
-    private func startServer(
-        _ mode: FrameServer.Mode, frameLimit: Int = 1024, onStop: @escaping @Sendable () -> Void = {},
-        handler: @escaping FrameServer.Handler
-    ) throws -> FrameServer {
-        let fd = try UnixSocket.openStream()
-        try UnixSocket.startListening(fd, at: path, mode: 0o600)
-        return try FrameServer.start(
-            listeningOn: fd, mode: mode, frameLimit: frameLimit, receiveTimeout: 5, sendTimeout: 5, onStop: onStop,
-            handler: handler)
-    }
-
-    /// One request, one reply, on a fresh connection; nil when the server hung up instead.
-    private func exchange(_ request: String) throws -> String? {
-        let fd = try UnixSocket.connect(to: path)
-        defer { close(fd) }
-        UnixSocket.setTimeouts(on: fd, receiveSeconds: 5, sendSeconds: 5)  // a hung server fails, not hangs
-        try UnixSocket.sendFrame(Array(request.utf8), on: fd)
-        return try UnixSocket.receiveFrameOrEOF(on: fd, limit: 1024).map { String(decoding: $0, as: UTF8.self) }
-    }
-
+final class FrameServerTests: FrameServerTestCase {
     func testHandlerSeesTheFrameAndThePeersCredentials() throws {
         let server = try startServer(.serial) { frame, peer in
             Array("\(String(decoding: frame, as: UTF8.self)) from \(peer.pid)/\(peer.uid)/\(peer.gid)".utf8)
@@ -45,7 +13,7 @@ final class FrameServerTests: XCTestCase {
 
     func testNilReplyOrOversizedRequestHangsUpWithoutAnswer() throws {
         let calls = Counter()
-        let server = try startServer(.serial, frameLimit: 8) { frame, _ in
+        let server = try startServer(.serial, limits: FrameServer.Limits(frameLimit: 8)) { frame, _ in
             calls.increment()
             return frame == Array("silent".utf8) ? nil : frame
         }
@@ -57,9 +25,11 @@ final class FrameServerTests: XCTestCase {
         }
         XCTAssertEqual(try exchange("echo"), "echo")
         XCTAssertEqual(calls.value, 2, "the oversized request must not reach the handler")
+        XCTAssertEqual(server.statistics.oversized, 1)
+        XCTAssertTrue(logLines.all.contains { $0.contains("announces 13 bytes, over the limit of 8") }, "\(logLines.all)")
     }
 
-    func testSerialModeAnswersConnectionsInArrivalOrderOneAtATime() throws {
+    func testSerialModeRunsRequestsOneAtATimeInTheOrderTheyArrivedWhole() throws {
         let log = Log()
         let server = try startServer(.serial) { frame, _ in
             log.enter(String(decoding: frame, as: UTF8.self))
@@ -68,22 +38,25 @@ final class FrameServerTests: XCTestCase {
             return frame
         }
         defer { server.stop() }
-        // All three are queued before any request is sent; they are sent in reverse order.
-        let clients = try (0..<3).map { _ in try UnixSocket.connect(to: path) }
+        // Connected in one order, completed in the reverse one, each read before the next is sent.
+        let clients = try (0..<3).map { _ in try connect() }
         defer { clients.forEach { close($0) } }
+        var sent = 0
         for (index, fd) in clients.enumerated().reversed() {
             try UnixSocket.sendFrame(Array("r\(index)".utf8), on: fd)
+            sent += 6
+            eventually("request r\(index) read") { server.statistics.bytesRead == sent }
         }
         for (index, fd) in clients.enumerated() {
             XCTAssertEqual(try UnixSocket.receiveFrame(on: fd, limit: 16), Array("r\(index)".utf8))
         }
-        XCTAssertEqual(log.order, ["r0", "r1", "r2"])
+        XCTAssertEqual(log.order, ["r2", "r1", "r0"])
         XCTAssertEqual(log.mostAtOnce, 1)
     }
 
-    func testThreadPerConnectionModeServesConnectionsConcurrently() throws {
+    func testConcurrentModeServesConnectionsConcurrently() throws {
         let secondArrived = DispatchSemaphore(value: 0)
-        let server = try startServer(.threadPerConnection) { frame, _ in
+        let server = try startServer(.concurrent) { frame, _ in
             if frame == Array("first".utf8) {
                 // Only answers once the second request is being handled at the same time.
                 let waited = secondArrived.wait(timeout: .now() + 5)
@@ -93,7 +66,7 @@ final class FrameServerTests: XCTestCase {
             return frame
         }
         defer { server.stop() }
-        let first = try UnixSocket.connect(to: path)
+        let first = try connect()
         defer { close(first) }
         try UnixSocket.sendFrame(Array("first".utf8), on: first)
         XCTAssertEqual(try exchange("second"), "second")
@@ -114,26 +87,32 @@ final class FrameServerTests: XCTestCase {
         XCTAssertEqual(stopped.value, 1)
     }
 
-    func testStopFromInsideTheHandlerDoesNotDeadlock() throws {
+    func testStopFromInsideTheHandlerAnswersThatRequestAndClosesQueuedOnes() throws {
         let holder = ServerHolder()
         let ended = DispatchSemaphore(value: 0)
-        let server = try startServer(.serial, onStop: { ended.signal() }) { _, _ in
+        let calls = Counter()
+        let secondQueued = DispatchSemaphore(value: 0)
+        let server = try startServer(.serial, onStop: { ended.signal() }) { frame, _ in
+            calls.increment()
+            _ = secondQueued.wait(timeout: .now() + 5)
             holder.server?.stop()
             return Array("bye".utf8)
         }
         holder.server = server
-        XCTAssertEqual(try exchange("stop"), "bye")
+        let first = try connect()
+        let second = try connect()
+        defer { close(first); close(second) }
+        try UnixSocket.sendFrame(Array("stop".utf8), on: first)
+        eventually("first request executing") { calls.value == 1 }
+        try UnixSocket.sendFrame(Array("queued".utf8), on: second)
+        eventually("second request read") { server.statistics.bytesRead == 8 + 10 }
+        secondQueued.signal()
+        XCTAssertEqual(try UnixSocket.receiveFrame(on: first, limit: 16), Array("bye".utf8))
+        XCTAssertNil(try UnixSocket.receiveFrameOrEOF(on: second, limit: 16))
         XCTAssertEqual(ended.wait(timeout: .now() + 5), .success, "the loop ends right after answering")
+        XCTAssertEqual(calls.value, 1)
         XCTAssertThrowsError(try UnixSocket.connect(to: path))
     }
-}
-
-private final class Counter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var count = 0
-
-    func increment() { lock.withLock { count += 1 } }
-    var value: Int { lock.withLock { count } }
 }
 
 /// Which requests ran, in order, and how many ran at once at most.

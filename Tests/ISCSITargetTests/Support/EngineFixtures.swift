@@ -141,8 +141,10 @@ struct LoginHarness {
 
     init(
         configuration: TargetNegotiationConfiguration = TargetNegotiationConfiguration(), portalGroupTag: UInt16 = 7,
-        window: UInt32 = 32, admitted: String? = nil, sessionExists: @escaping LoginStateMachine.SessionLookup = { _, _, _ in true },
-        authentication: TargetAuthentication = TargetAuthentication()
+        window: UInt32 = 32, admitted: String? = nil,
+        sessionExists: @escaping LoginStateMachine.SessionLookup = { _, _, _ in true },
+        authentication: TargetAuthentication = TargetAuthentication(),
+        chapAlgorithms: [CHAPAlgorithm] = CHAPAlgorithm.allCases
     ) {
         let target = ExportedTarget(tid: 1, name: Fixture.targetName)
         target.authentication = authentication
@@ -160,7 +162,7 @@ struct LoginHarness {
                     return .failure(.authorizationFailure("\(initiatorName) not in ACL"))
                 }
                 return .success(target)
-            }, sessionExists: sessionExists)
+            }, sessionExists: sessionExists, chapAlgorithms: chapAlgorithms)
     }
 
     mutating func receive(_ request: LoginRequest) -> LoginStateMachine.Action { machine.receive(request) }
