@@ -10,4 +10,5 @@ bash scripts/seeds-admin.sh
 bash scripts/initiator.sh
 bash scripts/initiator-recovery.sh
 bash scripts/initiator-bad-input.sh
+bash scripts/hostile-target.sh
 bash scripts/block-devices.sh
