@@ -86,7 +86,7 @@ public struct InitiatorSessionMachine<Context> {
 
     public let timeouts: InitiatorSessionTimeouts
     /// The time of the last `tick` (or connection event): what new tasks are stamped with.
-    public internal(set) var now: NIODeadline
+    var now: NIODeadline
     /// Time spent without a connection: finished outages, and the start of the current one.
     var offlineTotal: TimeAmount = .zero
     var offlineSince: NIODeadline?
@@ -173,7 +173,7 @@ public struct InitiatorSessionMachine<Context> {
         }
         slots[Int(itt & slotMask)] = Task(
             itt: itt, request: request, context: context, lun: lun, isSCSI: isSCSI, expectedIn: expectedIn,
-            submittedAt: now, offlineAtSubmit: offlineSince == nil ? offlineTotal : offline(at: now))
+            submittedAt: now, offlineAtSubmit: offline(at: now))
         slotTags[Int(itt & slotMask)] = itt
         taskCount += 1
         if Self.isImmediate(request) {

@@ -60,13 +60,9 @@ final class SessionEngine: @unchecked Sendable {
     private var nopTask: RepeatedTask?
     /// Runs the machine's `tick` (command timeouts, the error handler) every scan interval.
     private var watchdog: RepeatedTask?
-    // Reconnecting: consecutive failures (lost connections that were not healthy, failed logins)
-    // set the backoff; `failingSince` is the first failure since a command last completed, and the
-    // replacement timeout counts from it even when re-logins succeed in between.
-    private var failures = 0
-    private var failingSince: NIODeadline?
-    private var reloginsSinceFailing = 0
-    private var connectedAt: NIODeadline?
+    /// The reconnect backoff, and the start of the replacement timeout.
+    private var reconnectPolicy: ReconnectPolicy
+    /// The machine's completed commands when the current connection came up.
     private var completedAtConnect = 0
     @exclusivity(unchecked) private var receivedSinceTick = false
     private var pingSentAt: NIODeadline?
@@ -82,6 +78,9 @@ final class SessionEngine: @unchecked Sendable {
         self.targetName = targetName
         self.sessionType = sessionType
         self.configuration = configuration
+        self.reconnectPolicy = ReconnectPolicy(
+            initialDelay: configuration.reconnectDelay, maximumDelay: configuration.reconnectDelayLimit,
+            healthyAfter: configuration.healthyAfter)
         outputs.reserveCapacity(64)
         logger.logLevel = .warning
     }
@@ -199,8 +198,7 @@ final class SessionEngine: @unchecked Sendable {
         parameters = result.parameters
         state = .fullFeature
         let now = NIODeadline.now()
-        connectedAt = now
-        if failingSince != nil { reloginsSinceFailing += 1 }
+        reconnectPolicy.loggedIn(at: now)
         if machine == nil {
             machine = Machine(
                 parameters: result.parameters, cmdSN: result.cmdSN, expStatSN: result.expStatSN,
@@ -265,39 +263,19 @@ final class SessionEngine: @unchecked Sendable {
         let reason = lastError.map { "\($0)" } ?? "connection closed"
         logger.info("connection to \(host):\(port) lost (\(reason)); reconnecting")
         let now = NIODeadline.now()
-        countFailure(connectionLostAt: now)
+        reconnectPolicy.connectionLost(
+            at: now, progressed: machine.map { $0.completedCount != completedAtConnect } ?? false,
+            idle: machine?.scsiTaskTags().isEmpty ?? true)
         machine?.connectionLost(now: now, reason: reason, into: &outputs)
         perform()
-        state = .reconnecting(deadline: failingSince! + configuration.replacementTimeout)
+        state = .reconnecting(deadline: reconnectPolicy.failingSince! + configuration.replacementTimeout)
         scheduleReconnect()
     }
 
-    /// A connection that was healthy (a command completed on it, or it stayed up `healthyAfter`
-    /// with none outstanding) starts the backoff and the replacement timeout afresh; any other
-    /// loss adds to the run of failures.
-    private func countFailure(connectionLostAt now: NIODeadline) {
-        let progressed = machine.map { $0.completedCount != completedAtConnect } ?? false
-        let idle = (machine?.scsiTaskTags().isEmpty ?? true)
-            && connectedAt.map { now - $0 >= configuration.healthyAfter } ?? false
-        if progressed || idle {
-            failures = 0
-            failingSince = nil
-            reloginsSinceFailing = 0
-        }
-        failures += 1
-        if failingSince == nil { failingSince = now }
-        connectedAt = nil
-    }
-
-    /// The next login attempt, after the backoff: none for the first failure, then
-    /// `reconnectDelay` doubling up to `reconnectDelayLimit` (`reopenInterval` once past the
+    /// The next login attempt, after the policy's backoff (at most `reopenInterval` once past the
     /// replacement timeout), and never past the replacement timeout's deadline.
     private func scheduleReconnect() {
-        var delay = TimeAmount.zero
-        if failures > 1 {
-            let doubled = configuration.reconnectDelay.nanoseconds << Int64(min(failures - 2, 20))
-            delay = min(configuration.reconnectDelayLimit, .nanoseconds(doubled))
-        }
+        var delay = reconnectPolicy.delay
         switch state {
         case .reconnecting(let deadline): delay = min(delay, max(.zero, deadline - .now()))
         case .reopening: delay = min(delay, configuration.reopenInterval)
@@ -316,10 +294,11 @@ final class SessionEngine: @unchecked Sendable {
         }
         if let deadline, NIODeadline.now() >= deadline {
             let seconds = configuration.replacementTimeout.nanoseconds / 1_000_000_000
+            let relogins = reconnectPolicy.reloginsSinceFailing
             let what =
-                reloginsSinceFailing == 0
+                relogins == 0
                 ? "lost and not re-established within \(seconds) s"
-                : "kept failing for \(seconds) s (\(reloginsSinceFailing) re-logins, no command completed)"
+                : "kept failing for \(seconds) s (\(relogins) re-logins, no command completed)"
             let error = ISCSIInitiatorError.sessionFailed(
                 "connection to \(host):\(port) \(what)" + (lastError.map { " (last error: \($0))" } ?? ""))
             guard configuration.reopensAfterReplacementTimeout else { return close(error) }
@@ -355,7 +334,7 @@ final class SessionEngine: @unchecked Sendable {
                     // Authentication, authorization, not found: retrying will not help.
                     return self.close(error)
                 }
-                self.failures += 1
+                self.reconnectPolicy.loginFailed()
                 self.scheduleReconnect()
             }
         }
