@@ -36,8 +36,10 @@ extension InitiatorSessionMachine {
                     if slots[i]!.sent || draining {
                         slots[i]!.recovery = .timedOut
                     } else {
+                        // Held back by MaxCmdSN, or by our queue depth behind commands that never end.
+                        let why = SerialNumber(cmdSN) > SerialNumber(maxCmdSN) ? "the target's command window" : "the queue"
                         let error = ISCSIInitiatorError.timeout(
-                            "command not sent within \(secondsText(limit)): the target kept its command window closed")
+                            "command not sent within \(secondsText(limit)): \(why) stayed full")
                         finish(itt, .failure(error), into: &out)
                     }
                 }

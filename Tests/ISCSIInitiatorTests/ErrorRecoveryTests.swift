@@ -180,7 +180,7 @@ final class ErrorRecoveryTests: XCTestCase {
         _ = read(&m, context: 3)
         let out = tick(&m, 31)
         XCTAssertTrue(tmfs(out).isEmpty, "never sent: nothing to abort")
-        XCTAssertEqual(failures(out).first?.1.description, "timed out: command not sent within 30 s: the target kept its command window closed")
+        XCTAssertEqual(failures(out).first?.1.description, "timed out: command not sent within 30 s: the target's command window stayed full")
     }
 
     func testUnansweredTaskManagementOfTheCallerTimesOut() {
