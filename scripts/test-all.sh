@@ -12,4 +12,5 @@ bash scripts/control-sockets.sh
 bash scripts/initiator.sh
 bash scripts/initiator-recovery.sh
 bash scripts/initiator-bad-input.sh
+bash scripts/hostile-target.sh
 bash scripts/block-devices.sh

@@ -12,7 +12,8 @@ import Glibc
 /// CACHE. Requests larger than the target's transfer limit are split and run in parallel.
 ///
 /// While the session is re-establishing its connection the library holds commands and retries
-/// them within `replacement_timeout`; after that they fail and the kernel sees EIO.
+/// them within `replacement_timeout`; after that they fail and the kernel sees EIO, as it does for
+/// a command the target leaves unanswered past the library's command timeout and error handler.
 public final class SessionLUNBackend: BlockDeviceBackend, @unchecked Sendable {
     public let session: ISCSISession
     public let lun: UInt64

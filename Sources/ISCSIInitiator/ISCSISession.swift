@@ -10,16 +10,30 @@ public final class ISCSISession: @unchecked Sendable {
         self.engine = engine
     }
 
+    /// A session to `targetName` that has not logged in yet: `start()` logs in, and `close()`
+    /// before or during that login cancels it (so a caller can keep hold of a login in progress).
+    public convenience init(
+        host: String, port: Int = 3260, targetName: String, configuration: InitiatorConfiguration,
+        group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
+        self.init(engine: SessionEngine(
+            eventLoop: group.next(), host: host, port: port, targetName: targetName, sessionType: .normal,
+            configuration: configuration))
+    }
+
+    /// The first login; fails if the session was closed before or during it.
+    public func start() async throws {
+        try await engine.start().get()
+    }
+
     /// Connects and logs in to `targetName`.
     public static func login(
         host: String, port: Int = 3260, targetName: String, configuration: InitiatorConfiguration,
         group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> ISCSISession {
-        let engine = SessionEngine(
-            eventLoop: group.next(), host: host, port: port, targetName: targetName, sessionType: .normal,
-            configuration: configuration)
-        try await engine.start().get()
-        return ISCSISession(engine: engine)
+        let session = ISCSISession(host: host, port: port, targetName: targetName, configuration: configuration, group: group)
+        try await session.start()
+        return session
     }
 
     /// Logs in to the target and LUN named by a libiscsi URL (credentials from the URL win).

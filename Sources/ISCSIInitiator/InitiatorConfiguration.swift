@@ -30,8 +30,29 @@ public struct InitiatorConfiguration: Sendable {
     /// again in the background, failing new commands at once meanwhile, as open-iscsi's iscsid
     /// does (a daemon's session comes back when its target does). Off: the session ends.
     public var reopensAfterReplacementTimeout = false
-    /// Pause between login attempts once the replacement timeout has passed.
+    /// Longest pause between login attempts once the replacement timeout has passed (the
+    /// backoff below stops growing there).
     public var reopenInterval: TimeAmount = .seconds(2)
+    /// How long a SCSI command may go unanswered (connected time, summed over resends) before the
+    /// error handler aborts it, as Linux's sd (30 s); nil: commands wait as long as the session lives.
+    public var commandTimeout: TimeAmount? = .seconds(30)
+    /// Each step of the error handler (open-iscsi's `node.session.err_timeo.*`): ABORT TASK, then
+    /// LOGICAL UNIT RESET, then TARGET WARM RESET, then the connection is dropped.
+    public var abortTimeout: TimeAmount = .seconds(15)
+    public var logicalUnitResetTimeout: TimeAmount = .seconds(30)
+    public var targetResetTimeout: TimeAmount = .seconds(30)
+    /// A logout (ours, or one the target asked for) the target does not answer.
+    public var logoutTimeout: TimeAmount = .seconds(15)
+    /// Resends of a command after connection losses before it fails (Linux's sd allows 5). A
+    /// command that met a protocol error is resent once.
+    public var commandRetries = 5
+    /// Reconnect backoff: the first attempt after a healthy connection is immediate, then
+    /// `reconnectDelay` doubling up to `reconnectDelayLimit`.
+    public var reconnectDelay: TimeAmount = .milliseconds(500)
+    public var reconnectDelayLimit: TimeAmount = .seconds(30)
+    /// A connection counts as healthy (the backoff and the replacement timeout start afresh after
+    /// it drops) once a command completed on it, or once it stayed up this long with none waiting.
+    public var healthyAfter: TimeAmount = .seconds(10)
     /// Largest read from the socket; nil for the default (1 MiB). Tests make it small so PDUs
     /// straddle reads.
     var receiveBufferLimit: Int?

@@ -78,10 +78,24 @@ public struct InitiatorLoginMachine: Sendable {
             return .fail(.loginFailed(
                 statusClass: response.statusClass.rawValue, statusDetail: response.statusDetail, message: message))
         }
-        guard response.initiatorTaskTag == itt, response.isid == isid else {
-            return fail("Login Response for another ITT or ISID")
+        // Version 0 is the only one RFC 7143 defines; a target claiming another must not be trusted
+        // to speak this one.
+        guard response.versionMax == 0, response.versionActive == 0 else {
+            done = true
+            return .fail(.negotiationFailed(
+                "unsupported version: the target answered with version-max 0x\(hex(response.versionMax)) and "
+                    + "version-active 0x\(hex(response.versionActive)); only version 0 exists"))
         }
+        guard response.initiatorTaskTag == itt, response.isid == isid else {
+            return fail(
+                "Login Response for ITT 0x\(hex(response.initiatorTaskTag)) and ISID 0x\(hex(response.isid)); "
+                    + "ours are 0x\(hex(itt)) and 0x\(hex(isid))")
+        }
+        guard !(response.transit && response.continue) else { return fail("Login Response with both the T and C bits") }
         guard response.csg == stage else { return fail("Login Response in stage \(response.csg.rawValue), expected \(stage.rawValue)") }
+        if response.transit, response.nsg.rawValue <= response.csg.rawValue || response.nsg.rawValue == 2 {
+            return fail("Login Response moves from stage \(response.csg.rawValue) to stage \(response.nsg.rawValue)")
+        }
         expStatSN = response.statSN &+ 1
         do {
             try accumulator.append(response.dataSegment)
@@ -174,8 +188,14 @@ public struct InitiatorLoginMachine: Sendable {
     private mutating func finish(_ response: LoginResponse) -> Action {
         done = true
         guard response.tsih != 0 else { return .fail(.protocolViolation("final Login Response has TSIH 0")) }
+        // Reinstating a session: the target must continue that one.
+        guard tsih == 0 || response.tsih == tsih else {
+            return .fail(.protocolViolation("final Login Response has TSIH \(response.tsih), for session \(tsih)"))
+        }
         return .complete(LoginResult(
             parameters: negotiator.negotiated, tsih: response.tsih, cmdSN: response.expCmdSN,
             expStatSN: response.statSN &+ 1, maxCmdSN: response.maxCmdSN))
     }
 }
+
+private func hex<T: BinaryInteger>(_ value: T) -> String { String(value, radix: 16) }

@@ -22,7 +22,11 @@ public enum InitiatorTaskCompletion: Sendable {
 
 /// Full feature phase of one initiator session (RFC 7143 at ErrorRecoveryLevel 0), as a pure state
 /// machine: tasks, the CmdSN window, immediate and unsolicited data, R2T answers, Data-In
-/// reassembly, status, NOP answers. Inputs append `Output`s to a caller-owned array.
+/// reassembly, status, NOP answers, and (in `+Recovery`) the command timeout's error handler.
+/// Inputs append `Output`s to a caller-owned array.
+///
+/// A protocol violation by the target closes the connection; the commands it concerns are resent
+/// once after the next login, and fail with the violation if it happens again.
 public struct InitiatorSessionMachine<Context> {
     public typealias Request = InitiatorTaskRequest
     public typealias Completion = InitiatorTaskCompletion
@@ -37,7 +41,8 @@ public struct InitiatorSessionMachine<Context> {
     struct Task {
         var itt: UInt32
         var request: Request
-        var context: Context
+        /// Who waits for the task; nil for the machine's own TMFs and logouts.
+        var context: Context?
         var cmdSN: UInt32 = 0
         var sent = false
         var lun: UInt64 = 0
@@ -50,6 +55,26 @@ public struct InitiatorSessionMachine<Context> {
         /// Copied out of `request` so the receive path needs no enum match on the task.
         var isSCSI = false
         var expectedIn = 0
+        /// The machine's clock (the last tick) when the task was submitted, and the session's time
+        /// without a connection then: connected and offline waits follow from these two.
+        var submittedAt: NIODeadline
+        var offlineAtSubmit: TimeAmount
+        /// Connection losses survived, and protocol violations blamed on this task.
+        var resends: UInt8 = 0
+        var violations: UInt8 = 0
+        var recovery: Recovery = .none
+    }
+
+    /// Where a timed-out SCSI command stands in the error handler.
+    enum Recovery: UInt8 {
+        case none
+        /// Timed out; its ABORT TASK goes out at the next tick.
+        case timedOut
+        case aborting
+        /// ABORT TASK failed: a LOGICAL UNIT RESET of its LUN goes out (or is out).
+        case needsLUReset
+        /// The LU reset failed too: a TARGET WARM RESET goes out (or is out).
+        case needsTargetReset
     }
 
     /// What one Data-In did to its task (computed in place, never copying the task).
@@ -59,6 +84,23 @@ public struct InitiatorSessionMachine<Context> {
         case violation(String)
     }
 
+    public let timeouts: InitiatorSessionTimeouts
+    /// The time of the last `tick` (or connection event): what new tasks are stamped with.
+    var now: NIODeadline
+    /// Time spent without a connection: finished outages, and the start of the current one.
+    var offlineTotal: TimeAmount = .zero
+    var offlineSince: NIODeadline?
+    /// SCSI commands the target has completed (any status): progress, for the caller's
+    /// replacement-timeout and backoff decisions.
+    public private(set) var completedCount = 0
+    /// Set once this connection is condemned (a violation, a drop by the error handler): what
+    /// still arrives on it is ignored until `connectionLost`.
+    var connectionCondemned = false
+    /// The target asked for a logout and ours is out: nothing new is sent on this connection.
+    var draining = false
+    /// The error handler's LOGICAL UNIT RESETs in flight (LUN to ITT) and TARGET WARM RESET.
+    var luResets: [UInt64: UInt32] = [:]
+    var targetResetITT: UInt32?
     public private(set) var parameters: NegotiatedParameters
     public private(set) var cmdSN: UInt32
     public private(set) var expStatSN: UInt32
@@ -67,17 +109,22 @@ public struct InitiatorSessionMachine<Context> {
     public var queueDepth: Int
     /// Open-addressed by ITT: a task lives at `itt & slotMask`; ITT's are allocated so that
     /// their slot is free, so a lookup is one index and one compare (no hashing).
-    private var slots: [Task?] = Array(repeating: nil, count: 256)
+    var slots: [Task?] = Array(repeating: nil, count: 256)
     private var slotMask: UInt32 = 255
     /// The ITT in each slot (`ISCSITag.reserved` when free): lookups never copy a task.
-    private var slotTags = [UInt32](repeating: ISCSITag.reserved, count: 256)
+    var slotTags = [UInt32](repeating: ISCSITag.reserved, count: 256)
     private var taskCount = 0
-    private var waiting = CircularBuffer<UInt32>(initialCapacity: 64)
-    private var inFlight = 0
+    var waiting = CircularBuffer<UInt32>(initialCapacity: 64)
+    var inFlight = 0
     private var nextITT: UInt32 = 1
     private let allocator = ByteBufferAllocator()
 
-    public init(parameters: NegotiatedParameters, cmdSN: UInt32, expStatSN: UInt32, maxCmdSN: UInt32, queueDepth: Int = 128) {
+    public init(
+        parameters: NegotiatedParameters, cmdSN: UInt32, expStatSN: UInt32, maxCmdSN: UInt32, queueDepth: Int = 128,
+        timeouts: InitiatorSessionTimeouts = InitiatorSessionTimeouts(), now: NIODeadline = .now()
+    ) {
+        self.timeouts = timeouts
+        self.now = now
         self.parameters = parameters
         self.cmdSN = cmdSN
         self.expStatSN = expStatSN
@@ -92,7 +139,13 @@ public struct InitiatorSessionMachine<Context> {
     /// False while the connection is down: tasks wait in the queue.
     public private(set) var isConnected = true
     public var isWindowOpen: Bool {
-        isConnected && SerialNumber(cmdSN) <= SerialNumber(maxCmdSN) && inFlight < queueDepth
+        isConnected && !draining && SerialNumber(cmdSN) <= SerialNumber(maxCmdSN) && inFlight < queueDepth
+    }
+
+    /// Time without a connection up to `t`.
+    func offline(at t: NIODeadline) -> TimeAmount {
+        guard let since = offlineSince else { return offlineTotal }
+        return offlineTotal + max(.zero, t - since)
     }
 
     // MARK: Submitting
@@ -100,6 +153,12 @@ public struct InitiatorSessionMachine<Context> {
     /// Queues or sends `request`; returns its Initiator Task Tag.
     @discardableResult
     public mutating func submit(_ request: Request, context: Context, into out: inout [Output]) -> UInt32 {
+        enqueue(request, context: context, into: &out)
+    }
+
+    /// Queues or sends a task; the machine's own (TMFs, logouts) have no context.
+    @discardableResult
+    mutating func enqueue(_ request: Request, context: Context?, into out: inout [Output]) -> UInt32 {
         let itt = allocateITT()
         var lun: UInt64 = 0
         var isSCSI = false
@@ -113,7 +172,8 @@ public struct InitiatorSessionMachine<Context> {
         default: break
         }
         slots[Int(itt & slotMask)] = Task(
-            itt: itt, request: request, context: context, lun: lun, isSCSI: isSCSI, expectedIn: expectedIn)
+            itt: itt, request: request, context: context, lun: lun, isSCSI: isSCSI, expectedIn: expectedIn,
+            submittedAt: now, offlineAtSubmit: offline(at: now))
         slotTags[Int(itt & slotMask)] = itt
         taskCount += 1
         if Self.isImmediate(request) {
@@ -137,12 +197,12 @@ public struct InitiatorSessionMachine<Context> {
 
     /// The slot of task `itt`, nil when there is no such task.
     @inline(__always)
-    private func slot(_ itt: UInt32) -> Int? {
+    func slot(_ itt: UInt32) -> Int? {
         let i = Int(itt & slotMask)
         return slotTags[i] == itt ? i : nil
     }
 
-    private mutating func removeTask(at i: Int) -> Task {
+    mutating func removeTask(at i: Int) -> Task {
         var task: Task? = nil
         swap(&task, &slots[i])
         slotTags[i] = ISCSITag.reserved
@@ -168,7 +228,7 @@ public struct InitiatorSessionMachine<Context> {
         slotMask = newMask
     }
 
-    private static func isImmediate(_ request: Request) -> Bool {
+    static func isImmediate(_ request: Request) -> Bool {
         switch request {
         case .scsi, .text: return false
         case .taskManagement, .nop, .logout: return true
@@ -184,7 +244,7 @@ public struct InitiatorSessionMachine<Context> {
         }
     }
 
-    private mutating func drain(into out: inout [Output]) {
+    mutating func drain(into out: inout [Output]) {
         while let itt = waiting.first, isWindowOpen {
             waiting.removeFirst()
             send(itt, into: &out)
@@ -238,8 +298,10 @@ public struct InitiatorSessionMachine<Context> {
                 immediate: true, lun: 0, initiatorTaskTag: itt, targetTransferTag: ISCSITag.reserved, cmdSN: cmdSN,
                 expStatSN: expStatSN, dataSegment: data))))
         case .logout:
+            // Ours (no context) answers the target's request: only this connection closes.
+            let reason: LogoutRequest.ReasonCode = slots[index]!.context == nil ? .closeConnection : .closeSession
             out.append(.send(.logoutRequest(LogoutRequest(
-                immediate: true, reasonCode: .closeSession, initiatorTaskTag: itt, cid: 0, cmdSN: cmdSN,
+                immediate: true, reasonCode: reason, initiatorTaskTag: itt, cid: 0, cmdSN: cmdSN,
                 expStatSN: expStatSN))))
         }
     }
@@ -278,12 +340,14 @@ public struct InitiatorSessionMachine<Context> {
     /// header with the piece's data at its offset; only the last piece has F and S. The first
     /// piece (`continuation` false) is checked against DataSN like a whole PDU.
     public mutating func receivedDataInPiece(_ p: DataIn, continuation: Bool, into out: inout [Output]) {
+        guard !connectionCondemned else { return }
         updateWindow(p.expCmdSN, p.maxCmdSN)
         if p.statusPresent { advanceStatSN(p.statSN) }
         dataIn(p, continuation: continuation, into: &out)
     }
 
     public mutating func received(_ pdu: ISCSIPDU, into out: inout [Output]) {
+        guard !connectionCondemned else { return }
         switch pdu {
         case .dataIn(let p):
             updateWindow(p.expCmdSN, p.maxCmdSN)
@@ -322,11 +386,17 @@ public struct InitiatorSessionMachine<Context> {
             updateWindow(p.expCmdSN, p.maxCmdSN)
             advanceStatSN(p.statSN)
             if let i = slot(p.initiatorTaskTag), case .logout = slots[i]!.request {
+                guard slots[i]!.context != nil else {
+                    // Our answer to the target's request: this connection is done.
+                    _ = removeTask(at: i)
+                    return condemn(.connectionFailed("logged out at the target's request"), into: &out)
+                }
                 finish(p.initiatorTaskTag, .success(.logout(p.response)), into: &out)
             }
         case .asyncMessage(let p):
             updateWindow(p.expCmdSN, p.maxCmdSN)
             advanceStatSN(p.statSN)
+            if p.asyncEvent == .logoutRequest { logoutRequested(into: &out) }
         case .reject(let p):
             updateWindow(p.expCmdSN, p.maxCmdSN)
             advanceStatSN(p.statSN)
@@ -336,8 +406,7 @@ public struct InitiatorSessionMachine<Context> {
                 finish(itt, .failure(error), into: &out)
             }
         default:
-            out.append(.closeConnection(.protocolViolation("target sent an initiator opcode \(pdu.opcode)")))
-            return
+            return violation("target sent an initiator opcode \(pdu.opcode)", blaming: nil, into: &out)
         }
         drain(into: &out)
     }
@@ -353,21 +422,43 @@ public struct InitiatorSessionMachine<Context> {
         if SerialNumber(statSN) >= SerialNumber(expStatSN) { expStatSN = statSN &+ 1 }
     }
 
-    private mutating func finish(_ itt: UInt32, _ result: Result<Completion, ISCSIInitiatorError>, into out: inout [Output]) {
+    mutating func finish(_ itt: UInt32, _ result: Result<Completion, ISCSIInitiatorError>, into out: inout [Output]) {
         guard let index = slot(itt) else { return }
         let task = removeTask(at: index)
         if task.sent, !Self.isImmediate(task.request) { inFlight -= 1 }
-        out.append(.complete(task.context, result))
+        if let context = task.context { out.append(.complete(context, result)) }
     }
 
-    private mutating func violation(_ message: String, into out: inout [Output]) {
-        out.append(.closeConnection(.protocolViolation(message)))
+    /// Closes the connection; what still arrives on it is ignored.
+    mutating func condemn(_ error: ISCSIInitiatorError, into out: inout [Output]) {
+        connectionCondemned = true
+        out.append(.closeConnection(error))
+    }
+
+    /// A protocol violation closes the connection. It is blamed on the task it concerns (on every
+    /// sent command when it names none we know); a task blamed a second time, after its resend,
+    /// fails with it instead of going round again.
+    private mutating func violation(_ message: String, blaming itt: UInt32?, into out: inout [Output]) {
+        let error = ISCSIInitiatorError.protocolViolation(message)
+        if let itt, let i = slot(itt), slots[i]!.isSCSI {
+            blame(i, error, into: &out)
+        } else {
+            for i in slots.indices where slotTags[i] != ISCSITag.reserved && slots[i]!.isSCSI && slots[i]!.sent {
+                blame(i, error, into: &out)
+            }
+        }
+        condemn(error, into: &out)
+    }
+
+    private mutating func blame(_ i: Int, _ error: ISCSIInitiatorError, into out: inout [Output]) {
+        slots[i]!.violations += 1
+        if slots[i]!.violations > 1 { finish(slotTags[i], .failure(error), into: &out) }
     }
 
     private mutating func dataIn(_ p: DataIn, continuation: Bool, into out: inout [Output]) {
         let itt = p.initiatorTaskTag
         guard let index = slot(itt) else {
-            return violation("Data-In for unknown task 0x\(String(itt, radix: 16))", into: &out)
+            return violation("Data-In for unknown task 0x\(String(itt, radix: 16))", blaming: nil, into: &out)
         }
         // Mutated in place through the index: a copy of the task would make appending to its
         // reassembly buffer copy the whole buffer.
@@ -375,8 +466,9 @@ public struct InitiatorSessionMachine<Context> {
         case .more:
             return
         case .violation(let message):
-            return violation(message, into: &out)
+            return violation(message, blaming: itt, into: &out)
         case .done(let first, let rest):
+            completedCount += 1
             let response = SCSICommandResponse(
                 status: p.status, first: first ?? ByteBuffer(), rest: rest, residualOverflow: p.residualOverflow,
                 residualUnderflow: p.residualUnderflow, residualCount: p.residualCount)
@@ -388,6 +480,8 @@ public struct InitiatorSessionMachine<Context> {
         guard task.sent, task.isSCSI else {
             return .violation("Data-In for unknown task 0x\(String(p.initiatorTaskTag, radix: 16))")
         }
+        // Status comes only with the last PDU of the sequence (RFC 7143 11.7.1).
+        if p.statusPresent && !p.final { return .violation("Data-In carries status (S bit) without the F bit") }
         let expected = task.expectedIn
         let length = p.dataSegment.readableBytes
         let received = task.received
@@ -397,8 +491,11 @@ public struct InitiatorSessionMachine<Context> {
             }
             task.nextDataSN &+= 1
         }
-        guard Int(p.bufferOffset) == received, received + length <= expected else {
-            return .violation("Data-In at offset \(p.bufferOffset) with \(length) bytes; have \(received) of \(expected)")
+        guard Int(p.bufferOffset) == received else {
+            return .violation("Data-In at buffer offset \(p.bufferOffset), expected \(received)")
+        }
+        guard received + length <= expected else {
+            return .violation("Data-In brings \(received + length) bytes, more than the \(expected) expected")
         }
         if length > 0 {
             // Keep the slices as they are: the caller joins them only if it needs one buffer.
@@ -424,8 +521,9 @@ public struct InitiatorSessionMachine<Context> {
     private mutating func scsiResponse(_ p: SCSIResponse, into out: inout [Output]) {
         let itt = p.initiatorTaskTag
         guard let index = slot(itt), Self.isSentSCSI(&slots[index]!) else {
-            return violation("SCSI Response for unknown task 0x\(String(itt, radix: 16))", into: &out)
+            return violation("SCSI Response for unknown task 0x\(String(itt, radix: 16))", blaming: nil, into: &out)
         }
+        completedCount += 1
         guard p.response == .commandCompleted else {
             return finish(itt, .failure(.protocolViolation("target failure (iSCSI response 0x\(String(p.response.rawValue, radix: 16)))")), into: &out)
         }
@@ -441,12 +539,18 @@ public struct InitiatorSessionMachine<Context> {
     private mutating func r2t(_ p: R2T, into out: inout [Output]) {
         let itt = p.initiatorTaskTag
         guard let index = slot(itt), slots[index]!.sent, case .scsi(let lun, _, let dataOut?, _) = slots[index]!.request else {
-            return violation("R2T for unknown or non-write task 0x\(String(itt, radix: 16))", into: &out)
+            return violation("R2T for unknown or non-write task 0x\(String(itt, radix: 16))", blaming: itt, into: &out)
         }
         let offset = Int(p.bufferOffset)
         let length = Int(p.desiredDataTransferLength)
-        guard length > 0, offset + length <= dataOut.readableBytes, length <= parameters.maxBurstLength else {
-            return violation("R2T for \(length) bytes at \(offset) of a \(dataOut.readableBytes)-byte write", into: &out)
+        guard p.targetTransferTag != ISCSITag.reserved else {
+            return violation("R2T with the reserved Target Transfer Tag 0xffffffff", blaming: itt, into: &out)
+        }
+        guard length > 0, offset + length <= dataOut.readableBytes else {
+            return violation("R2T asks for \(length) bytes at offset \(offset) of a \(dataOut.readableBytes)-byte write", blaming: itt, into: &out)
+        }
+        guard length <= parameters.maxBurstLength else {
+            return violation("R2T asks for \(length) bytes, more than MaxBurstLength \(parameters.maxBurstLength)", blaming: itt, into: &out)
         }
         emitData(dataOut, lun: lun, itt: itt, ttt: p.targetTransferTag, offset: offset, length: length, into: &out)
     }
@@ -454,6 +558,13 @@ public struct InitiatorSessionMachine<Context> {
     private mutating func taskManagementResponse(_ p: TaskManagementResponse, into out: inout [Output]) {
         let itt = p.initiatorTaskTag
         guard let index = slot(itt), case .taskManagement(let function, let lun, let referenced) = slots[index]!.request else { return }
+        guard slots[index]!.context != nil else {
+            // The error handler's own: its next step depends on the answer.
+            let tmfCmdSN = slots[index]!.cmdSN
+            _ = removeTask(at: index)
+            let done = p.response == .functionComplete || (function == .abortTask && p.response == .taskDoesNotExist)
+            return recoveryAnswered(function, lun: lun, referenced: referenced, cmdSN: tmfCmdSN, success: done, into: &out)
+        }
         finish(itt, .success(.taskManagement(p.response)), into: &out)
         guard p.response == .functionComplete || p.response == .taskDoesNotExist else { return }
         if function == .abortTask, let referenced {
@@ -468,7 +579,7 @@ public struct InitiatorSessionMachine<Context> {
     private mutating func textResponse(_ p: TextResponse, into out: inout [Output]) {
         let itt = p.initiatorTaskTag
         guard let index = slot(itt), var task = slots[index], case .text = task.request else {
-            return violation("Text Response for unknown task", into: &out)
+            return violation("Text Response for unknown task", blaming: nil, into: &out)
         }
         var segment = p.dataSegment
         if task.text == nil { task.text = allocator.buffer(capacity: segment.readableBytes) }
@@ -489,22 +600,30 @@ public struct InitiatorSessionMachine<Context> {
 
     // MARK: Connection loss and recovery
 
-    /// The connection dropped: SCSI tasks go back to the queue to be retried after a new
-    /// login; everything else fails.
-    public mutating func connectionLost(into out: inout [Output]) {
+    /// The connection dropped (`reason` says why): SCSI commands go back to the queue to be sent
+    /// again after a new login, unless they have been resent `timeouts.resends` times already or
+    /// were in the error handler's hands; the machine's own tasks are dropped; the rest fail.
+    public mutating func connectionLost(now: NIODeadline, reason: String = "connection lost", into out: inout [Output]) {
+        self.now = max(self.now, now)
+        if isConnected { offlineSince = self.now }
         var retry: [(UInt32, UInt32)] = []
-        for index in slots.indices {
-            guard var task = slots[index] else { continue }
-            let itt = task.itt
-            switch task.request {
+        for index in slots.indices where slotTags[index] != ISCSITag.reserved {
+            let itt = slotTags[index]
+            guard slots[index]!.context != nil else {
+                _ = removeTask(at: index)
+                continue
+            }
+            switch slots[index]!.request {
             case .scsi:
-                if task.sent { retry.append((task.cmdSN, itt)) }
-                task.sent = false
-                task.data = nil
-                task.moreData = []
-                task.received = 0
-                task.nextDataSN = 0
-                slots[index] = task
+                if slots[index]!.recovery != .none {
+                    finish(itt, .failure(timedOutError(index, "the connection was lost during error recovery")), into: &out)
+                } else if unsend(at: index) {
+                    retry.append((slots[index]!.cmdSN, itt))
+                } else if slots[index]!.resends > timeouts.resends {
+                    let error = ISCSIInitiatorError.connectionFailed(
+                        "\(reason); the command was already resent \(timeouts.resends) times")
+                    finish(itt, .failure(error), into: &out)
+                }
             case .logout:
                 finish(itt, .success(.logout(.closedSuccessfully)), into: &out)
             default:
@@ -513,6 +632,10 @@ public struct InitiatorSessionMachine<Context> {
         }
         inFlight = 0
         isConnected = false
+        connectionCondemned = false
+        draining = false
+        luResets = [:]
+        targetResetITT = nil
         retry.sort { SerialNumber($0.0) < SerialNumber($1.0) }
         var queue = CircularBuffer<UInt32>(initialCapacity: retry.count + waiting.count)
         for (_, itt) in retry { queue.append(itt) }
@@ -520,10 +643,30 @@ public struct InitiatorSessionMachine<Context> {
         waiting = queue
     }
 
+    /// Takes back a SCSI command to be sent again: true when it was sent and may be resent (its
+    /// resends count up; reassembled data is dropped). The caller queues it.
+    mutating func unsend(at index: Int) -> Bool {
+        guard slots[index]!.sent else { return false }
+        slots[index]!.resends += 1
+        guard slots[index]!.resends <= timeouts.resends else { return false }
+        slots[index]!.sent = false
+        slots[index]!.data = nil
+        slots[index]!.moreData = []
+        slots[index]!.received = 0
+        slots[index]!.nextDataSN = 0
+        return true
+    }
+
     /// A new connection logged in (session reinstated): send the queued tasks again.
     public mutating func restart(
-        parameters: NegotiatedParameters, cmdSN: UInt32, expStatSN: UInt32, maxCmdSN: UInt32, into out: inout [Output]
+        parameters: NegotiatedParameters, cmdSN: UInt32, expStatSN: UInt32, maxCmdSN: UInt32, now: NIODeadline,
+        into out: inout [Output]
     ) {
+        self.now = max(self.now, now)
+        if let since = offlineSince {
+            offlineTotal = offlineTotal + max(.zero, self.now - since)
+            offlineSince = nil
+        }
         self.parameters = parameters
         self.cmdSN = cmdSN
         self.expCmdSN = cmdSN
@@ -540,5 +683,7 @@ public struct InitiatorSessionMachine<Context> {
         }
         waiting.removeAll()
         inFlight = 0
+        luResets = [:]
+        targetResetITT = nil
     }
 }

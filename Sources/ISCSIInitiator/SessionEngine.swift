@@ -58,6 +58,12 @@ final class SessionEngine: @unchecked Sendable {
     @exclusivity(unchecked) private var flushScheduled = false
     private var loggingOut = false
     private var nopTask: RepeatedTask?
+    /// Runs the machine's `tick` (command timeouts, the error handler) every scan interval.
+    private var watchdog: RepeatedTask?
+    /// The reconnect backoff, and the start of the replacement timeout.
+    private var reconnectPolicy: ReconnectPolicy
+    /// The machine's completed commands when the current connection came up.
+    private var completedAtConnect = 0
     @exclusivity(unchecked) private var receivedSinceTick = false
     private var pingSentAt: NIODeadline?
     private var nextLoginITT: UInt32 = 0x7000_0000
@@ -72,20 +78,30 @@ final class SessionEngine: @unchecked Sendable {
         self.targetName = targetName
         self.sessionType = sessionType
         self.configuration = configuration
+        self.reconnectPolicy = ReconnectPolicy(
+            initialDelay: configuration.reconnectDelay, maximumDelay: configuration.reconnectDelayLimit,
+            healthyAfter: configuration.healthyAfter)
         outputs.reserveCapacity(64)
         logger.logLevel = .warning
     }
 
     // MARK: Login
 
-    /// First login of the session.
+    /// First login of the session. A `close` before or during it makes it fail.
     func start() -> EventLoopFuture<Void> {
         eventLoop.flatSubmit {
+            switch self.state {
+            case .idle: break
+            case .closed(let error): return self.eventLoop.makeFailedFuture(error)
+            default: return self.eventLoop.makeFailedFuture(ISCSIInitiatorError.invalidArgument("session already started"))
+            }
             self.state = .loggingIn
             return self.connectAndLogin(tsih: 0).map { result in
                 self.enterFullFeature(result)
             }.flatMapErrorThrowing { error in
-                self.state = .closed(error as? ISCSIInitiatorError ?? .connectionFailed(ConnectionFailure.reason(error)))
+                if case .closed = self.state {} else {
+                    self.state = .closed(error as? ISCSIInitiatorError ?? .connectionFailed(ConnectionFailure.reason(error)))
+                }
                 throw error
             }
         }
@@ -112,6 +128,11 @@ final class SessionEngine: @unchecked Sendable {
             let endpoint = self.host.contains(":") ? "[\(self.host)]:\(self.port)" : "\(self.host):\(self.port)"
             throw ISCSIInitiatorError.cannotConnect(endpoint: endpoint, reason: ConnectionFailure.reason(error))
         }.flatMap { channel in
+            // Closed while connecting: no login.
+            if case .closed(let error) = self.state {
+                channel.close(promise: nil)
+                return self.eventLoop.makeFailedFuture(error)
+            }
             self.channel = channel
             self.encoder = PDUEncoder()
             let promise = self.eventLoop.makePromise(of: InitiatorLoginMachine.LoginResult.self)
@@ -176,17 +197,22 @@ final class SessionEngine: @unchecked Sendable {
         tsih = result.tsih
         parameters = result.parameters
         state = .fullFeature
+        let now = NIODeadline.now()
+        reconnectPolicy.loggedIn(at: now)
         if machine == nil {
             machine = Machine(
                 parameters: result.parameters, cmdSN: result.cmdSN, expStatSN: result.expStatSN,
-                maxCmdSN: result.maxCmdSN, queueDepth: configuration.queueDepth)
+                maxCmdSN: result.maxCmdSN, queueDepth: configuration.queueDepth,
+                timeouts: configuration.sessionTimeouts, now: now)
+            startWatchdog()
         } else {
             machine!.restart(
                 parameters: result.parameters, cmdSN: result.cmdSN, expStatSN: result.expStatSN,
-                maxCmdSN: result.maxCmdSN, into: &outputs)
+                maxCmdSN: result.maxCmdSN, now: now, into: &outputs)
             perform()
             handler?.flush()
         }
+        completedAtConnect = machine!.completedCount
         startPings()
     }
 
@@ -234,11 +260,29 @@ final class SessionEngine: @unchecked Sendable {
             close(.sessionFailed("session logged out"))
             return
         }
-        logger.info("connection to \(host):\(port) lost (\(lastError.map { "\($0)" } ?? "closed")); reconnecting")
-        machine?.connectionLost(into: &outputs)
+        let reason = lastError.map { "\($0)" } ?? "connection closed"
+        logger.info("connection to \(host):\(port) lost (\(reason)); reconnecting")
+        let now = NIODeadline.now()
+        reconnectPolicy.connectionLost(
+            at: now, progressed: machine.map { $0.completedCount != completedAtConnect } ?? false,
+            idle: machine?.scsiTaskTags().isEmpty ?? true)
+        machine?.connectionLost(now: now, reason: reason, into: &outputs)
         perform()
-        state = .reconnecting(deadline: .now() + configuration.replacementTimeout)
-        reconnect()
+        state = .reconnecting(deadline: reconnectPolicy.failingSince! + configuration.replacementTimeout)
+        scheduleReconnect()
+    }
+
+    /// The next login attempt, after the policy's backoff (at most `reopenInterval` once past the
+    /// replacement timeout), and never past the replacement timeout's deadline.
+    private func scheduleReconnect() {
+        var delay = reconnectPolicy.delay
+        switch state {
+        case .reconnecting(let deadline): delay = min(delay, max(.zero, deadline - .now()))
+        case .reopening: delay = min(delay, configuration.reopenInterval)
+        default: return
+        }
+        if delay == .zero { return reconnect() }
+        eventLoop.scheduleTask(in: delay) { self.reconnect() }
     }
 
     private func reconnect() {
@@ -250,9 +294,13 @@ final class SessionEngine: @unchecked Sendable {
         }
         if let deadline, NIODeadline.now() >= deadline {
             let seconds = configuration.replacementTimeout.nanoseconds / 1_000_000_000
+            let relogins = reconnectPolicy.reloginsSinceFailing
+            let what =
+                relogins == 0
+                ? "lost and not re-established within \(seconds) s"
+                : "kept failing for \(seconds) s (\(relogins) re-logins, no command completed)"
             let error = ISCSIInitiatorError.sessionFailed(
-                "connection to \(host):\(port) lost and not re-established within \(seconds) s"
-                    + (lastError.map { " (last error: \($0))" } ?? ""))
+                "connection to \(host):\(port) \(what)" + (lastError.map { " (last error: \($0))" } ?? ""))
             guard configuration.reopensAfterReplacementTimeout else { return close(error) }
             logger.warning("\(error); failing commands until the target is back")
             state = .reopening(error)
@@ -271,10 +319,8 @@ final class SessionEngine: @unchecked Sendable {
             }
             return self.eventLoop.makeFailedFuture(error)
         }.whenComplete { result in
-            let reopening: Bool
             switch self.state {
-            case .reconnecting: reopening = false
-            case .reopening: reopening = true
+            case .reconnecting, .reopening: break
             default: return
             }
             switch result {
@@ -288,8 +334,8 @@ final class SessionEngine: @unchecked Sendable {
                     // Authentication, authorization, not found: retrying will not help.
                     return self.close(error)
                 }
-                let delay = reopening ? self.configuration.reopenInterval : .milliseconds(500)
-                self.eventLoop.scheduleTask(in: delay) { self.reconnect() }
+                self.reconnectPolicy.loginFailed()
+                self.scheduleReconnect()
             }
         }
     }
@@ -299,6 +345,8 @@ final class SessionEngine: @unchecked Sendable {
         if case .closed = state { return }
         state = .closed(error)
         stopPings()
+        watchdog?.cancel()
+        watchdog = nil
         machine?.failAll(error, into: &outputs)
         perform()
         channel?.close(promise: nil)
@@ -400,7 +448,22 @@ final class SessionEngine: @unchecked Sendable {
         }
     }
 
-    // MARK: NOP-Out pings
+    // MARK: Timers
+
+    private func startWatchdog() {
+        let interval = machine!.timeouts.scanInterval
+        watchdog = eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [weak self] _ in
+            self?.watchdogTick()
+        }
+    }
+
+    private func watchdogTick() {
+        guard machine != nil else { return }
+        if case .closed = state { return }
+        machine!.tick(now: .now(), into: &outputs)
+        perform()
+        handler?.flush()
+    }
 
     private func startPings() {
         stopPings()

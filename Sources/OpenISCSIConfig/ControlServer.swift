@@ -120,6 +120,9 @@ public actor SessionDaemon {
     public let initiatorName: String
     private var nextSID = 1
     private var live: [Int: NodeEntry] = [:]
+    /// Nodes with a login request being served: a second request for one fails at once instead of
+    /// racing the first past the check below.
+    private var loggingIn: Set<String> = []
 
     public init(store: ConfigStore, backend: SessionBackend, initiatorName: String) {
         self.store = store
@@ -157,6 +160,9 @@ public actor SessionDaemon {
     }
 
     public func login(_ node: NodeEntry) async throws -> SessionInfo {
+        let key = "\(node.target) \(node.portal.address) \(node.portal.port) \(node.iface)"
+        guard loggingIn.insert(key).inserted else { throw ISCSIError(.sessionExists, "session exists") }
+        defer { loggingIn.remove(key) }
         let existing = await backend.sessions()
         if existing.contains(where: {
             $0.target == node.target && $0.portal.address == node.portal.address && $0.portal.port == node.portal.port

@@ -13,6 +13,8 @@ public struct Record: Equatable, Sendable, Codable {
             case .sendTargets: return RecordSchema.sendTargets
             }
         }
+
+        var extensions: [(key: String, value: String)] { self == .node ? RecordSchema.nodeExtensions : [] }
     }
 
     public let kind: Kind
@@ -22,11 +24,15 @@ public struct Record: Equatable, Sendable, Codable {
     public init(kind: Kind) {
         self.kind = kind
         var values: [String: String] = [:]
-        for entry in kind.schema { values[entry.key] = entry.value }
+        for entry in kind.schema + kind.extensions { values[entry.key] = entry.value }
         self.values = values
     }
 
-    public var keys: [String] { kind.schema.map(\.key) }
+    /// open-iscsi's keys, then those of ours whose value is not the default (see
+    /// `RecordSchema.nodeExtensions`).
+    public var keys: [String] {
+        kind.schema.map(\.key) + kind.extensions.filter { values[$0.key] != $0.value }.map(\.key)
+    }
 
     public func isKnown(_ key: String) -> Bool { values[key] != nil }
 

@@ -115,6 +115,15 @@ public enum RecordSchema {
         ("node.conn[0].iscsi.OFMarker", "No"),
     ]
 
+    /// Node keys of ours that open-iscsi lacks, with their defaults. They are set, read and
+    /// applied from iscsid.conf like any other key, but a record shows and stores them only when
+    /// they differ from the default, so records stay open-iscsi's otherwise.
+    /// `node.session.timeo.command_timeout`: seconds a SCSI command may go unanswered before the
+    /// error handler aborts it (Linux's sd timeout, which open-iscsi leaves to sysfs); 0: no limit.
+    public static let nodeExtensions: [(key: String, value: String)] = [
+        ("node.session.timeo.command_timeout", "30")
+    ]
+
     /// Every key of an iface record (`iscsiadm -m iface -I NAME -o show`), in order.
     public static let iface: [(key: String, value: String)] = node.filter { $0.key.hasPrefix("iface.") }
 

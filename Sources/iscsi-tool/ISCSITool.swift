@@ -27,11 +27,25 @@ struct Connection: ParsableArguments {
         name: .customLong("replacement-timeout"),
         help: "Seconds to keep logging in again after the connection drops before failing (default 120).")
     var replacementTimeout: Int?
+    @Option(
+        name: .customLong("command-timeout"),
+        help: "Seconds a SCSI command may go unanswered before it is aborted (default 30; 0: no limit).")
+    var commandTimeout: Int?
+    @Option(name: .customLong("abort-timeout"), help: "Seconds to wait for an ABORT TASK (default 15).")
+    var abortTimeout: Int?
+    @Option(name: .customLong("lu-reset-timeout"), help: "Seconds to wait for a LOGICAL UNIT RESET (default 30).")
+    var luResetTimeout: Int?
+    @Option(name: .customLong("tgt-reset-timeout"), help: "Seconds to wait for a TARGET WARM RESET (default 30).")
+    var targetResetTimeout: Int?
 
     func validate() throws {
         if let loginTimeout, loginTimeout <= 0 { throw ValidationError("--login-timeout must be positive") }
         if let replacementTimeout, replacementTimeout < 0 {
             throw ValidationError("--replacement-timeout must not be negative")
+        }
+        if let commandTimeout, commandTimeout < 0 { throw ValidationError("--command-timeout must not be negative") }
+        for (name, value) in [("abort", abortTimeout), ("lu-reset", luResetTimeout), ("tgt-reset", targetResetTimeout)] {
+            if let value, value <= 0 { throw ValidationError("--\(name)-timeout must be positive") }
         }
     }
 
@@ -40,6 +54,10 @@ struct Connection: ParsableArguments {
         if let targetUser { c.targetCHAP = .init(name: targetUser, secret: targetPassword ?? "") }
         if let loginTimeout { c.loginTimeout = .seconds(Int64(loginTimeout)) }
         if let replacementTimeout { c.replacementTimeout = .seconds(Int64(replacementTimeout)) }
+        if let commandTimeout { c.commandTimeout = commandTimeout == 0 ? nil : .seconds(Int64(commandTimeout)) }
+        if let abortTimeout { c.abortTimeout = .seconds(Int64(abortTimeout)) }
+        if let luResetTimeout { c.logicalUnitResetTimeout = .seconds(Int64(luResetTimeout)) }
+        if let targetResetTimeout { c.targetResetTimeout = .seconds(Int64(targetResetTimeout)) }
         if digests {
             c.headerDigests = [.crc32c, .none]
             c.dataDigests = [.crc32c, .none]
@@ -216,7 +234,14 @@ struct Copy: AsyncParsableCommand {
                         }
                     }
                 }
-                try await group.waitForAll()
+                do {
+                    while try await group.next() != nil {}
+                } catch {
+                    // The copy has failed: end the session, so the commands still out fail now
+                    // instead of each running its own course of resends.
+                    session.close()
+                    throw error
+                }
             }
             if toLUN { try await session.synchronizeCache(lun: lun) }
             progress.finish()

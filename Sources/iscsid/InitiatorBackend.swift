@@ -10,6 +10,8 @@ actor InitiatorBackend: SessionBackend {
     private struct Live {
         var session: ISCSISession
         var info: SessionInfo
+        /// False while logging in and attaching devices: listed, and a logout cancels it.
+        var ready: Bool
     }
 
     private var live: [Int: Live] = [:]
@@ -44,8 +46,71 @@ actor InitiatorBackend: SessionBackend {
         return targets
     }
 
+    /// Logs in and attaches the LUNs' block devices. The session is listed (and `-u` finds it)
+    /// from the start: when iscsiadm's client goes away mid-login the login still finishes, or
+    /// fails and is removed, as open-iscsi's does; a logout meanwhile cancels it.
     func login(node: NodeEntry, sid: Int, initiatorName: String) async throws -> SessionInfo {
         let record = node.record
+        let session = ISCSISession(
+            host: node.portal.address, port: node.portal.port, targetName: node.target,
+            configuration: Self.configuration(record, initiatorName: initiatorName))
+        var info = SessionInfo(
+            sid: sid, target: node.target, portal: node.portal, iface: node.iface, initiatorName: initiatorName,
+            record: record)
+        live[sid] = Live(session: session, info: info, ready: false)
+        let luns: [UInt64]
+        do {
+            try await session.start()
+        } catch {
+            throw abandon(sid, session, Self.translate(error, host: node.portal.address), node: node)
+        }
+        do {
+            luns = try await Self.reportLUNs(session)
+        } catch {
+            throw abandon(sid, session, Self.translateScanFailure(error), node: node)
+        }
+        guard live[sid]?.session === session else { throw Self.cancelled(session) }
+        info.localAddress = session.localAddress ?? ""
+        info.negotiated = Self.describe(session.parameters)
+        info.luns = luns.map { SessionLUN(lun: Int($0)) }
+        let report = await devices.attach(
+            sid: sid, session: session, address: node.portal.address, port: node.portal.port, target: node.target,
+            luns: luns)
+        guard live[sid]?.session === session else {
+            try? await devices.detach(sid: sid)
+            throw Self.cancelled(session)
+        }
+        apply(report, to: &info)
+        live[sid] = Live(session: session, info: info, ready: true)
+        return info
+    }
+
+    /// A login that failed: closed, unlisted (unless a logout already did that), logged.
+    private func abandon(_ sid: Int, _ session: ISCSISession, _ failure: ISCSIError, node: NodeEntry) -> ISCSIError {
+        session.close()
+        if live[sid]?.session === session { live[sid] = nil }
+        // open-iscsi's iscsid logs why a login failed; iscsiadm prints only the code.
+        Self.log("Connection\(sid):0 to [target: \(node.target), portal: \(node.portal.commaForm)]: \(failure.message)")
+        return failure
+    }
+
+    private static func cancelled(_ session: ISCSISession) -> ISCSIError {
+        session.close()
+        return ISCSIError(.login, "the session was logged out before its login finished")
+    }
+
+    /// REPORT LUNS. A LUN 0 that refuses it (a SCSI status) offers no LUNs; a target that cannot
+    /// answer it at all (no answer, a protocol error, a lost connection) fails the login.
+    private static func reportLUNs(_ session: ISCSISession) async throws -> [UInt64] {
+        do {
+            return try await session.reportLUNs()
+        } catch ISCSIInitiatorError.scsiError {
+            return []
+        }
+    }
+
+    /// The library configuration a node record asks for.
+    static func configuration(_ record: Record, initiatorName: String) -> InitiatorConfiguration {
         var configuration = InitiatorConfiguration(initiatorName: initiatorName)
         Self.applyAuth(record, prefix: "node.session.auth", to: &configuration)
         configuration.headerDigests = Self.digests(record["node.conn[0].iscsi.HeaderDigest"])
@@ -64,31 +129,24 @@ actor InitiatorBackend: SessionBackend {
         }
         // As open-iscsi's iscsid: after the timeout IO fails, but the session comes back with its target.
         configuration.reopensAfterReplacementTimeout = true
-        if let value = record["node.conn[0].timeo.login_timeout"].flatMap(Int64.init), value > 0 {
-            configuration.loginTimeout = .seconds(value)
+        let seconds = { (key: String) -> TimeAmount? in
+            record[key].flatMap(Int64.init).flatMap { $0 > 0 ? .seconds($0) : nil }
         }
-        let session: ISCSISession
-        do {
-            session = try await ISCSISession.login(
-                host: node.portal.address, port: node.portal.port, targetName: node.target,
-                configuration: configuration)
-        } catch {
-            let failure = Self.translate(error, host: node.portal.address)
-            // open-iscsi's iscsid logs why a login failed; iscsiadm prints only the code.
-            Self.log("Connection\(sid):0 to [target: \(node.target), portal: \(node.portal.commaForm)]: \(failure.message)")
-            throw failure
+        if let value = seconds("node.conn[0].timeo.login_timeout") { configuration.loginTimeout = value }
+        if let value = seconds("node.conn[0].timeo.logout_timeout") { configuration.logoutTimeout = value }
+        // open-iscsi: an interval of 0 turns pings off.
+        if let value = record["node.conn[0].timeo.noop_out_interval"].flatMap(Int64.init) {
+            configuration.nopInterval = value > 0 ? .seconds(value) : nil
         }
-        let luns = (try? await session.reportLUNs()) ?? []
-        var info = SessionInfo(
-            sid: sid, target: node.target, portal: node.portal, iface: node.iface, initiatorName: initiatorName,
-            localAddress: session.localAddress ?? "", record: record, negotiated: Self.describe(session.parameters),
-            luns: luns.map { SessionLUN(lun: Int($0)) })
-        let report = await devices.attach(
-            sid: sid, session: session, address: node.portal.address, port: node.portal.port, target: node.target,
-            luns: luns)
-        apply(report, to: &info)
-        live[sid] = Live(session: session, info: info)
-        return info
+        if let value = seconds("node.conn[0].timeo.noop_out_timeout") { configuration.nopTimeout = value }
+        // The command timeout and the error handler's steps (0 turns the command timeout off).
+        if let value = record["node.session.timeo.command_timeout"].flatMap(Int64.init) {
+            configuration.commandTimeout = value > 0 ? .seconds(value) : nil
+        }
+        if let value = seconds("node.session.err_timeo.abort_timeout") { configuration.abortTimeout = value }
+        if let value = seconds("node.session.err_timeo.lu_reset_timeout") { configuration.logicalUnitResetTimeout = value }
+        if let value = seconds("node.session.err_timeo.tgt_reset_timeout") { configuration.targetResetTimeout = value }
+        return configuration
     }
 
     /// Device names into the LUN list; notes logged and passed on for iscsiadm to print.
@@ -101,7 +159,13 @@ actor InitiatorBackend: SessionBackend {
     }
 
     func logout(sid: Int) async throws {
-        guard live[sid] != nil else { throw ISCSIError(.sessionNotFound, "session \(sid) not found") }
+        guard let pending = live[sid] else { throw ISCSIError(.sessionNotFound, "session \(sid) not found") }
+        if !pending.ready {
+            // Still logging in: cancel it; the login cleans up after itself.
+            live[sid] = nil
+            pending.session.close()
+            return
+        }
         // A mounted device keeps the session: tearing it down under a filesystem loses data.
         do {
             try await devices.detach(sid: sid)
@@ -126,7 +190,10 @@ actor InitiatorBackend: SessionBackend {
             var info = entry.info
             // open-iscsi's words for each state (iscsiadm -m session -P 1).
             switch entry.session.state {
-            case .loggingIn, .loggedIn: break
+            case .loggingIn:
+                info.connectionState = "IN LOGIN"
+                info.sessionState = "FREE"
+            case .loggedIn: break
             case .recovering:
                 info.connectionState = "TRANSPORT WAIT"
                 info.sessionState = "FAILED"
@@ -140,6 +207,7 @@ actor InitiatorBackend: SessionBackend {
 
     func rescan(sid: Int) async throws -> SessionInfo {
         guard var entry = live[sid] else { throw ISCSIError(.sessionNotFound, "session \(sid) not found") }
+        guard entry.ready else { throw ISCSIError(.again, "session \(sid) is still logging in") }
         let luns: [UInt64]
         do {
             luns = try await entry.session.reportLUNs()
@@ -237,6 +305,16 @@ actor InitiatorBackend: SessionBackend {
             return ISCSIError(.transport, "Login I/O error, failed to receive a PDU (\(reason))")
         case .timeout: return ISCSIError(.transportTimeout, "\(failure)")
         default: return ISCSIError(.login, "\(failure)")
+        }
+    }
+
+    /// The code for a target that logged us in but could not answer REPORT LUNS.
+    static func translateScanFailure(_ error: Error) -> ISCSIError {
+        guard let failure = error as? ISCSIInitiatorError else { return ISCSIError(.login, "\(error)") }
+        switch failure {
+        case .timeout: return ISCSIError(.pduTimeout, "REPORT LUNS: \(failure)")
+        case .connectionFailed, .sessionFailed: return ISCSIError(.transport, "REPORT LUNS: \(failure)")
+        default: return ISCSIError(.login, "REPORT LUNS: \(failure)")
         }
     }
 }

@@ -52,6 +52,22 @@ final class RecordTests: XCTestCase {
         XCTAssertEqual(store.newSendTargetsRecord(Portal(address: "10.0.0.1"))["discovery.sendtargets.auth.authmethod"], "CHAP")
     }
 
+    func testCommandTimeoutKeyAppearsOnlyWhenSet() throws {
+        let root = try tempRoot()
+        try "node.session.timeo.command_timeout = 45\n".write(toFile: root + "/iscsid.conf", atomically: true, encoding: .utf8)
+        let fromConf = ConfigStore(paths: ConfigPaths(root: root)).newNodeRecord(target: "iqn.x:y", portal: Portal(address: "10.0.0.1"))
+        XCTAssertEqual(fromConf["node.session.timeo.command_timeout"], "45", "iscsid.conf sets it for new records")
+        XCTAssertTrue(fromConf.showText().hasSuffix("node.session.timeo.command_timeout = 45\n# END RECORD\n"))
+        XCTAssertEqual(Record.parse(fromConf.fileText(), kind: .node), fromConf, "kept in the record file")
+
+        var record = Record(kind: .node)
+        XCTAssertEqual(record["node.session.timeo.command_timeout"], "30")
+        XCTAssertFalse(record.showText().contains("command_timeout"), "at its default, records stay open-iscsi's")
+        XCTAssertFalse(record.fileText().contains("command_timeout"))
+        XCTAssertTrue(record.set("node.session.timeo.command_timeout", "0"))
+        XCTAssertTrue(record.fileText().contains("node.session.timeo.command_timeout = 0\n"))
+    }
+
     func testLayoutAndAtomicWrite() throws {
         let root = try tempRoot()
         let store = ConfigStore(paths: ConfigPaths(root: root))
