@@ -10,6 +10,7 @@ export TGTD_RUN_DIR=$WORK/run ISCSI_ROOT=$WORK/root ISCSID_RUN_DIR=$WORK/iscsid
 mkdir -p "$TGTD_RUN_DIR" "$ISCSI_ROOT" "$ISCSID_RUN_DIR"
 PIDS=() KILL9=()
 cleanup() {
+  stop_iscsid
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${KILL9[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
   rm -f /dev/shm/ini-*.img

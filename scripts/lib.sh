@@ -34,3 +34,20 @@ export_lun() {
   "$adm" -C "$cp" --lld iscsi --op new --mode logicalunit --tid 1 --lun 1 -b "$file"
   "$adm" -C "$cp" --lld iscsi --op bind --mode target --tid 1 -I ALL
 }
+
+# stop_iscsid: logs out every session of the iscsid serving $ISCSID_RUN_DIR, stops it and waits
+# (10 s at most) until it has gone, so its FUSE directory is unmounted before the caller removes it.
+stop_iscsid() {
+  local lock pid
+  lock=$(ls "$ISCSID_RUN_DIR"/*.lock 2>/dev/null | head -n 1) || true
+  [ -n "$lock" ] || return 0
+  pid=$(cat "$lock" 2>/dev/null) || return 0
+  [ -n "$pid" ] || return 0
+  "$BIN/iscsiadm" -m node -u >/dev/null 2>&1 || true
+  kill "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  echo "iscsid (pid $pid) did not stop within 10 s" >&2
+}
