@@ -12,7 +12,7 @@ final class SessionBoundsTests: XCTestCase {
     typealias H = SessionHarness
 
     /// What the SCSI layer answers for a 512-byte-block LU: the CDB's blocks, cut to EDTL.
-    static let blocksOf512: SessionStateMachine.DataOutDemandSource = { _, cdb, expected in
+    static let blocksOf512 = H.Demand { _, cdb, expected in
         let blocks = Int(cdb.getInteger(at: cdb.readerIndex + 7, as: UInt16.self)!)
         return DataOutDemand(length: blocks * 512, gather: min(blocks * 512, Int(expected)))
     }

@@ -262,9 +262,12 @@ struct SessionHarness {
         static let none = SendTargets { _ in [] }
     }
 
-    /// Every write gathers all its ExpectedDataTransferLength, as if the CDB named exactly that.
-    static let wholeTransfer: SessionStateMachine.DataOutDemandSource = { _, _, expected in
-        DataOutDemand(length: Int(expected), gather: Int(expected))
+    /// What the SCSI layer answers about a CDB's Data-Out (wrapped so the parameters closure can
+    /// trail).
+    struct Demand {
+        var source: SessionStateMachine.DataOutDemandSource
+        /// Every write gathers all its ExpectedDataTransferLength, as if the CDB named exactly that.
+        static let wholeTransfer = Demand { _, _, expected in DataOutDemand(length: Int(expected), gather: Int(expected)) }
     }
 
     /// A normal session at ExpCmdSN 10 and StatSN 50 with the given parameters.
@@ -272,7 +275,7 @@ struct SessionHarness {
         window: UInt32 = 8, discovery: Bool = false, expCmdSN: UInt32 = 10, statSN: UInt32 = 50,
         sendTargets: SendTargets = .none, connectionBudget: Int = 1 << 30, maxImmediateTasks: Int = 16,
         budget: DataBudget = DataBudget(limit: 1 << 40),
-        dataOutDemand: @escaping SessionStateMachine.DataOutDemandSource = SessionHarness.wholeTransfer,
+        dataOutDemand: Demand = .wholeTransfer,
         _ configure: (inout NegotiatedParameters) -> Void = { _ in }
     ) {
         var parameters = NegotiatedParameters()
@@ -287,7 +290,7 @@ struct SessionHarness {
             outcome: outcome,
             limits: SessionLimits(
                 commandWindow: window, connectionDataBudget: connectionBudget, maxImmediateTasks: maxImmediateTasks),
-            budget: budget, dataOutDemand: dataOutDemand, sendTargets: sendTargets.answer)
+            budget: budget, dataOutDemand: dataOutDemand.source, sendTargets: sendTargets.answer)
     }
 
     mutating func receive(_ pdu: ISCSIPDU) -> [SessionStateMachine.Action] {
