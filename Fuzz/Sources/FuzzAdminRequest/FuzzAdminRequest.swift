@@ -1,12 +1,13 @@
 // Fuzz target: tgtd's control-request decoder. A control-socket frame carries one AdminRequest
 // as JSON, decoded by AdminWire (internal to ISCSIAdmin, reached with @testable import: the fuzz
-// build passes -enable-testing); tgtadm decodes the AdminResponse that comes back; and tgtd
-// reads its saved configuration (tgtd-N.json) back at start as a DaemonConfiguration, which it
-// replays as requests. The same bytes go to all three decoders.
+// build passes -enable-testing); tgtadm decodes the AdminResponse that comes back; tgtd reads
+// its saved configuration (tgtd-N.json) back at start as a DaemonConfiguration, which it replays
+// as requests; targetcli's restoreconfig reads LIO's saveconfig.json and turns it into requests.
+// The same bytes go to all four decoders.
 //
 // Invariants: whatever decodes encodes back to JSON that decodes to the same value; a saved
-// configuration tgtd accepts turns into replay requests (that survive the wire the same way) and
-// its pretty-printed text reads back to the same configuration.
+// configuration tgtd accepts (and a saveconfig) turns into requests that survive the wire the
+// same way, and its pretty-printed text reads back to the same value.
 import FuzzSupport
 import Foundation
 
@@ -32,7 +33,7 @@ public func fuzzAdminRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt 
     }
     // As ConfigurationStore.load reads the state file.
     if let configuration = try? JSONDecoder().decode(DaemonConfiguration.self, from: Data(bytes)),
-        configuration.version <= DaemonConfiguration.currentVersion
+        configuration.loadProblem == nil
     {
         for request in configuration.replayRequests() { roundTrip(request) }
         do {
@@ -41,6 +42,17 @@ public func fuzzAdminRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt 
             fuzzCheck(again == configuration, "configuration changed through its JSON text")
         } catch {
             fuzzCheck(false, "configuration does not survive its JSON text: \(error)")
+        }
+    }
+    // As targetcli's restoreconfig reads a saveconfig.json.
+    if let saved = try? LIOSaveConfig(jsonText: String(decoding: bytes, as: UTF8.self)) {
+        let (steps, _) = saved.restoreSteps(existingPortals: [])
+        for step in steps { roundTrip(step.request) }
+        do {
+            let again = try LIOSaveConfig(jsonText: try saved.jsonText())
+            fuzzCheck(again == saved, "saveconfig changed through its JSON text")
+        } catch {
+            fuzzCheck(false, "saveconfig does not survive its JSON text: \(error)")
         }
     }
     return 0
@@ -92,5 +104,6 @@ private func seeds() -> [[UInt8]] {
     var seeds = requests.map { try! AdminWire.encode($0) }
     seeds.append(try! AdminWire.encode(AdminResponse(exitCode: 22, message: "invalid request", output: "Target 1: x\n")))
     seeds.append(Array(try! configuration.jsonText().utf8))
+    seeds.append(Array(try! LIOSaveConfig(configuration).jsonText().utf8))
     return seeds
 }
