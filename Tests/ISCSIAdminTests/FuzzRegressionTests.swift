@@ -42,4 +42,13 @@ final class FuzzRegressionTests: XCTestCase {
         XCTAssertTrue(result.warning?.contains("target id 3000000000 is out of range") == true, "\(String(describing: result.warning))")
         XCTAssertEqual(result.configuration.replayRequests().first?.tid, 1)
     }
+
+    /// FuzzAdminRequest (targetcli's restoreconfig decoder): a TPG with LUN indexes 0 (so every
+    /// LUN moves up by one) and UInt64.max overflowed the addition and trapped.
+    func testSaveconfigWithTheLastLUNIndexAndLUNZero() throws {
+        let input = #"{"storage_objects":[{"name":"d","plugin":"ramdisk","size":1048576}],"targets":[{"wwn":"iqn.2026-11.x:y","fabric":"iscsi","tpgs":[{"luns":[{"index":0,"storage_object":"/backstores/ramdisk/d"},{"index":18446744073709551615,"storage_object":"/backstores/ramdisk/d"}]}]}]}"#
+        let (steps, warnings) = try LIOSaveConfig(jsonText: input).restoreSteps(existingPortals: [])
+        XCTAssertEqual(steps.filter { $0.request.mode == .logicalUnit }.map(\.request.lun), [1])
+        XCTAssertEqual(warnings, ["Skipping LUN 18446744073709551615 of iqn.2026-11.x:y: no LUN number is left above it"])
+    }
 }
