@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing (libFuzzer) of the decoders and state machines: builds the package in
-# Fuzz/ with the fuzzer and address sanitizers, then runs each target for SECONDS (default 40)
+# Fuzz/ with the fuzzer and address sanitizers, then runs each target for SECONDS (default 30)
 # from its committed seeds (Fuzz/Corpus/TARGET) plus a working corpus in a temporary directory.
 # Exits non-zero when a target crashes or breaks an invariant, printing the input as hex and
 # the command that replays it.
@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../Fuzz"
 
-SECONDS_PER_TARGET=${1:-40}
+SECONDS_PER_TARGET=${1:-30}
 shift || true
 ALL_TARGETS=(FuzzPDUFraming FuzzTextNegotiation FuzzLogin FuzzSCSI FuzzAdminRequest FuzzRecord)
 if [ $# -gt 0 ]; then TARGETS=("$@"); else TARGETS=("${ALL_TARGETS[@]}"); fi
