@@ -221,11 +221,11 @@ private func seeds() -> [[UInt8]] {
     ]
     return [
         [0] + scan.joined() + io.joined(),
-        [1] + scan.joined(),
-        [2] + io.joined(),
+        [1] + scan.joined(),  // 4096-byte blocks
+        [2] + io.joined(),  // thin provisioning
         [0] + reservations.joined(),
-        [4] + scan.joined() + io.joined(),
-        [8] + io.joined(),
-        [0] + (scan + io).map { command(Array($0[1...16]).prefix(16).map { $0 }, lun: 1, data: $0.count > 17 ? Array($0[19...]) : nil) }.joined(),
+        [4] + scan.joined(),  // removable
+        [8] + scan.joined(),  // read-only
+        [0] + scan.map { command(Array($0[1...16]), lun: 1) }.joined(),  // LUN 0, the controller
     ]
 }
