@@ -27,15 +27,20 @@ declare -A MAX_LEN=(
 # internal LoginStateMachine and AdminWire with @testable import.
 BUILD_FLAGS=(-c release --sanitize fuzzer --sanitize address
   -Xswiftc -sanitize-coverage=edge,trace-cmp,inline-8bit-counters,pc-table -Xswiftc -enable-testing)
-echo "== building the fuzz targets"
-swift build "${BUILD_FLAGS[@]}" 2>&1 | grep -v '^\[' || true
-BIN=$(swift build "${BUILD_FLAGS[@]}" --show-bin-path)
-for target in "${TARGETS[@]}"; do
-  [ -x "$BIN/$target" ] || { echo "no fuzz target $target (build failed?)" >&2; exit 1; }
-done
-
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
+
+echo "== building the fuzz targets"
+if ! swift build "${BUILD_FLAGS[@]}" >"$WORK/build.log" 2>&1; then
+  grep -v '^\[' "$WORK/build.log" | tail -40
+  echo "fuzzing failed: the fuzz targets do not build"
+  exit 1
+fi
+grep -v '^\[' "$WORK/build.log" || true
+BIN=$(swift build "${BUILD_FLAGS[@]}" --show-bin-path)
+for target in "${TARGETS[@]}"; do
+  [ -x "$BIN/$target" ] || { echo "no fuzz target $target" >&2; exit 1; }
+done
 CRASHES=$PWD/.build/crashes
 mkdir -p "$CRASHES"
 # Swift's own crash backtracer is slow and says less than libFuzzer's stack trace.
@@ -63,7 +68,7 @@ for target in "${TARGETS[@]}"; do
   artifacts=("$WORK/artifacts-$target"/*)
   if [ "$status" -ne 0 ] || [ -e "${artifacts[0]}" ]; then
     failed+=("$target")
-    echo "!! $target failed (exit $status); the end of its log:"
+    echo "!! $target failed (exit $status):"
     grep -m 3 -E 'fuzz invariant failed|ERROR: (AddressSanitizer|libFuzzer)|Fatal error|Precondition failed|Assertion failed' \
       "$log" | cut -c1-2000 | sed 's/^/   /' || true
     grep -v -E '^#[0-9]+ ' "$log" | grep -E '^ +#[0-9]+ 0x' | head -25 | sed 's/^/   /' || true
