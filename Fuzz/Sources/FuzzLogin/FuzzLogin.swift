@@ -5,7 +5,8 @@
 // Input: byte 0 configures the target (bit 0 CHAP required, bit 1 mutual CHAP, bit 2 CHAP for
 // discovery, bit 3 an ACL admitting one initiator, bit 4 no existing sessions, bit 5 digests
 // required), the rest is the byte stream of PDUs (no digests, 8 KiB data segments, as in login).
-// CHAP challenges come from a fixed source so seeds can carry correct answers.
+// CHAP challenges come from a fixed source so seeds can carry correct answers. With FUZZ_DEBUG
+// set, each action of the machine is printed (to read what an input does).
 //
 // Invariants: every response echoes ISID and ITT, counts StatSN up from the first ExpStatSN,
 // moves only forward (T only when asked, NSG after CSG), carries text our decoder accepts with
@@ -14,6 +15,7 @@
 // a completed login names a valid initiator, has a target exactly for normal sessions,
 // passed CHAP when required, and consistent parameters.
 import FuzzSupport
+import Glibc
 import ISCSIProtocol
 import NIOCore
 
@@ -121,6 +123,7 @@ public func fuzzLogin(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         // first request is accepted); each later one counts up by one.
         let statSN = nextStatSN
         let action = machine.receive(request)
+        if getenv("FUZZ_DEBUG") != nil { print(action) }
         switch action {
         case .respond(let response), .fail(let response, _), .complete(let response, _):
             nextStatSN = response.statSN &+ 1
