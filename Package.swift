@@ -19,6 +19,11 @@ let package = Package(
         .library(name: "ISCSIProtocol", targets: ["ISCSIProtocol"]),
         .library(name: "ISCSITarget", targets: ["ISCSITarget"]),
         .library(name: "ISCSIInitiator", targets: ["ISCSIInitiator"]),
+        // For the fuzz targets in Fuzz/ (a package of its own that depends on this one by path).
+        .library(name: "SCSITarget", targets: ["SCSITarget"]),
+        .library(name: "Backstore", targets: ["Backstore"]),
+        .library(name: "ISCSIAdmin", targets: ["ISCSIAdmin"]),
+        .library(name: "OpenISCSIConfig", targets: ["OpenISCSIConfig"]),
         .executable(name: "iscsiadm", targets: ["iscsiadm"]),
         .executable(name: "iscsid", targets: ["iscsid"]),
         .executable(name: "iscsi-tool", targets: ["iscsi-tool"]),

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test: unit tests (warnings are errors), then the integration run against real peers
-# (libiscsi's tools and conformance suite, qemu-img, Debian's tgtd for comparison).
+# (libiscsi's tools and conformance suite, qemu-img, Debian's tgtd for comparison), then each
+# fuzz target for a bounded time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build -c release -Xswiftc -warnings-as-errors
@@ -14,3 +15,4 @@ bash scripts/initiator-recovery.sh
 bash scripts/initiator-bad-input.sh
 bash scripts/hostile-target.sh
 bash scripts/block-devices.sh
+bash scripts/fuzz.sh

@@ -1,4 +1,14 @@
 extension DaemonConfiguration {
+    /// Why a decoded state file cannot be loaded, or nil: a newer version, or a target id that
+    /// no request can carry (tgt's tids are 32-bit; replaying such a target would trap).
+    var loadProblem: String? {
+        if version > Self.currentVersion { return "written by a newer version (\(version))" }
+        if let target = targets.first(where: { Int32(exactly: $0.tid) == nil }) {
+            return "target id \(target.tid) is out of range"
+        }
+        return nil
+    }
+
     /// The tgtadm requests that rebuild this configuration in an empty daemon, in dependency
     /// order (accounts before their bindings, targets before their LUNs and ACLs).
     public func replayRequests() -> [AdminRequest] {

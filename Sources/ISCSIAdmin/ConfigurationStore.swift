@@ -86,9 +86,7 @@ public struct ConfigurationStore: Sendable {
         }
         do {
             let configuration = try JSONDecoder().decode(DaemonConfiguration.self, from: Data(bytes))
-            guard configuration.version <= DaemonConfiguration.currentVersion else {
-                return .unusable("written by a newer version (\(configuration.version))")
-            }
+            if let problem = configuration.loadProblem { return .unusable(problem) }
             return .loaded(configuration)
         } catch {
             return .unusable(bytes.isEmpty ? "empty file" : "not valid JSON for this daemon: \(Self.summary(error))")

@@ -240,8 +240,13 @@ public struct LIOSaveConfig: Codable, Equatable, Sendable {
                     warnings.append("Skipping LUN \(lun.index) of \(target.wwn): no storage object \(lun.storage_object)")
                     continue
                 }
+                let (number, overflow) = lun.index.addingReportingOverflow(shift)
+                guard !overflow else {
+                    warnings.append("Skipping LUN \(lun.index) of \(target.wwn): no LUN number is left above it")
+                    continue
+                }
                 let name = String(lun.storage_object.split(separator: "/").last ?? "")
-                step(AdminRequest(mode: .logicalUnit, op: .new, lun: lun.index + shift, storageObject: name))
+                step(AdminRequest(mode: .logicalUnit, op: .new, lun: number, storageObject: name))
             }
             for acl in tpg.node_acls ?? [] {
                 step(

@@ -147,6 +147,8 @@ struct LoginStateMachine {
             throw LoginFailure(failure)
         }
         if !sentPortalGroupTag && !isDiscovery {
+            // An initiator that sent the key itself had it answered Irrelevant: name it once.
+            reply.removeAll { $0.key == "TargetPortalGroupTag" }
             reply.append(TextKeyValue(key: "TargetPortalGroupTag", value: String(portalGroupTag)))
             sentPortalGroupTag = true
         }

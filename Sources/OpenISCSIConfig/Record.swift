@@ -86,7 +86,8 @@ public struct Record: Equatable, Sendable, Codable {
 public enum KeyValueText {
     public static func parse(_ text: String) -> [(String, String)] {
         var result: [(String, String)] = []
-        for rawLine in text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
+        // "\r\n" is one Character in Swift, equal to neither "\n" nor "\r".
+        for rawLine in text.split(whereSeparator: { $0 == "\n" || $0 == "\r" || $0 == "\r\n" }) {
             let line = rawLine.trimmingCharacters(in: .whitespaces)
             guard !line.isEmpty, !line.hasPrefix("#"), let equals = line.firstIndex(of: "=") else { continue }
             let key = line[..<equals].trimmingCharacters(in: .whitespaces)
