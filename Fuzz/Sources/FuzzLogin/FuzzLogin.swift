@@ -63,7 +63,7 @@ private func makeMachine(flags: UInt8) -> LoginStateMachine {
             }
             return .success(Fixture.target)
         },
-        sessionExists: { _ in !noSessions }, discoveryAuthentication: discovery, chapRandom: Fixture.random)
+        sessionExists: { _, _, _ in !noSessions }, discoveryAuthentication: discovery, chapRandom: Fixture.random)
 }
 
 private func checkResponse(_ response: LoginResponse, to request: LoginRequest, statSN: UInt32?) {

@@ -112,13 +112,19 @@ public func fuzzSCSI(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             fuzzCheck(false, "CDB \(hexString(cdbBytes)) failed the future: \(outcome)")
             return 0
         }
-        check(result, cdb: cdbBytes, lun: lun, dataOut: dataOut, store: store, blockSize: blockSize)
+        let demand = device.dataOutDemand(
+            cdb: ByteBuffer(bytes: cdbBytes), lun: lun, expectedDataTransferLength: request.expectedDataTransferLength)
+        fuzzCheck(
+            demand.gather <= SCSITargetDevice.maximumTransferBytes,
+            "CDB \(hexString(cdbBytes)): the transport would gather \(demand.gather) bytes")
+        check(result, cdb: cdbBytes, lun: lun, dataOut: dataOut, demand: demand, store: store, blockSize: blockSize)
     }
     return 0
 }
 
 private func check(
-    _ result: SCSICommandResult, cdb: [UInt8], lun: UInt64, dataOut: [UInt8]?, store: MemoryBackstore, blockSize: Int
+    _ result: SCSICommandResult, cdb: [UInt8], lun: UInt64, dataOut: [UInt8]?, demand: DataOutDemand,
+    store: MemoryBackstore, blockSize: Int
 ) {
     let what = "CDB \(hexString(cdb)) on LUN \(lun)"
     let sense = result.senseData.map { Array($0.readableBytesView) }
@@ -145,10 +151,11 @@ private func check(
     fuzzCheck(lba + blocks <= UInt64(blockCount), "\(what): GOOD for blocks \(lba)+\(blocks) past the end")
     if write {
         fuzzCheck(dataIn.isEmpty, "\(what): a write returned Data-In")
-        fuzzCheck(result.dataOutLength == length, "\(what): Data-Out length \(String(describing: result.dataOutLength)), CDB asks \(length)")
-        // What came of the Data-Out, in whole blocks, is written; the transport reports the
-        // difference as a residual (RFC 7143 11.4.5.2).
+        fuzzCheck(demand.length == length, "\(what): the SCSI layer asks for \(demand.length) bytes, the CDB for \(length)")
+        // What came of the Data-Out is written if it is whole blocks (part of a block is
+        // refused); the transport reports the difference as a residual (RFC 7143 11.4.5.2).
         let sent = dataOut ?? []
+        fuzzCheck(sent.count >= length || sent.count % blockSize == 0, "\(what): GOOD for part of a block")
         let written = min(length, sent.count / blockSize * blockSize)
         fuzzCheck(storeBytes(store, offset, written) == Array(sent.prefix(written)), "\(what): the store does not hold the data written")
     } else {
