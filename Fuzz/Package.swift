@@ -47,6 +47,14 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]),
         .executableTarget(
+            name: "FuzzSession",
+            dependencies: [
+                "FuzzSupport", .product(name: "ISCSIProtocol", package: "swift-iscsi"),
+                .product(name: "ISCSITarget", package: "swift-iscsi"),
+                .product(name: "SCSITarget", package: "swift-iscsi"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]),
+        .executableTarget(
             name: "FuzzAdminRequest",
             dependencies: ["FuzzSupport", .product(name: "ISCSIAdmin", package: "swift-iscsi")]),
         .executableTarget(

@@ -13,13 +13,13 @@ cd "$(dirname "$0")/../Fuzz"
 
 SECONDS_PER_TARGET=${1:-30}
 shift || true
-ALL_TARGETS=(FuzzPDUFraming FuzzTextNegotiation FuzzLogin FuzzSCSI FuzzAdminRequest FuzzRecord)
+ALL_TARGETS=(FuzzPDUFraming FuzzTextNegotiation FuzzLogin FuzzSession FuzzSCSI FuzzAdminRequest FuzzRecord)
 if [ $# -gt 0 ]; then TARGETS=("$@"); else TARGETS=("${ALL_TARGETS[@]}"); fi
 
 # The largest input each target gets: a few PDUs, a login's worth of requests, a few dozen CDBs.
 declare -A MAX_LEN=(
   [FuzzPDUFraming]=16384 [FuzzTextNegotiation]=4096 [FuzzLogin]=20000
-  [FuzzSCSI]=8192 [FuzzAdminRequest]=4096 [FuzzRecord]=4096
+  [FuzzSession]=8192 [FuzzSCSI]=8192 [FuzzAdminRequest]=4096 [FuzzRecord]=4096
 )
 
 # Swift's -sanitize=address together with -sanitize=fuzzer drops the coverage instrumentation,
