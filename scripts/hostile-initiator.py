@@ -1083,6 +1083,7 @@ def s3_stalled_logins(a):
           "%.2f s" % closed_after if closed_after is not None else "still open after %d s" % (limit + 3))
     measured("tgtd open fds: baseline / peak", "%d / %d" % (sampler.base_fds, sampler.peak_fds))
     bound("tgtd's open fds stay under 200 at all times", sampler.peak_fds < 200, "peak %d" % sampler.peak_fds)
+    sampler.report_rss(32)
     check_alive(a)
 
 

@@ -26,8 +26,8 @@
 #  3 stalled-logins  (tgtd --iscsi login_timeout=5) 500 connections from 127.0.0.2, each sends 8 bytes of
 #                    a Login Request then one byte every 3 s. Bounds: each is closed by tgtd within
 #                    login_timeout + 2 s of opening (max and median lifetime printed); a silent
-#                    connection likewise; tgtd's open fds stay < 200; a normal client from 127.0.0.1
-#                    logs in and does IO throughout (each step within 5 s).
+#                    connection likewise; tgtd's open fds stay < 200 and its RSS grows < 32 MiB; a
+#                    normal client from 127.0.0.1 logs in and does IO throughout (each step within 5 s).
 #  4 tsih-probe      session A logged in; another initiator (other ISID and name) logs in with A's TSIH
 #                    and with an unused TSIH. Bound: the same Status-Class/Detail for both, 0x02/0x0a.
 #  5 unknown-ahs     WRITE(10) of one block with immediate data and an AHS of type 0x3f. Bounds: a
