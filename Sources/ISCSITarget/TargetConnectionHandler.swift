@@ -422,6 +422,7 @@ final class TargetConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
         unflushedBytes += bytes
         queued(bytes)
         needsFlush = true
+        if unflushedBytes >= Self.drainMarkBytes { markDrainPoint(context: context) }
     }
 
     /// Completions arrive in batches (one event-loop task per batch of backstore IO): flushing
@@ -438,17 +439,25 @@ final class TargetConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     private func flushIfNeeded(context: ChannelHandlerContext) {
         guard needsFlush else { return }
         needsFlush = false
-        if unflushedBytes > 0 {
-            // One promise per flush, on an empty write queued behind the batch: it completes once
-            // the kernel has taken every byte before it (or the connection is gone).
-            let bytes = unflushedBytes
-            unflushedBytes = 0
-            server.dataBudget.forceReserve(bytes)
-            let drained = context.eventLoop.makePromise(of: Void.self)
-            context.write(wrapOutboundOut(ByteBuffer()), promise: drained)
-            drained.futureResult.whenComplete { [self] _ in self.drained(bytes, context: context) }
-        }
+        markDrainPoint(context: context)
         context.flush()
+    }
+
+    /// Responses are counted out in batches: one promise per flush (not per PDU), and one per
+    /// `drainMarkBytes` within a large batch, so a slow but reading initiator shows progress
+    /// well within `nopTimeout`.
+    private static let drainMarkBytes = 1 << 20
+
+    /// Queues an empty write whose promise completes once the kernel has taken every byte
+    /// written before it (or the connection is gone), and counts those bytes out then.
+    private func markDrainPoint(context: ChannelHandlerContext) {
+        guard unflushedBytes > 0 else { return }
+        let bytes = unflushedBytes
+        unflushedBytes = 0
+        server.dataBudget.forceReserve(bytes)
+        let drained = context.eventLoop.makePromise(of: Void.self)
+        context.write(wrapOutboundOut(ByteBuffer()), promise: drained)
+        drained.futureResult.whenComplete { [self] _ in self.drained(bytes, context: context) }
     }
 
     /// Responses queued for the initiator count against the connection's budget at once, and
@@ -501,13 +510,19 @@ final class TargetConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
         let interval = pings ?? max(.seconds(1), .nanoseconds(timeout.nanoseconds / 4))
         pingTask = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [self] _ in
             guard let current = machine else { return }
-            if outboundBytes > 0, NIODeadline.now() - lastDrain >= timeout {
-                close(context: context, reason: "initiator took none of its responses for \(seconds) s (\(outboundBytes) bytes queued)")
+            let now = NIODeadline.now()
+            if outboundBytes > 0 {
+                if now - lastDrain >= timeout {
+                    close(context: context, reason: "initiator took none of its responses for \(seconds) s (\(outboundBytes) bytes queued)")
+                    return
+                }
+                // Not idle, and a ping (or its answer) would wait behind the responses: while
+                // they drain, that is the sign of life, and a ping's clock stands still.
+                if pingSentAt != nil { pingSentAt = now }
                 return
             }
-            // A paused socket cannot bring the answer: the drain check above covers that case.
-            guard pings != nil, !readingPaused else { return }
-            if current.outstandingPing != nil, let sent = pingSentAt, NIODeadline.now() - sent >= timeout {
+            guard pings != nil else { return }
+            if current.outstandingPing != nil, let sent = pingSentAt, now - sent >= timeout {
                 close(context: context, reason: "initiator did not answer NOP-In for \(seconds)s")
                 return
             }

@@ -106,4 +106,36 @@ final class TargetServerBoundsTests: XCTestCase {
         XCTAssertTrue(greedy.waitForClose(timeout: 5).closed)
         harness.assertStillServes()
     }
+
+    func testASlowButReadingInitiatorIsNotDropped() throws {
+        let harness = try start {
+            $0.nopInterval = .seconds(1)
+            $0.nopTimeout = .seconds(2)
+        }
+        let slow = try RawInitiator(port: harness.port, receiveBuffer: 65536)
+        XCTAssertEqual(try slow.login().statusClass, .success)
+        // 8 MiB of responses at once, taken at about 1.6 MB/s: longer than nopTimeout in all,
+        // but the target sees them leave a MiB at a time.
+        for _ in 0..<8 {
+            _ = slow.scsiCommand(cdb: Fixture.read10(lba: 0, blocks: 2048), read: true, length: 1 << 20)
+        }
+        let started = Date()
+        var answered = 0  // the first meets the power-on unit attention
+        while Date().timeIntervalSince(started) < 10 && answered < 8 {
+            guard slow.receiveSome(maxBytes: 40_000) else {
+                return XCTFail("dropped after \(Date().timeIntervalSince(started)) s")
+            }
+            while case .pdu(let pdu) = slow.receive(timeout: 0) {
+                switch pdu {
+                case .dataIn(let dataIn) where dataIn.statusPresent: answered += 1
+                case .scsiResponse: answered += 1
+                default: break
+                }
+            }
+            usleep(25_000)
+        }
+        XCTAssertEqual(answered, 8, "every read answered")
+        XCTAssertGreaterThan(Date().timeIntervalSince(started), 3, "slower than nopTimeout in all")
+        XCTAssertEqual(harness.server.connectionCount, 1)
+    }
 }

@@ -31,7 +31,7 @@ public final class TargetFixture {
         configuration.nopInterval = nil
         configure(&configuration)
         var logger = Logger(label: "iscsi-test-target")
-        logger.logLevel = .critical
+        logger.logLevel = getenv("TARGET_LOG") != nil ? .info : .critical  // TARGET_LOG=1: why connections closed
         server = TargetServer(registry: registry, configuration: configuration, group: group, logger: logger)
         do {
             self.port = try server.addPortal(Portal(host: "127.0.0.1", port: port))

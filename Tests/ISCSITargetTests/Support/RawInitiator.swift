@@ -117,6 +117,18 @@ final class RawInitiator {
 
     // MARK: Reading
 
+    /// Takes at most `maxBytes` from the socket without waiting, for a peer that reads slowly:
+    /// they are kept for `receive`. False once the target has closed the connection.
+    func receiveSome(maxBytes: Int) -> Bool {
+        var chunk = [UInt8](repeating: 0, count: maxBytes)
+        let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+        if count > 0 {
+            buffer.writeBytes(chunk[0..<count])
+            return true
+        }
+        return count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+    }
+
     /// The next PDU, or closed/timeout. Keeps ExpStatSN current.
     func receive(timeout: TimeInterval = RawInitiator.defaultTimeout) -> Received {
         let deadline = Date().addingTimeInterval(timeout)
