@@ -39,8 +39,9 @@ final class TargetConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     private var coldResetPending = false
     private var loginTimer: Scheduled<Void>?
     private var inLoginGate = false
-    /// Bytes written since the last flush, and flushed but not yet taken by the kernel.
+    /// Bytes written since the last drain mark (see `markDrainPoint`).
     private var unflushedBytes = 0
+    /// Bytes written and not yet taken by the kernel: responses the initiator has not taken.
     private var outboundBytes = 0
     /// When responses last drained (or the queue was last empty).
     private var lastDrain = NIODeadline.now()
