@@ -52,31 +52,24 @@ extension DaemonConfiguration {
                     requests.append(AdminRequest(mode: .logicalUnit, op: .update, tid: tid, lun: lun.lun, params: params))
                 }
             }
-            for rule in target.addressRules {
-                requests.append(AdminRequest(mode: .target, op: .bind, tid: tid, initiatorAddress: rule))
-            }
-            for acl in target.nodeACLs {
-                requests.append(AdminRequest(mode: .target, op: .bind, tid: tid, initiatorName: acl.initiatorName))
-                if !acl.auth.isEmpty {
-                    requests.append(
-                        AdminRequest(
-                            mode: .nodeACL, op: .update, tid: tid, initiatorName: acl.initiatorName, user: acl.auth.userID,
-                            password: acl.auth.password, mutualUser: acl.auth.mutualUserID,
-                            mutualPassword: acl.auth.mutualPassword))
+            for entry in target.access {
+                switch entry.kind {
+                case .address:
+                    requests.append(AdminRequest(mode: .target, op: .bind, tid: tid, initiatorAddress: entry.value))
+                case .initiatorName:
+                    requests.append(AdminRequest(mode: .target, op: .bind, tid: tid, initiatorName: entry.value))
+                    if !entry.auth.isEmpty {
+                        requests.append(
+                            AdminRequest(
+                                mode: .nodeACL, op: .update, tid: tid, initiatorName: entry.value, user: entry.auth.userID,
+                                password: entry.auth.password, mutualUser: entry.auth.mutualUserID,
+                                mutualPassword: entry.auth.mutualPassword))
+                    }
                 }
             }
             if let authentication = target.authentication {
                 requests.append(
                     AdminRequest(mode: .tpg, op: .update, tid: tid, name: "authentication", value: authentication ? "1" : "0"))
-            }
-            if target.generateNodeACLs {
-                requests.append(AdminRequest(mode: .tpg, op: .update, tid: tid, name: "generate_node_acls", value: "1"))
-            }
-            if !target.tpgAuth.isEmpty {
-                requests.append(
-                    AdminRequest(
-                        mode: .tpg, op: .update, tid: tid, user: target.tpgAuth.userID, password: target.tpgAuth.password,
-                        mutualUser: target.tpgAuth.mutualUserID, mutualPassword: target.tpgAuth.mutualPassword))
             }
             for user in target.incomingUsers {
                 requests.append(AdminRequest(mode: .account, op: .bind, tid: tid, user: user))

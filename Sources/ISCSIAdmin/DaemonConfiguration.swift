@@ -4,7 +4,7 @@
 /// objects, node ACLs with their own CHAP, TPG attributes) are two ways of editing it.
 public struct DaemonConfiguration: Codable, Equatable, Sendable {
     /// Bumped when the saved form changes incompatibly.
-    public static let currentVersion = 1
+    public static let currentVersion = 2
 
     public var version = DaemonConfiguration.currentVersion
     public var portals: [PortalConfiguration] = []
@@ -23,6 +23,64 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
         storageObjects.first { $0.name == name }
     }
     public func account(user: String) -> AccountConfiguration? { accounts.first { $0.user == user } }
+    public func targetIndex(tid: Int) -> Int? { targets.firstIndex { $0.tid == tid } }
+
+    /// LIO's TPG-wide CHAP of a target: its first incoming account and its outgoing one.
+    public func tpgCredentials(of target: TargetConfiguration) -> CHAPCredentials {
+        var credentials = CHAPCredentials()
+        if let user = target.incomingUsers.first {
+            credentials.userID = user
+            credentials.password = account(user: user)?.password
+        }
+        if let user = target.outgoingUser {
+            credentials.mutualUserID = user
+            credentials.mutualPassword = account(user: user)?.password
+        }
+        return credentials
+    }
+}
+
+extension DaemonConfiguration {
+    private enum CodingKeys: String, CodingKey {
+        case version, portals, discoveryIncomingUsers, discoveryOutgoingUser, storageObjects, accounts, targets
+    }
+
+    /// Version 1 kept LIO's TPG credentials beside tgt's accounts; they become accounts here.
+    private struct LegacyTarget: Decodable {
+        var tpgAuth: CHAPCredentials?
+    }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        version = try container.decodeIfPresent(Int.self, forKey: .version) ?? 1
+        portals = try container.decodeIfPresent([PortalConfiguration].self, forKey: .portals) ?? []
+        discoveryIncomingUsers = try container.decodeIfPresent([String].self, forKey: .discoveryIncomingUsers) ?? []
+        discoveryOutgoingUser = try container.decodeIfPresent(String.self, forKey: .discoveryOutgoingUser)
+        storageObjects = try container.decodeIfPresent([StorageObjectConfiguration].self, forKey: .storageObjects) ?? []
+        accounts = try container.decodeIfPresent([AccountConfiguration].self, forKey: .accounts) ?? []
+        targets = try container.decodeIfPresent([TargetConfiguration].self, forKey: .targets) ?? []
+        guard version < 2 else { return }
+        let legacy = try container.decodeIfPresent([LegacyTarget].self, forKey: .targets) ?? []
+        for (index, old) in legacy.enumerated() where index < targets.count {
+            guard let auth = old.tpgAuth else { continue }
+            if let user = auth.userID, let password = auth.password {
+                if migrateAccount(user: user, password: password), !targets[index].incomingUsers.contains(user) {
+                    targets[index].incomingUsers.insert(user, at: 0)
+                }
+            }
+            if targets[index].outgoingUser == nil, let user = auth.mutualUserID, let password = auth.mutualPassword {
+                if migrateAccount(user: user, password: password) { targets[index].outgoingUser = user }
+            }
+        }
+        version = Self.currentVersion
+    }
+
+    /// Adds the account unless one of that name exists; false when that one has another password.
+    private mutating func migrateAccount(user: String, password: String) -> Bool {
+        if let existing = account(user: user) { return existing.password == password }
+        accounts.append(AccountConfiguration(user: user, password: password))
+        return true
+    }
 }
 
 public struct PortalConfiguration: Codable, Equatable, Hashable, Sendable {
@@ -122,7 +180,7 @@ public struct LUNConfiguration: Codable, Equatable, Sendable {
     }
 }
 
-/// An initiator allowed by name (tgt's --initiator-name, LIO's node ACL).
+/// An initiator allowed by name (tgt's --initiator-name, LIO's node ACL), with its own CHAP.
 public struct NodeACLConfiguration: Codable, Equatable, Sendable {
     public var initiatorName: String
     public var auth = CHAPCredentials()
@@ -133,27 +191,119 @@ public struct NodeACLConfiguration: Codable, Equatable, Sendable {
     }
 }
 
+/// One rule of a target's ACL, in the order it was added (tgt shows them in that order).
+public struct AccessEntry: Codable, Equatable, Sendable {
+    public enum Kind: String, Codable, Sendable {
+        /// tgt's `-I`: "ALL" (LIO's generate_node_acls), an address or a CIDR network.
+        case address
+        /// tgt's `--initiator-name`, LIO's node ACL.
+        case initiatorName
+    }
+
+    public var kind: Kind
+    public var value: String
+    /// A node ACL's own CHAP (LIO); always empty for address rules.
+    public var auth = CHAPCredentials()
+
+    public init(kind: Kind, value: String, auth: CHAPCredentials = CHAPCredentials()) {
+        self.kind = kind
+        self.value = value
+        self.auth = auth
+    }
+
+    public static func address(_ rule: String) -> AccessEntry { AccessEntry(kind: .address, value: rule) }
+    public static func initiatorName(_ name: String, auth: CHAPCredentials = CHAPCredentials()) -> AccessEntry {
+        AccessEntry(kind: .initiatorName, value: name, auth: auth)
+    }
+
+    public var isAll: Bool { kind == .address && value.uppercased() == "ALL" }
+}
+
+/// A target: tgt's target with its tid, LIO's target with its one TPG (tag 1). Every front end
+/// edits the same fields:
+/// - the ACL: tgt's `-I ALL` is LIO's `generate_node_acls=1`; tgt's `--initiator-name` rules are
+///   LIO's node ACLs (which may carry their own CHAP); address rules exist only in tgt;
+/// - CHAP: tgt's bound accounts are LIO's TPG-wide credentials (the first incoming account is
+///   the TPG's userid/password, the outgoing one its mutual_userid/mutual_password);
+/// - LIO's `authentication` attribute: nil follows tgt's rule (CHAP when accounts are bound).
 public struct TargetConfiguration: Codable, Equatable, Sendable {
     public var tid: Int
     public var name: String
     public var luns: [LUNConfiguration] = []
-    /// tgt's -I rules: "ALL", an address, or a CIDR network.
-    public var addressRules: [String] = []
-    public var nodeACLs: [NodeACLConfiguration] = []
-    /// tgt's bound accounts.
+    public var access: [AccessEntry] = []
+    /// Bound accounts, by user name.
     public var incomingUsers: [String] = []
     public var outgoingUser: String?
-    /// LIO's TPG attribute `authentication`: nil follows tgt's rule (CHAP when accounts are bound).
     public var authentication: Bool?
-    /// LIO's `generate_node_acls`: any initiator may log in, as with tgt's `-I ALL`.
-    public var generateNodeACLs = false
-    /// LIO's TPG-wide CHAP credentials, used with generate_node_acls.
-    public var tpgAuth = CHAPCredentials()
     /// tgt's target state: "ready" or "offline".
     public var state = "ready"
 
     public init(tid: Int, name: String) {
         self.tid = tid
         self.name = name
+    }
+
+    /// LIO's node ACLs: the initiator-name rules.
+    public var nodeACLs: [NodeACLConfiguration] {
+        access.filter { $0.kind == .initiatorName }.map { NodeACLConfiguration(initiatorName: $0.value, auth: $0.auth) }
+    }
+
+    /// tgt's address rules, "ALL" included.
+    public var addressRules: [String] { access.filter { $0.kind == .address }.map(\.value) }
+
+    /// LIO's generate_node_acls: the same thing as tgt's `-I ALL`.
+    public var generateNodeACLs: Bool {
+        get { access.contains { $0.isAll } }
+        set {
+            if newValue {
+                if !generateNodeACLs { access.append(.address("ALL")) }
+            } else {
+                access.removeAll { $0.isAll }
+            }
+        }
+    }
+
+    /// The index of the node ACL of `name` (names compare case-insensitively).
+    public func nodeACLIndex(_ name: String) -> Int? {
+        access.firstIndex { $0.kind == .initiatorName && $0.value.lowercased() == name.lowercased() }
+    }
+}
+
+extension TargetConfiguration {
+    private enum CodingKeys: String, CodingKey {
+        case tid, name, luns, access, incomingUsers, outgoingUser, authentication, state
+        // Version 1 kept the ACL in two lists and LIO's settings apart.
+        case addressRules, nodeACLs, generateNodeACLs
+    }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        tid = try container.decode(Int.self, forKey: .tid)
+        name = try container.decode(String.self, forKey: .name)
+        luns = try container.decodeIfPresent([LUNConfiguration].self, forKey: .luns) ?? []
+        incomingUsers = try container.decodeIfPresent([String].self, forKey: .incomingUsers) ?? []
+        outgoingUser = try container.decodeIfPresent(String.self, forKey: .outgoingUser)
+        authentication = try container.decodeIfPresent(Bool.self, forKey: .authentication)
+        state = try container.decodeIfPresent(String.self, forKey: .state) ?? "ready"
+        if let access = try container.decodeIfPresent([AccessEntry].self, forKey: .access) {
+            self.access = access
+        } else {
+            let addresses = try container.decodeIfPresent([String].self, forKey: .addressRules) ?? []
+            let names = try container.decodeIfPresent([NodeACLConfiguration].self, forKey: .nodeACLs) ?? []
+            access = addresses.map(AccessEntry.address) + names.map { .initiatorName($0.initiatorName, auth: $0.auth) }
+            if try container.decodeIfPresent(Bool.self, forKey: .generateNodeACLs) == true { generateNodeACLs = true }
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(tid, forKey: .tid)
+        try container.encode(name, forKey: .name)
+        try container.encode(luns, forKey: .luns)
+        try container.encode(access, forKey: .access)
+        try container.encode(incomingUsers, forKey: .incomingUsers)
+        try container.encodeIfPresent(outgoingUser, forKey: .outgoingUser)
+        try container.encodeIfPresent(authentication, forKey: .authentication)
+        try container.encode(state, forKey: .state)
     }
 }

@@ -181,10 +181,11 @@ public struct LIOSaveConfig: Codable, Equatable, Sendable {
                         attributes: nil)
                 },
                 portals: portals)
-            tpg.chap_userid = target.tpgAuth.userID
-            tpg.chap_password = target.tpgAuth.password
-            tpg.chap_mutual_userid = target.tpgAuth.mutualUserID
-            tpg.chap_mutual_password = target.tpgAuth.mutualPassword
+            let tpgAuth = configuration.tpgCredentials(of: target)
+            tpg.chap_userid = tpgAuth.userID
+            tpg.chap_password = tpgAuth.password
+            tpg.chap_mutual_userid = tpgAuth.mutualUserID
+            tpg.chap_mutual_password = tpgAuth.mutualPassword
             return Target(wwn: target.name, fabric: "iscsi", tpgs: [tpg])
         }
     }

@@ -380,7 +380,7 @@ public final class TargetCLIShell {
                     ("generate_node_acls", target.generateNodeACLs ? "1" : "0"),
                     ("demo_mode_write_protect", "0"), ("cache_dynamic_acls", "1"),
                 ],
-                "auth": authValues(target.tpgAuth),
+                "auth": authValues(tree.configuration.tpgCredentials(of: target)),
             ]
         case .acl(let wwn, let name):
             let acl = tree.target(wwn)?.nodeACLs.first { $0.initiatorName == name }

@@ -172,13 +172,14 @@ public struct TargetCLITree: Sendable {
         case .tpg(let wwn):
             guard let target = target(wwn) else { return "" }
             var parts = [target.generateNodeACLs ? "gen-acls" : "no-gen-acls"]
+            // The TPG's credentials (tgt's bound accounts) apply to every initiator without its own.
             if !Self.authenticationOn(target) {
                 parts.append("no-auth")
-            } else if !target.generateNodeACLs {
+            } else if target.incomingUsers.isEmpty {
                 parts.append("auth per-acl")
             } else {
                 parts.append("tpg-auth")
-                parts.append(target.tpgAuth.mutualUserID != nil ? "mutual auth" : "1-way auth")
+                parts.append(target.outgoingUser != nil ? "mutual auth" : "1-way auth")
             }
             return parts.joined(separator: ", ")
         case .luns: return "LUNs: \(children(of: node).count)"
@@ -192,10 +193,10 @@ public struct TargetCLITree: Sendable {
         case .acl(let wwn, let name):
             var parts: [String] = []
             if let target = target(wwn), Self.authenticationOn(target) {
-                if target.generateNodeACLs {
-                    parts.append("auth via tpg")
-                } else if let acl = target.nodeACLs.first(where: { $0.initiatorName == name }) {
+                if let acl = target.nodeACLs.first(where: { $0.initiatorName == name }), acl.auth.userID != nil {
                     parts.append(acl.auth.mutualUserID != nil ? "mutual auth" : "1-way auth")
+                } else if !target.incomingUsers.isEmpty {
+                    parts.append("auth via tpg")
                 }
             }
             parts.append("Mapped LUNs: \(children(of: node).count)")
@@ -214,8 +215,7 @@ public struct TargetCLITree: Sendable {
     /// follows tgt's rule (on when credentials exist).
     public static func authenticationOn(_ target: TargetConfiguration) -> Bool {
         if let explicit = target.authentication { return explicit }
-        return !target.incomingUsers.isEmpty || target.tpgAuth.userID != nil
-            || target.nodeACLs.contains { $0.auth.userID != nil }
+        return !target.incomingUsers.isEmpty || target.nodeACLs.contains { $0.auth.userID != nil }
     }
 
     /// LIO's `ls`: `o- name ..... [summary]` lines, children indented under `|` rails.

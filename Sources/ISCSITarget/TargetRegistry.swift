@@ -20,14 +20,6 @@ public final class ExportedTarget: @unchecked Sendable {
 
     public var accessRules: [AccessRule] { lock.withLock { _rules } }
 
-    private var _generateNodeACLs = false
-
-    /// LIO's generate_node_acls: any initiator may log in, whatever the rules say.
-    public var generateNodeACLs: Bool {
-        get { lock.withLock { _generateNodeACLs } }
-        set { lock.withLock { _generateNodeACLs = newValue } }
-    }
-
     /// CHAP settings, read at each login.
     public var authentication: TargetAuthentication {
         get { lock.withLock { _authentication } }
@@ -54,9 +46,12 @@ public final class ExportedTarget: @unchecked Sendable {
         }
     }
 
-    /// Like tgt, a target with an empty ACL admits nobody (unless generate_node_acls is on).
+    /// Replaces the whole ACL (the daemon's configuration model is its source).
+    public func setAccessRules(_ rules: [AccessRule]) { lock.withLock { _rules = rules } }
+
+    /// Like tgt, a target with an empty ACL admits nobody (`ALL` is LIO's generate_node_acls).
     public func admits(initiatorName: String, address: SocketAddress?) -> Bool {
-        lock.withLock { _generateNodeACLs || _rules.contains { $0.admits(initiatorName: initiatorName, address: address) } }
+        lock.withLock { _rules.contains { $0.admits(initiatorName: initiatorName, address: address) } }
     }
 }
 

@@ -49,6 +49,8 @@ final class AdminControl: @unchecked Sendable {
             }
         } catch let error as TgtadmError {
             return .failure(error)
+        } catch let refusal as AdminRefusal {
+            return AdminResponse(exitCode: TgtadmError.exitCode, message: refusal.message)
         } catch {
             daemon.logger.info("tgtadm request failed: \(error)")
             return .failure(.invalidRequest)
@@ -72,6 +74,7 @@ final class AdminControl: @unchecked Sendable {
             } catch {
                 throw TgtadmError.targetExists
             }
+            daemon.model.targets.append(TargetConfiguration(tid: Int(tid), name: name))
             daemon.logger.info("target \(tid) created: \(name)")
             return .success(request.allocateTID == true ? "\(tid)\n" : "")
         case .delete:
@@ -79,15 +82,9 @@ final class AdminControl: @unchecked Sendable {
             let sessions = daemon.server.sessions.sessions(of: target)
             if !sessions.isEmpty && !request.force { throw TgtadmError.targetActive }
             _ = try? registry.removeTarget(tid: target.tid)
-            daemon.accounts.forget(tid: target.tid)
-            daemon.tpgs.forget(tid: target.tid)
-            daemon.persistence.forgetParameters(tid: target.tid)
             for session in sessions { session.closeConnection("target deleted") }
-            for lu in target.device.logicalUnits where lu.lun != 0 {
-                let shared = daemon.storageObjects.owner(tid: target.tid, lun: lu.lun) != nil
-                if let store = try? target.device.removeLogicalUnit(lu.lun), !shared { try? store.close() }
-            }
-            daemon.storageObjects.unmapTarget(tid: target.tid)
+            for lu in target.device.logicalUnits where lu.lun != 0 { removeLogicalUnit(target, lun: lu.lun) }
+            daemon.model.targets.removeAll { $0.tid == target.tid }
             daemon.logger.info("target \(target.tid) deleted")
             return .success()
         case .show:
@@ -100,19 +97,22 @@ final class AdminControl: @unchecked Sendable {
             return .success(TargetShowFormatter.format(targets.map(snapshot)))
         case .bind, .unbind:
             let target = try existingTarget(request)
-            let rule: AccessRule
+            let entry: AccessEntry
             if let name = request.initiatorName {
-                rule = .initiatorName(name)
-            } else if let address = request.initiatorAddress, let parsed = AccessRule.parseAddress(address) {
-                rule = parsed
+                entry = .initiatorName(name)
+            } else if let address = request.initiatorAddress, let rule = AccessRule.parseAddress(address) {
+                entry = .address(rule.description)
             } else {
                 throw TgtadmError.invalidRequest
             }
             if request.op == .bind {
-                guard target.bind(rule) else { throw TgtadmError.aclExists }
+                guard daemon.model.bind(entry, tid: target.tid) else { throw TgtadmError.aclExists }
             } else {
-                guard target.unbind(rule) else { throw TgtadmError.aclNotFound }
+                guard daemon.model.unbind(kind: entry.kind, value: entry.value, tid: target.tid) else {
+                    throw TgtadmError.aclNotFound
+                }
             }
+            applyAccess(tid: target.tid)
             return .success()
         case .update:
             return try updateTarget(try existingTarget(request), request)
@@ -134,6 +134,7 @@ final class AdminControl: @unchecked Sendable {
             case "offline": target.device.isOnline = false
             default: throw TgtadmError.invalidRequest
             }
+            daemon.model.update(tid: target.tid) { $0.state = value }
             daemon.logger.info("target \(target.tid) state: \(value)")
             return .success()
         }
@@ -186,7 +187,7 @@ final class AdminControl: @unchecked Sendable {
             default: acl.addresses.append(rule.description)
             }
         }
-        let binding = daemon.accounts.binding(tid: target.tid)
+        let binding = daemon.model.binding(tid: target.tid)
         return TargetSnapshot(
             tid: Int32(target.tid), name: target.name, state: target.device.isOnline ? "ready" : "offline",
             nexuses: nexuses, luns: luns,
@@ -243,7 +244,13 @@ final class AdminControl: @unchecked Sendable {
                 throw error.kind == .duplicateLUN ? TgtadmError.logicalUnitExists : TgtadmError.invalidRequest
             }
             for online in onlineSteps { try? target.device.setLogicalUnitOnline(lun, online) }
-            if let params = request.params { daemon.persistence.recordParameters(tid: target.tid, lun: lun, params) }
+            let object = StorageObjectConfiguration(
+                name: Self.ownedObjectName(tid: target.tid, lun: lun), kind: Self.kind(type: type, path: request.backingStore),
+                path: request.backingStore, size: store.byteSize, bsType: type, openFlags: request.bsOFlags.flatMap { $0.isEmpty ? nil : $0 })
+            daemon.model.storageObjects.append(object)
+            var entry = LUNConfiguration(lun: lun, storageObject: object.name, blockSize: blockSize)
+            if let params = request.params { entry.parameters.append(params) }
+            daemon.model.update(tid: target.tid) { $0.luns.append(entry) }
             daemon.logger.info("target \(target.tid) LUN \(lun) added: \(request.backingStore ?? type)")
             return .success()
         case .update:
@@ -252,14 +259,7 @@ final class AdminControl: @unchecked Sendable {
             guard lun != 0, target.device.logicalUnits.contains(where: { $0.lun == lun }) else {
                 throw TgtadmError.noLogicalUnit
             }
-            let shared = daemon.storageObjects.owner(tid: target.tid, lun: lun) != nil
-            let store = try? target.device.removeLogicalUnit(lun)
-            if shared {
-                daemon.storageObjects.unmap(StorageObjectTable.Mapping(tid: target.tid, lun: lun))
-            } else {
-                try? store?.close()
-            }
-            daemon.persistence.forgetParameters(tid: target.tid, lun: lun)
+            removeLogicalUnit(target, lun: lun)
             return .success()
         default:
             throw TgtadmError.unsupportedOperation
@@ -329,42 +329,75 @@ final class AdminControl: @unchecked Sendable {
                 answer = .unsupportedOperation
             }
         }
-        if let params = request.params { daemon.persistence.recordParameters(tid: target.tid, lun: lun, params) }
+        if let params = request.params { recordParameters(params, tid: target.tid, lun: lun) }
         daemon.logger.info("target \(target.tid) LUN \(lun) updated: \(request.params ?? "")")
         if let answer { return .failure(answer) }
         return .success()
     }
 
+    /// The storage object recorded for a LUN tgtadm created from a path: the LUN owns it.
+    static func ownedObjectName(tid: Int, lun: UInt64) -> String { "tgt_\(tid)_\(lun)" }
+
+    /// How LIO files a tgt store: a block device is a "block" object, a file "fileio".
+    static func kind(type: String, path: String?) -> StorageObjectConfiguration.Kind {
+        if type == "null" { return .null }
+        var info = stat()
+        if let path, stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFBLK { return .block }
+        return .fileio
+    }
+
+    /// Removes a LUN from the running target and the model; its store is closed unless it is a
+    /// named storage object (LIO's), which outlives its mappings.
+    func removeLogicalUnit(_ target: ExportedTarget, lun: UInt64) {
+        let store = try? target.device.removeLogicalUnit(lun)
+        let objectName = daemon.model.target(tid: target.tid)?.luns.first { $0.lun == lun }?.storageObject
+        daemon.model.update(tid: target.tid) { $0.luns.removeAll { $0.lun == lun } }
+        if let objectName, daemon.namedStores[objectName] != nil { return }
+        try? store?.close()
+        if let objectName { daemon.model.storageObjects.removeAll { $0.name == objectName } }
+    }
+
+    /// tgt applies `--params` keys in order, so a LUN keeps every update's text to replay.
+    private func recordParameters(_ params: String, tid: Int, lun: UInt64) {
+        daemon.model.update(tid: tid) { target in
+            if let index = target.luns.firstIndex(where: { $0.lun == lun }) {
+                target.luns[index].parameters.append(params)
+            } else {
+                // LUN 0 exists by itself; it is recorded once its parameters change.
+                target.luns.append(LUNConfiguration(lun: lun, storageObject: "", parameters: [params]))
+            }
+        }
+    }
+
     // MARK: Accounts
 
     private func account(_ request: AdminRequest) throws -> AdminResponse {
-        let book = daemon.accounts
         switch request.op {
         case .new:
             guard let user = request.user, !user.isEmpty, let password = request.password else {
                 throw TgtadmError.invalidRequest
             }
-            try book.add(user: user, password: password)
+            try daemon.model.addAccount(user: user, password: password)
             daemon.logger.info("account \(user) created")
         case .delete:
             guard let user = request.user else { throw TgtadmError.invalidRequest }
-            for tid in try book.remove(user: user) { applyAuthentication(tid: tid) }
+            for tid in try daemon.model.removeAccount(user: user) { applyAuthentication(tid: tid) }
             daemon.logger.info("account \(user) deleted")
         case .show:
-            return .success(AdminTextFormatter.accountList(book.users.reversed()))
+            return .success(AdminTextFormatter.accountList(daemon.model.accounts.map(\.user).reversed()))
         case .bind, .unbind:
             guard let user = request.user else { throw TgtadmError.invalidRequest }
             // No tid: the account guards discovery sessions.
             let tid = request.tid.map(Int.init) ?? 0
             if tid != 0 { _ = try existingTarget(request) }
             if request.op == .bind {
-                try book.bind(user: user, tid: tid, outgoing: request.outgoing)
+                try daemon.model.bindAccount(user: user, tid: tid, outgoing: request.outgoing)
             } else {
-                try book.unbind(user: user, tid: tid, outgoing: request.outgoing)
+                try daemon.model.unbindAccount(user: user, tid: tid, outgoing: request.outgoing)
             }
             applyAuthentication(tid: tid)
             // tgt binds without a word; the warning (exit 0) says now what a mutual login will meet.
-            if request.op == .bind, let warning = book.sharedSecretWarning(tid: tid) {
+            if request.op == .bind, let warning = daemon.model.sharedSecretWarning(tid: tid) {
                 daemon.logger.warning("\(warning)")
                 return AdminResponse(message: warning)
             }
@@ -374,14 +407,54 @@ final class AdminControl: @unchecked Sendable {
         return .success()
     }
 
-    /// Pushes the account bindings of `tid` (0: discovery) to where logins read them.
+    /// Pushes the CHAP settings of `tid` (0: discovery) from the model to where logins read them.
     func applyAuthentication(tid: Int) {
         if tid == 0 {
-            daemon.server.discoveryAuthentication = daemon.accounts.authentication(tid: 0)
-        } else if let target = daemon.registry.target(tid: tid) {
-            target.authentication = targetAuthentication(tid: tid)
-            target.generateNodeACLs = daemon.tpgs.settings(tid: tid).generateNodeACLs
+            daemon.server.discoveryAuthentication = accountAuthentication(daemon.model.binding(tid: 0))
+        } else if let target = daemon.registry.target(tid: tid), let configuration = daemon.model.target(tid: tid) {
+            target.authentication = targetAuthentication(configuration)
         }
+    }
+
+    /// Pushes the ACL of `tid` from the model to the running target, then its CHAP settings
+    /// (node ACLs carry their own).
+    func applyAccess(tid: Int) {
+        guard let target = daemon.registry.target(tid: tid), let configuration = daemon.model.target(tid: tid) else { return }
+        target.setAccessRules(
+            configuration.access.compactMap { entry in
+                entry.kind == .initiatorName ? .initiatorName(entry.value) : AccessRule.parseAddress(entry.value)
+            })
+        applyAuthentication(tid: tid)
+    }
+
+    private func accountAuthentication(_ binding: (incoming: [String], outgoing: String?)) -> TargetAuthentication {
+        var auth = TargetAuthentication()
+        for user in binding.incoming {
+            if let account = daemon.model.account(user: user) { auth.incoming[user] = account.password }
+        }
+        if let user = binding.outgoing, let account = daemon.model.account(user: user) {
+            auth.outgoing = CHAPCredential(name: user, secret: account.password)
+        }
+        return auth
+    }
+
+    /// The login settings of one target: its bound accounts (LIO's TPG credentials) as
+    /// target-wide credentials, node-ACL CHAP per initiator, the authentication attribute as
+    /// the requirement.
+    private func targetAuthentication(_ configuration: TargetConfiguration) -> TargetAuthentication {
+        var auth = accountAuthentication((configuration.incomingUsers, configuration.outgoingUser))
+        auth.required = configuration.authentication
+        for acl in configuration.nodeACLs where !acl.auth.isEmpty {
+            var entry = TargetAuthentication.InitiatorCredentials()
+            if let user = acl.auth.userID, let password = acl.auth.password {
+                entry.incoming = CHAPCredential(name: user, secret: password)
+            }
+            if let user = acl.auth.mutualUserID, let password = acl.auth.mutualPassword {
+                entry.outgoing = CHAPCredential(name: user, secret: password)
+            }
+            auth.initiators[acl.initiatorName.lowercased()] = entry
+        }
+        return auth
     }
 
     // MARK: Portals and system
@@ -398,10 +471,11 @@ final class AdminControl: @unchecked Sendable {
             else { throw TgtadmError.invalidRequest }
             if request.op == .new {
                 do { try daemon.server.addPortal(portal) } catch { throw TgtadmError.invalidRequest }
-                daemon.persistence.portalAdded(portal)
+                let saved = PortalConfiguration(host: portal.host, port: portal.port)
+                if !daemon.model.portals.contains(saved) { daemon.model.portals.append(saved) }
             } else {
                 do { try daemon.server.removePortal(portal) } catch { throw TgtadmError.invalidRequest }
-                daemon.persistence.portalRemoved(portal)
+                daemon.model.portals.removeAll { $0 == PortalConfiguration(host: portal.host, port: portal.port) }
             }
             return .success()
         default:

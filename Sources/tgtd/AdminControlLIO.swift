@@ -11,11 +11,7 @@ import SCSITarget
 /// The requests targetcli sends: LIO's named storage objects, LUN mappings of them, node ACLs
 /// with their own CHAP, TPG attributes and auth, and the whole configuration as JSON.
 extension AdminControl {
-    /// A refusal with its own text (targetcli prints it as is).
-    struct Refusal: Error {
-        var message: String
-        init(_ message: String) { self.message = message }
-    }
+    typealias Refusal = AdminRefusal
 
     func lio(_ request: AdminRequest) -> AdminResponse {
         do {
@@ -39,7 +35,7 @@ extension AdminControl {
 
     /// The running configuration with every portal the daemon listens on.
     func currentConfigurationJSON() throws -> String {
-        var configuration = daemon.persistence.capture()
+        var configuration = daemon.model
         configuration.portals = daemon.server.portals.map { PortalConfiguration(host: $0.host, port: $0.port) }
         return try configuration.jsonText()
     }
@@ -47,14 +43,13 @@ extension AdminControl {
     // MARK: Storage objects
 
     private func storageObject(_ request: AdminRequest) throws -> AdminResponse {
-        let table = daemon.storageObjects
         guard let name = request.storageObject, !name.isEmpty else { throw Refusal("a storage object needs a name") }
         switch request.op {
         case .new:
             guard !name.contains("/"), !name.contains(where: \.isWhitespace) else {
                 throw Refusal("invalid storage object name \(name)")
             }
-            if table.entry(named: name) != nil { throw Refusal("Storage object \(name) exists") }
+            if daemon.model.storageObject(named: name) != nil { throw Refusal("Storage object \(name) exists") }
             guard let kindName = request.bsType, let kind = StorageObjectConfiguration.Kind(rawValue: kindName),
                 kind != .null
             else { throw Refusal("unknown storage object type \(request.bsType ?? "")") }
@@ -96,16 +91,23 @@ extension AdminControl {
                 throw Refusal("unknown storage object type null")
             }
             configuration.size = store.byteSize
-            table.add(StorageObjectTable.Entry(configuration: configuration, store: store))
+            daemon.model.storageObjects.append(configuration)
+            daemon.namedStores[name] = store
             daemon.logger.info("storage object \(name) created (\(kind.rawValue))")
             return .success()
         case .delete:
-            guard let entry = table.remove(named: name) else { throw Refusal("No storage object named \(name)") }
-            // As LIO: deleting a storage object removes the LUNs that map it.
-            for mapping in entry.mappings {
-                _ = try? daemon.registry.target(tid: mapping.tid)?.device.removeLogicalUnit(mapping.lun)
+            guard let store = daemon.namedStores.removeValue(forKey: name) else {
+                throw Refusal("No storage object named \(name)")
             }
-            try? entry.store.close()
+            // As LIO: deleting a storage object removes the LUNs that map it.
+            for target in daemon.model.targets {
+                for lun in target.luns where lun.storageObject == name {
+                    _ = try? daemon.registry.target(tid: target.tid)?.device.removeLogicalUnit(lun.lun)
+                }
+                daemon.model.update(tid: target.tid) { $0.luns.removeAll { $0.storageObject == name } }
+            }
+            daemon.model.storageObjects.removeAll { $0.name == name }
+            try? store.close()
             daemon.logger.info("storage object \(name) deleted")
             return .success()
         default:
@@ -123,12 +125,13 @@ extension AdminControl {
 
     /// `--mode logicalunit --op new` with a storage object: maps it (LUN chosen when absent).
     func mapStorageObject(_ target: ExportedTarget, _ request: AdminRequest) -> AdminResponse {
-        let table = daemon.storageObjects
-        guard let name = request.storageObject, let entry = table.entry(named: name) else {
+        guard let name = request.storageObject, let store = daemon.namedStores[name],
+            let object = daemon.model.storageObject(named: name)
+        else {
             return AdminResponse(exitCode: EINVAL, message: "No storage object named \(request.storageObject ?? "")")
         }
         let used = Set(target.device.logicalUnits.map(\.lun))
-        if let existing = entry.mappings.first(where: { $0.tid == target.tid }) {
+        if let existing = daemon.model.target(tid: target.tid)?.luns.first(where: { $0.storageObject == name }) {
             return AdminResponse(exitCode: EEXIST, message: "\(name) is already mapped as LUN \(existing.lun) of \(target.name)")
         }
         let lun = request.lun ?? (1...).first { !used.contains(UInt64($0)) }.map(UInt64.init)!
@@ -139,13 +142,13 @@ extension AdminControl {
             blockSize = size
         }
         var options = LogicalUnitOptions()
-        options.readOnly = entry.configuration.readOnly
+        options.readOnly = object.readOnly
         do {
-            try target.device.addLogicalUnit(lun, backstore: entry.store, blockSize: blockSize, options: options)
+            try target.device.addLogicalUnit(lun, backstore: store, blockSize: blockSize, options: options)
         } catch {
             return AdminResponse(exitCode: EINVAL, message: "cannot map \(name) as LUN \(lun): \(error)")
         }
-        table.map(name, StorageObjectTable.Mapping(tid: target.tid, lun: lun))
+        daemon.model.update(tid: target.tid) { $0.luns.append(LUNConfiguration(lun: lun, storageObject: name, blockSize: blockSize)) }
         daemon.logger.info("target \(target.tid) LUN \(lun) maps storage object \(name)")
         return .success("\(lun)\n")
     }
@@ -160,36 +163,27 @@ extension AdminControl {
     private func nodeACL(_ request: AdminRequest) throws -> AdminResponse {
         let target = try target(of: request)
         guard let name = request.initiatorName else { throw Refusal("a node ACL needs an initiator name") }
-        let key = name.lowercased()
-        let exists = target.accessRules.contains { rule in
-            if case .initiatorName(let bound) = rule { return bound.lowercased() == key }
-            return false
-        }
+        let index = daemon.model.target(tid: target.tid)?.nodeACLIndex(name)
+        let change = CHAPCredentials(
+            userID: request.user, password: request.password, mutualUserID: request.mutualUser,
+            mutualPassword: request.mutualPassword)
         switch request.op {
         case .new:
             guard (try? ISCSIName.validate(name)) != nil else { throw Refusal("invalid initiator name \(name)") }
-            if exists { throw Refusal("ACL for \(name) exists") }
-            target.bind(.initiatorName(name))
-            daemon.tpgs.update(tid: target.tid) { $0.aclAuth[key] = nil }
-            if [request.user, request.password, request.mutualUser, request.mutualPassword].contains(where: { $0 != nil }) {
-                daemon.tpgs.update(tid: target.tid) { $0.aclAuth[key, default: CHAPCredentials()].apply(request) }
-            }
+            if index != nil { throw Refusal("ACL for \(name) exists") }
+            var auth = CHAPCredentials()
+            auth.merge(change)
+            daemon.model.bind(.initiatorName(name, auth: auth), tid: target.tid)
         case .delete:
-            guard exists else { throw Refusal("No ACL for \(name)") }
-            for rule in target.accessRules {
-                if case .initiatorName(let bound) = rule, bound.lowercased() == key { target.unbind(rule) }
-            }
-            daemon.tpgs.update(tid: target.tid) { $0.aclAuth[key] = nil }
+            guard index != nil else { throw Refusal("No ACL for \(name)") }
+            daemon.model.unbind(kind: .initiatorName, value: name, tid: target.tid)
         case .update:
-            guard exists else { throw Refusal("No ACL for \(name)") }
-            daemon.tpgs.update(tid: target.tid) { settings in
-                settings.aclAuth[key, default: CHAPCredentials()].apply(request)
-                if settings.aclAuth[key]?.isEmpty == true { settings.aclAuth[key] = nil }
-            }
+            guard let index else { throw Refusal("No ACL for \(name)") }
+            daemon.model.update(tid: target.tid) { $0.access[index].auth.merge(change) }
         default:
             throw TgtadmError.unsupportedOperation
         }
-        applyAuthentication(tid: target.tid)
+        applyAccess(tid: target.tid)
         return .success()
     }
 
@@ -201,37 +195,19 @@ extension AdminControl {
                 throw Refusal("\(name) takes 0 or 1")
             }
             switch name {
-            case "authentication": daemon.tpgs.update(tid: target.tid) { $0.authentication = value == "1" }
-            case "generate_node_acls": daemon.tpgs.update(tid: target.tid) { $0.generateNodeACLs = value == "1" }
+            case "authentication": daemon.model.update(tid: target.tid) { $0.authentication = value == "1" }
+            // The same thing as tgt's `-I ALL`.
+            case "generate_node_acls": daemon.model.update(tid: target.tid) { $0.generateNodeACLs = value == "1" }
             default: throw Refusal("unsupported TPG attribute \(name)")
             }
         } else {
-            daemon.tpgs.update(tid: target.tid) { $0.tpgAuth.apply(request) }
+            try daemon.model.updateTPGCredentials(
+                tid: target.tid,
+                CHAPCredentials(
+                    userID: request.user, password: request.password, mutualUserID: request.mutualUser,
+                    mutualPassword: request.mutualPassword))
         }
-        applyAuthentication(tid: target.tid)
+        applyAccess(tid: target.tid)
         return .success()
-    }
-
-    /// The login settings of one target: tgt's bound accounts and LIO's TPG auth as target-wide
-    /// credentials, node-ACL CHAP per initiator, the authentication attribute as the requirement.
-    func targetAuthentication(tid: Int) -> TargetAuthentication {
-        var auth = daemon.accounts.authentication(tid: tid)
-        let settings = daemon.tpgs.settings(tid: tid)
-        auth.required = settings.authentication
-        if let user = settings.tpgAuth.userID, let password = settings.tpgAuth.password { auth.incoming[user] = password }
-        if auth.outgoing == nil, let user = settings.tpgAuth.mutualUserID, let password = settings.tpgAuth.mutualPassword {
-            auth.outgoing = CHAPCredential(name: user, secret: password)
-        }
-        for (key, credentials) in settings.aclAuth {
-            var entry = TargetAuthentication.InitiatorCredentials()
-            if let user = credentials.userID, let password = credentials.password {
-                entry.incoming = CHAPCredential(name: user, secret: password)
-            }
-            if let user = credentials.mutualUserID, let password = credentials.mutualPassword {
-                entry.outgoing = CHAPCredential(name: user, secret: password)
-            }
-            auth.initiators[key] = entry
-        }
-        return auth
     }
 }

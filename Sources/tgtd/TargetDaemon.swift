@@ -15,9 +15,12 @@ final class TargetDaemon: @unchecked Sendable {
     let group: MultiThreadedEventLoopGroup
     let ioPool: BlockIOExecutor
     let registry = TargetRegistry()
-    let accounts = AccountBook()
-    let storageObjects = StorageObjectTable()
-    let tpgs = TPGSettingsBook()
+    /// The configuration every front end edits (tgtadm, tgt-admin, targetcli); the registry's
+    /// targets and the server's login settings are brought in line with it after each change.
+    /// Used only from the control thread (and start-up, before it runs).
+    var model = DaemonConfiguration()
+    /// LIO's named storage objects, open while they exist whether or not a LUN maps them.
+    var namedStores: [String: Backstore] = [:]
     let server: TargetServer
     let controlPort: Int
     let stateDirectory: String
@@ -107,12 +110,13 @@ final class TargetDaemon: @unchecked Sendable {
         control?.stop()
         server.shutdown()
         for target in registry.targets {
+            let configuration = model.target(tid: target.tid)
             for lu in target.device.logicalUnits {
-                let shared = storageObjects.owner(tid: target.tid, lun: lu.lun) != nil
-                if let store = try? target.device.removeLogicalUnit(lu.lun), !shared { try? store.close() }
+                let object = configuration?.luns.first { $0.lun == lu.lun }?.storageObject ?? ""
+                if let store = try? target.device.removeLogicalUnit(lu.lun), namedStores[object] == nil { try? store.close() }
             }
         }
-        for entry in storageObjects.entries { try? entry.store.close() }
+        for store in namedStores.values { try? store.close() }
         ioPool.shutdown()
         try? group.syncShutdownGracefully()
         _ = sources

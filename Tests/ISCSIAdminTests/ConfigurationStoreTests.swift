@@ -26,9 +26,10 @@ final class ConfigurationStoreTests: XCTestCase {
         configuration.accounts = [AccountConfiguration(user: "christina", password: "123456")]
         var target = TargetConfiguration(tid: 1, name: name)
         target.luns = [LUNConfiguration(lun: 1, storageObject: "disk1")]
-        target.addressRules = ["ALL"]
+        target.access = [
+            .address("ALL"), .initiatorName("iqn.2026-11.test:host", auth: CHAPCredentials(userID: "u", password: "p")),
+        ]
         target.incomingUsers = ["christina"]
-        target.nodeACLs = [NodeACLConfiguration(initiatorName: "iqn.2026-11.test:host", auth: CHAPCredentials(userID: "u", password: "p"))]
         configuration.targets = [target]
         return configuration
     }
@@ -102,8 +103,7 @@ final class ConfigurationReplayTests: XCTestCase {
             LUNConfiguration(lun: 1, storageObject: "tgt_1_1", blockSize: 4096, parameters: ["thin_provisioning=1", "readonly=1"]),
             LUNConfiguration(lun: 2, storageObject: "tgt_1_2"),
         ]
-        target.addressRules = ["ALL", "10.0.0.0/8"]
-        target.nodeACLs = [NodeACLConfiguration(initiatorName: "iqn.2026-11.test:h")]
+        target.access = [.address("ALL"), .address("10.0.0.0/8"), .initiatorName("iqn.2026-11.test:h")]
         target.incomingUsers = ["u1"]
         target.outgoingUser = "u1"
         target.state = "offline"

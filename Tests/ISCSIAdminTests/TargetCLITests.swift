@@ -16,10 +16,8 @@ final class TargetCLITests: XCTestCase {
         ]
         var target = TargetConfiguration(tid: 1, name: iqn)
         target.luns = [LUNConfiguration(lun: 1, storageObject: "disk0")]
-        target.nodeACLs = [
-            NodeACLConfiguration(
-                initiatorName: initiator,
-                auth: CHAPCredentials(userID: "u", password: "p", mutualUserID: "mu", mutualPassword: "mp"))
+        target.access = [
+            .initiatorName(initiator, auth: CHAPCredentials(userID: "u", password: "p", mutualUserID: "mu", mutualPassword: "mp"))
         ]
         target.authentication = true
         configuration.targets = [target]
@@ -218,7 +216,8 @@ final class TargetCLITests: XCTestCase {
     func testReplayCarriesLIOState() {
         var configuration = Self.sample()
         configuration.targets[0].generateNodeACLs = true
-        configuration.targets[0].tpgAuth = CHAPCredentials(userID: "tu", password: "tp")
+        configuration.accounts.append(AccountConfiguration(user: "tu", password: "tp"))
+        configuration.targets[0].incomingUsers = ["tu"]
         configuration.storageObjects.append(
             StorageObjectConfiguration(name: "tgt_1_2", kind: .fileio, path: "/srv/x", bsType: "rdwr"))
         configuration.targets[0].luns.append(LUNConfiguration(lun: 2, storageObject: "tgt_1_2"))
@@ -228,8 +227,9 @@ final class TargetCLITests: XCTestCase {
         XCTAssertEqual(mapped.map(\.storageObject), ["disk0", nil])
         XCTAssertEqual(mapped.last?.backingStore, "/srv/x")
         XCTAssertTrue(requests.contains { $0.mode == .nodeACL && $0.user == "u" && $0.mutualPassword == "mp" })
-        XCTAssertTrue(requests.contains { $0.mode == .tpg && $0.name == "generate_node_acls" })
-        XCTAssertTrue(requests.contains { $0.mode == .tpg && $0.name == nil && $0.user == "tu" })
+        // generate_node_acls is tgt's ALL rule, the TPG's credentials a bound account.
+        XCTAssertTrue(requests.contains { $0.mode == .target && $0.op == .bind && $0.initiatorAddress == "ALL" })
+        XCTAssertTrue(requests.contains { $0.mode == .account && $0.op == .bind && $0.tid == 1 && $0.user == "tu" })
         XCTAssertTrue(requests.contains { $0.mode == .tpg && $0.name == "authentication" && $0.value == "1" })
         // Order: objects before targets, targets before their LUNs.
         let firstTarget = requests.firstIndex { $0.mode == .target }!
