@@ -118,6 +118,8 @@ public struct LIOSaveConfig: Codable, Equatable, Sendable {
     public var fabric_modules: [[String: LIOScalar]]?
     public var storage_objects: [StorageObject]?
     public var targets: [Target]?
+    /// Our whole configuration model (see `init(_:)`).
+    public var swift_iscsi: DaemonConfiguration?
 
     public init() {}
 
@@ -131,26 +133,40 @@ public struct LIOSaveConfig: Codable, Equatable, Sendable {
         return String(decoding: try encoder.encode(self), as: UTF8.self) + "\n"
     }
 
-    /// The daemon configuration in LIO's form.
+    /// The daemon configuration in LIO's form. What LIO can say is said its way (tgt's `-I ALL`
+    /// as generate_node_acls, bound accounts as the TPG's credentials, read-only, write-back,
+    /// thin provisioning as emulate_tpu, the unit serial as wwn); the whole model rides along
+    /// under `swift_iscsi` (rtslib ignores keys it does not know) for what LIO cannot say: address
+    /// ACLs, more than one account, tgt's other LU parameters, tids, discovery CHAP.
     public init(_ configuration: DaemonConfiguration) {
         fabric_modules = []
         storage_objects = configuration.storageObjects.compactMap { object in
             guard let group = TargetCLITree.group(of: object) else { return nil }
+            let mapping = configuration.mappings(of: object.name).first
+            let params = mapping?.lun.parameterValues ?? [:]
             var entry = StorageObject(name: object.name, plugin: group)
             switch object.kind {
             case .ramdisk:
                 entry.size = object.size
             case .block:
                 entry.dev = object.path
-                entry.readonly = object.readOnly
-                entry.write_back = object.writeCache ?? false
+                entry.readonly = object.readOnly || params["readonly"] == "1"
+                entry.write_back = object.writeBack
             default:
                 entry.dev = object.path
                 entry.size = object.size
-                entry.write_back = object.writeCache ?? true
+                entry.write_back = object.writeBack
                 entry.aio = false
             }
-            entry.wwn = object.serial
+            entry.wwn = params["scsi_sn"] ?? object.serial
+                ?? mapping.map { TgtAdminDump.defaultSCSISN(tid: $0.tid, lun: $0.lun.lun) }
+            var attributes: [String: LIOScalar] = [:]
+            if let mapping { attributes["block_size"] = .int(mapping.lun.blockSize) }
+            let thin = params["thin_provisioning"] == "1" ? 1 : 0
+            attributes["emulate_tpu"] = .int(thin)
+            attributes["emulate_tpws"] = .int(thin)
+            if object.kind != .ramdisk { attributes["emulate_write_cache"] = .int(object.writeBack ? 1 : 0) }
+            entry.attributes = attributes
             return entry
         }
         let portals = configuration.portals.map { portal in
@@ -168,6 +184,7 @@ public struct LIOSaveConfig: Codable, Equatable, Sendable {
                     "authentication": .int(TargetCLITree.authenticationOn(target) ? 1 : 0),
                     "generate_node_acls": .int(target.generateNodeACLs ? 1 : 0),
                     "demo_mode_write_protect": .int(0),
+                    "cache_dynamic_acls": .int(1),
                 ],
                 parameters: ["MaxConnections": .string("1"), "ErrorRecoveryLevel": .string("0")],
                 luns: luns.map {
@@ -188,6 +205,29 @@ public struct LIOSaveConfig: Codable, Equatable, Sendable {
             tpg.chap_mutual_password = tpgAuth.mutualPassword
             return Target(wwn: target.name, fabric: "iscsi", tpgs: [tpg])
         }
+        swift_iscsi = configuration
+    }
+
+    /// The model saved beside LIO's fields, when it still says what they say: a file edited by
+    /// hand (or written by LIO) is restored from LIO's fields alone.
+    public var embeddedConfiguration: DaemonConfiguration? {
+        guard let embedded = swift_iscsi else { return nil }
+        func withoutPortals(_ config: LIOSaveConfig) -> LIOSaveConfig {
+            var copy = config
+            copy.swift_iscsi = nil
+            copy.fabric_modules = nil
+            copy.targets = copy.targets?.map { target in
+                var target = target
+                target.tpgs = target.tpgs?.map { tpg in
+                    var tpg = tpg
+                    tpg.portals = nil
+                    return tpg
+                }
+                return target
+            }
+            return copy
+        }
+        return withoutPortals(LIOSaveConfig(embedded)) == withoutPortals(self) ? embedded : nil
     }
 
     /// One step of a restore: a request, and for target creation the WWN whose tid the answer
@@ -202,10 +242,24 @@ public struct LIOSaveConfig: Codable, Equatable, Sendable {
 
     /// The requests that build this configuration in the daemon, and warnings about what is
     /// skipped (other fabrics, pscsi/user backstores, extra TPGs).
-    public func restoreSteps(existingPortals: [PortalConfiguration]) -> (steps: [RestoreStep], warnings: [String]) {
+    /// With `exact`, a file whose embedded model still agrees with its LIO fields is rebuilt from
+    /// that model, tids included (the daemon must hold no targets or storage objects then).
+    public func restoreSteps(existingPortals: [PortalConfiguration], exact: Bool = false)
+        -> (steps: [RestoreStep], warnings: [String])
+    {
+        if exact, let embedded = embeddedConfiguration {
+            let steps = embedded.replayRequests().compactMap { request -> RestoreStep? in
+                guard request.mode == .portal else { return RestoreStep(request: request) }
+                let text = String((request.params ?? "").dropFirst("portal=".count))
+                if existingPortals.contains(where: { TargetCLITree.portalName($0) == text }) { return nil }
+                return RestoreStep(request: request, tidOf: nil, optional: true)
+            }
+            return (steps, [])
+        }
         var steps: [RestoreStep] = []
         var warnings: [String] = []
         var known: [String: StorageObjectConfiguration.Kind] = [:]
+        var unitSettings: [String: (blockSize: Int?, thin: Bool)] = [:]
         for object in storage_objects ?? [] {
             let kind: StorageObjectConfiguration.Kind
             switch object.plugin {
@@ -219,6 +273,20 @@ public struct LIOSaveConfig: Codable, Equatable, Sendable {
             known["/backstores/\(object.plugin)/\(object.name)"] = kind
             var config = StorageObjectConfiguration(name: object.name, kind: kind, path: object.dev, size: object.size)
             config.readOnly = object.readonly ?? false
+            if kind != .ramdisk { config.writeCache = object.write_back }
+            if let wwn = object.wwn, !wwn.isEmpty {
+                if wwn.utf8.count <= 36 {
+                    config.serial = wwn
+                } else {
+                    warnings.append("Storage object \(object.name): wwn \(wwn) is longer than a unit serial (36 bytes); a new one is derived")
+                }
+            }
+            let blockSize = object.attributes?["block_size"].flatMap { scalar -> Int? in
+                if case .int(let value) = scalar { return value }
+                if case .string(let text) = scalar { return Int(text) }
+                return nil
+            }
+            unitSettings["/backstores/\(object.plugin)/\(object.name)"] = (blockSize, object.attributes?["emulate_tpu"]?.flag == true)
             steps.append(RestoreStep(request: config.creationRequest))
         }
         var portalsSeen = Set(existingPortals)
@@ -247,7 +315,12 @@ public struct LIOSaveConfig: Codable, Equatable, Sendable {
                     continue
                 }
                 let name = String(lun.storage_object.split(separator: "/").last ?? "")
-                step(AdminRequest(mode: .logicalUnit, op: .new, lun: number, storageObject: name))
+                let settings = unitSettings[lun.storage_object]
+                let blockSize = settings?.blockSize.flatMap { $0 == 512 ? nil : String($0) }
+                step(AdminRequest(mode: .logicalUnit, op: .new, lun: number, blockSize: blockSize, storageObject: name))
+                if settings?.thin == true {
+                    step(AdminRequest(mode: .logicalUnit, op: .update, lun: number, params: "thin_provisioning=1"))
+                }
             }
             for acl in tpg.node_acls ?? [] {
                 step(

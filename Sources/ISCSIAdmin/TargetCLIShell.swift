@@ -198,6 +198,13 @@ public final class TargetCLIShell {
         "restoreconfig", "clearconfig", "refresh", "status", "version",
     ]
 
+    /// A boolean keyword argument; nil when absent, an error when it is not a boolean.
+    static func flagArgument(_ args: [String: String], _ key: String) throws -> Bool? {
+        guard let text = args[key] else { return nil }
+        guard let value = flag(text) else { throw TargetCLIError("Invalid value for \(key): \(text) (true or false)") }
+        return value
+    }
+
     static func flag(_ text: String?) -> Bool? {
         guard let text else { return nil }
         switch text.lowercased() {
@@ -229,18 +236,27 @@ public final class TargetCLIShell {
                 size = parsed
             }
             try Self.checkNewObject(tree, name)
-            try send(AdminRequest(mode: .storageObject, op: .new, backingStore: Self.absolute(path), bsType: "fileio", storageObject: name, size: size))
+            var object = StorageObjectConfiguration(name: name, kind: .fileio, path: Self.absolute(path), size: size)
+            object.writeCache = try Self.flagArgument(args, "write_back")
+            object.serial = args["wwn"]
+            var request = object.creationRequest
+            if try Self.flagArgument(args, "sparse") == false {
+                request.params = [request.params, "sparse=0"].compactMap { $0 }.joined(separator: ",")
+            }
+            try send(request)
             let created = try loadTree().configuration.storageObject(named: name)
             output("Created fileio \(name) with size \(created?.size ?? size ?? 0)\n")
         case .backstoreGroup("block"):
             let args = try Self.bind(arguments, to: ["name", "dev", "readonly", "wwn", "exclusive"], command: "create")
             guard let name = args["name"], let dev = args["dev"] else { throw TargetCLIError("Missing required parameters name, dev") }
             try Self.checkNewObject(tree, name)
-            let readOnly = Self.flag(args["readonly"]) ?? false
-            try send(
-                AdminRequest(
-                    mode: .storageObject, op: .new, backingStore: dev, bsType: "block",
-                    params: readOnly ? "readonly=1" : nil, storageObject: name))
+            if try Self.flagArgument(args, "exclusive") == false {
+                throw TargetCLIError("exclusive=false is not supported: a block device is opened by one storage object")
+            }
+            var object = StorageObjectConfiguration(name: name, kind: .block, path: dev)
+            object.readOnly = try Self.flagArgument(args, "readonly") ?? false
+            object.serial = args["wwn"]
+            try send(object.creationRequest)
             output("Created block storage object \(name) using \(dev).\n")
         case .backstoreGroup("ramdisk"):
             let args = try Self.bind(arguments, to: ["name", "size", "nullio", "wwn"], command: "create")
@@ -248,7 +264,9 @@ public final class TargetCLIShell {
             guard let size = TargetCLISize.parse(text) else { throw TargetCLIError("Invalid size \(text)") }
             if Self.flag(args["nullio"]) == true { throw TargetCLIError("nullio ramdisks are not supported") }
             try Self.checkNewObject(tree, name)
-            try send(AdminRequest(mode: .storageObject, op: .new, bsType: "ramdisk", storageObject: name, size: size))
+            var object = StorageObjectConfiguration(name: name, kind: .ramdisk, size: size)
+            object.serial = args["wwn"]
+            try send(object.creationRequest)
             output("Created ramdisk \(name) with size \(text).\n")
         case .backstoreGroup(let group):
             throw TargetCLIError("\(group) storage objects are not supported")
@@ -503,7 +521,8 @@ public final class TargetCLIShell {
                 throw TargetCLIError("Target \(target.wwn) exists; use clear_existing=true")
             }
         }
-        let (steps, warnings) = saved.restoreSteps(existingPortals: clearExisting ? tree.configuration.portals : tree.configuration.portals)
+        let empty = tree.configuration.targets.isEmpty && tree.configuration.storageObjects.isEmpty
+        let (steps, warnings) = saved.restoreSteps(existingPortals: tree.configuration.portals, exact: clearExisting || empty)
         if clearExisting { try clear(tree) }
         for warning in warnings { output("\(warning)\n") }
         var tids: [String: Int32] = [:]

@@ -53,8 +53,25 @@ extension AdminControl {
             guard let kindName = request.bsType, let kind = StorageObjectConfiguration.Kind(rawValue: kindName),
                 kind != .null
             else { throw Refusal("unknown storage object type \(request.bsType ?? "")") }
-            let readOnly = request.params?.split(separator: ",").contains("readonly=1") ?? false
-            var configuration = StorageObjectConfiguration(name: name, kind: kind, path: request.backingStore, readOnly: readOnly)
+            var configuration = StorageObjectConfiguration(name: name, kind: kind, path: request.backingStore)
+            var sparse = true
+            for pair in (request.params ?? "").split(separator: ",") {
+                let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2 else { throw Refusal("storage object setting \(pair) is not key=value") }
+                let flag = parts[1] == "1" ? true : parts[1] == "0" ? false : nil
+                switch parts[0] {
+                case "readonly": configuration.readOnly = try Self.required(flag, parts)
+                case "write_back": configuration.writeCache = try Self.required(flag, parts)
+                case "sparse": sparse = try Self.required(flag, parts)
+                case "wwn":
+                    guard !parts[1].isEmpty, parts[1].utf8.count <= 36, parts[1].allSatisfy({ $0.isASCII && !$0.isWhitespace }) else {
+                        throw Refusal("wwn \(parts[1]) must be 1 to 36 printable ASCII characters (it is the unit serial number)")
+                    }
+                    configuration.serial = parts[1]
+                default: throw Refusal("unknown storage object setting \(parts[0])")
+                }
+            }
+            let readOnly = configuration.readOnly
             let store: Backstore
             switch kind {
             case .fileio:
@@ -67,8 +84,10 @@ extension AdminControl {
                     let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
                     guard fd >= 0 else { throw Refusal("cannot create \(path): \(String(cString: strerror(errno)))") }
                     defer { close(fd) }
-                    guard ftruncate(fd, off_t(size)) == 0 else {
-                        let why = String(cString: strerror(errno))
+                    // sparse=false allocates every block now, as LIO does.
+                    let sized = sparse ? ftruncate(fd, off_t(size)) : posix_fallocate(fd, 0, off_t(size))
+                    guard sized == 0 else {
+                        let why = String(cString: strerror(sparse ? errno : sized))
                         unlink(path)
                         throw Refusal("cannot size \(path): \(why)")
                     }
@@ -115,6 +134,11 @@ extension AdminControl {
         }
     }
 
+    private static func required(_ flag: Bool?, _ parts: [String]) throws -> Bool {
+        guard let flag else { throw Refusal("\(parts[0]) takes 0 or 1, not \(parts[1])") }
+        return flag
+    }
+
     private func openStore(path: String?, type: String, size: UInt64?, readOnly: Bool) throws -> Backstore {
         do {
             return try BackstoreFactory.open(path: path, type: type, size: size, readOnly: readOnly, ioPool: daemon.ioPool)
@@ -143,6 +167,8 @@ extension AdminControl {
         }
         var options = LogicalUnitOptions()
         options.readOnly = object.readOnly
+        options.writeCache = object.writeCache
+        options.serialNumber = object.serial
         do {
             try target.device.addLogicalUnit(lun, backstore: store, blockSize: blockSize, options: options)
         } catch {
