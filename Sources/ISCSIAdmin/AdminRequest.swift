@@ -1,8 +1,10 @@
 /// What a `tgtadm` request acts on (tgt's `--mode`).
 public enum AdminMode: String, Codable, Sendable, CaseIterable {
     case system, target, logicalUnit = "logicalunit", portal, lld, session, connection, account
-    /// LIO's objects (targetcli only; tgtadm has no spelling for them): named storage objects,
-    /// node ACLs with their own CHAP, TPG attributes and auth, and the whole configuration.
+    /// LIO's objects: named storage objects, node ACLs with their own CHAP, TPG attributes and
+    /// auth, and the whole configuration. targetcli sends all of them; tgtadm spells node ACLs
+    /// and TPG attributes (`--mode nodeacl`, `--mode tpg`, ours: tgt has neither) so that
+    /// tgt-admin can rebuild what targetcli made.
     case storageObject = "storageobject", nodeACL = "nodeacl", tpg, configuration
 
     /// Parses tgtadm's spellings, including the short aliases ("tgt", "lu", "sys", ...).
@@ -16,6 +18,8 @@ public enum AdminMode: String, Codable, Sendable, CaseIterable {
         case "connection", "conn": self = .connection
         case "account": self = .account
         case "lld": self = .lld
+        case "nodeacl": self = .nodeACL
+        case "tpg": self = .tpg
         default: return nil
         }
     }

@@ -90,10 +90,11 @@ public struct TargetsConf: Equatable, Sendable {
     /// first is used, with a warning, as tgt-admin does).
     static let targetSingle: Set<String> = Set(unitParameters).subtracting(["mode_page"]).union([
         "driver", "lun", "allow-in-use", "write-cache", "device-type", "bs-type", "bsopts", "bsoflags",
-        "controller_tid",
+        "controller_tid", "authentication", "allow-all",
     ])
     static let targetMultiple: Set<String> = Set(targetParameters).union([
         "incominguser", "outgoinguser", "initiator-address", "initiator-name", "mode_page", "params",
+        "initiator-incominguser", "initiator-outgoinguser",
     ])
     static let storeKinds: Set<String> = ["backing-store", "direct-store"]
     static let numeric: Set<String> = ["lun", "block-size", "controller_tid"]
@@ -168,6 +169,18 @@ public struct TargetsConf: Equatable, Sendable {
             guard fields.count >= 2, !fields[0].isEmpty, !fields[1].isEmpty else {
                 throw TargetsConfError("\(key) needs a user name and a password, as in \"\(key) USER PASSWORD\"", at: location)
             }
+        }
+        if key == "initiator-incominguser" || key == "initiator-outgoinguser" {
+            let fields = value.split(separator: " ")
+            guard fields.count == 3 else {
+                throw TargetsConfError("\(key) needs an initiator name, a user name and a password, as in \"\(key) IQN USER PASSWORD\"", at: location)
+            }
+        }
+        if key == "allow-all" && value != "yes" && value != "no" {
+            throw TargetsConfError("allow-all is yes or no, not \"\(value)\"", at: location)
+        }
+        if key == "authentication" && value != "0" && value != "1" {
+            throw TargetsConfError("authentication is 0 or 1, not \"\(value)\"", at: location)
         }
         return value
     }

@@ -13,6 +13,14 @@
 /// - a `null` backing store needs no existing file and is never "in use" (like rbd/glfs);
 /// - `--delete/--update -f` on a target with initiator-name rules unbinds them with `-Q`
 ///   (tgt-admin uses `-I` and fails), and deletes every connection of every session;
+/// - an `initiator-name` rule, like an `initiator-address` one, keeps the target from being
+///   opened to ALL (tgt-admin binds ALL unless an address rule exists, which makes name rules
+///   admit everyone);
+/// - LIO's settings that tgt has no directive for, as targetcli makes them, have directives of
+///   ours: `initiator-incominguser IQN USER PASSWORD` and `initiator-outgoinguser IQN USER
+///   PASSWORD` (a node ACL's own CHAP, sent with `tgtadm --mode nodeacl`) and `authentication
+///   0|1` (LIO's TPG attribute, sent with `tgtadm --mode tpg`), and `allow-all no` for a target
+///   whose ACL is empty (tgt-admin would open it to ALL);
 /// - `--dump`: see `TgtAdminDump`.
 public final class TgtAdmin {
     /// Ends the run with tgt-admin's exit status.
@@ -84,7 +92,7 @@ public final class TgtAdmin {
             try updateTargets()
         } else if options.dump {
             try processTargets()
-            print(TgtAdminDump.render(Array(shown.values)))
+            print(TgtAdminDump.render(Array(shown.values), model: environment.configuration(controlPort: controlPort)))
         } else if options.offline != "0" {
             try readyOrOffline("offline")
         } else if options.ready != "0" {
@@ -290,7 +298,9 @@ public final class TgtAdmin {
         var allowAll = true
         for key in keys.sorted(by: TargetsConfSyntax.byteOrder) {
             try apply(key, of: target, driver: driver, reserved: &reserved)
-            if key == "initiator-address" { allowAll = false }
+            if key == "initiator-address" || key == "initiator-name" || (key == "allow-all" && target.value(key) == "no") {
+                allowAll = false
+            }
         }
         if allowAll {
             try execute("tgtadm -C \(controlPort) --lld \(driver) --op bind --mode target --tid \(nextTid) -I ALL")
@@ -333,7 +343,24 @@ public final class TgtAdmin {
         case "initiator-name":
             for value in values {
                 try execute("tgtadm -C \(controlPort) --lld \(driver) --op bind --mode target --tid \(nextTid) -Q \(value)")
+                for (key, outgoing) in [("initiator-incominguser", ""), ("initiator-outgoinguser", " --outgoing")] {
+                    for credential in target.values(key) where Self.initiatorCredentials(credential).initiator == value {
+                        let (_, user, password) = Self.initiatorCredentials(credential)
+                        try execute(
+                            "tgtadm -C \(controlPort) --lld \(driver) --op update --mode nodeacl --tid \(nextTid) -Q \(value) "
+                                + "--user=\(user) --password=\(password)\(outgoing)")
+                    }
+                }
             }
+        case "initiator-incominguser", "initiator-outgoinguser":
+            // Applied with their initiator-name rule; one without it is a mistake in the file.
+            let names = target.values("initiator-name")
+            for value in values where !names.contains(Self.initiatorCredentials(value).initiator) {
+                try fail("\(key) \(Self.initiatorCredentials(value).initiator): no initiator-name rule for it in target \(target.name)\n")
+            }
+        case "authentication":
+            try execute(
+                "tgtadm -C \(controlPort) --lld \(driver) --op update --mode tpg --tid \(nextTid) --name authentication --value \(values[0])")
         case _ where TargetsConf.targetParameters.contains(key):
             if values.count > 1 { try execute("# Warning: only one \(key) is allowed. Will only use the first one.") }
             try execute(
@@ -347,6 +374,12 @@ public final class TgtAdmin {
         guard !existingAccounts.contains(user) else { return }
         try execute("tgtadm -C \(controlPort) --lld \(driver) --mode account --op new --user=\(user) --password=\(password)")
         existingAccounts.insert(user)
+    }
+
+    /// "IQN USER PASSWORD" of our initiator-incominguser/initiator-outgoinguser directives.
+    static func initiatorCredentials(_ value: String) -> (initiator: String, user: String, password: String) {
+        let fields = value.split(separator: " ").map(String.init)
+        return (fields.first ?? "", fields.count > 1 ? fields[1] : "", fields.count > 2 ? fields[2] : "")
     }
 
     /// "USER PASSWORD" as tgt-admin splits it (at single spaces).

@@ -24,22 +24,36 @@ public enum TgtAdminDump {
         render(TgtAdminShownTarget.parse(text))
     }
 
-    public static func render(_ shown: [TgtAdminShownTarget]) -> String {
+    /// With the daemon's `model` (ours gives it; Debian's tgtd does not), the dump also carries
+    /// what `show` does not reveal, so `-e` rebuilds the same logins: the accounts' passwords,
+    /// discovery accounts, LIO's node-ACL CHAP and `authentication` attribute, `allow-all no` for
+    /// an empty ACL, and `bsoflags sync` for a write-thru storage object.
+    public static func render(_ shown: [TgtAdminShownTarget], model: DaemonConfiguration? = nil) -> String {
         let targets = shown.sorted { $0.tidNumber < $1.tidNumber }
         let drivers = Set(targets.map { $0.driver ?? "" }).sorted(by: TargetsConfSyntax.byteOrder)
+        func password(_ user: String) -> String { model?.account(user: user)?.password ?? passwordPlaceholder }
         var text = ""
         if drivers.count == 1 { text += "default-driver \(drivers[0])\n\n" }
+        if let model {
+            for user in model.discoveryIncomingUsers { text += "incomingdiscoveryuser \(user) \(password(user))\n" }
+            if let user = model.discoveryOutgoingUser { text += "outgoingdiscoveryuser \(user) \(password(user))\n" }
+            if !model.discoveryIncomingUsers.isEmpty || model.discoveryOutgoingUser != nil { text += "\n" }
+        }
         let controllerTids = controllerTids(targets)
-        for target in targets {
+        for var target in targets {
+            let configuration = model?.target(tid: target.tidNumber)
+            var notes: [String] = []
+            if let model, let configuration { notes = annotate(&target, configuration, model) }
             text += "<target \(target.name)>\n"
             if drivers.count > 1 { text += "\tdriver \(target.driver ?? "")\n" }
             if let tid = controllerTids[target.name] { text += "\tcontroller_tid \(tid)\n" }
+            text += notes.map { "\t# \($0)\n" }.joined()
             text += stores(of: target)
             for account in target.accounts {
                 if let user = outgoingUser(account) {
-                    text += "\toutgoinguser \(user) \(passwordPlaceholder)\n"
+                    text += "\toutgoinguser \(user) \(password(user))\n"
                 } else {
-                    text += "\tincominguser \(account) \(passwordPlaceholder)\n"
+                    text += "\tincominguser \(account) \(password(account))\n"
                 }
             }
             if target.acl != ["ALL"] {
@@ -48,10 +62,42 @@ public enum TgtAdminDump {
                     text += "\t\(directive) \(rule)\n"
                 }
             }
+            if let configuration {
+                if configuration.access.isEmpty { text += "\tallow-all no\n" }
+                for acl in configuration.nodeACLs {
+                    if let user = acl.auth.userID, let secret = acl.auth.password {
+                        text += "\tinitiator-incominguser \(acl.initiatorName) \(user) \(secret)\n"
+                    }
+                    if let user = acl.auth.mutualUserID, let secret = acl.auth.mutualPassword {
+                        text += "\tinitiator-outgoinguser \(acl.initiatorName) \(user) \(secret)\n"
+                    }
+                }
+                if let authentication = configuration.authentication { text += "\tauthentication \(authentication ? 1 : 0)\n" }
+            }
             if target.state == "offline" { text += "\tstate offline\n" }
             text += "</target>\n\n"
         }
         return text
+    }
+
+    /// What the model knows of a target's units that `show` does not: a write-thru storage object
+    /// becomes `bsoflags sync`; a unit with no file (a ramdisk) cannot be written and gets a note.
+    private static func annotate(
+        _ target: inout TgtAdminShownTarget, _ configuration: TargetConfiguration, _ model: DaemonConfiguration
+    ) -> [String] {
+        var notes: [String] = []
+        for index in target.logicalUnits.indices {
+            let unit = target.logicalUnits[index]
+            guard unit.lun != 0, let lun = configuration.luns.first(where: { $0.lun == unit.lun }),
+                let object = model.storageObject(named: lun.storageObject)
+            else { continue }
+            if object.kind == .ramdisk {
+                notes.append("LUN \(unit.lun): ramdisk \(object.name) (\(object.size ?? 0) bytes) has no file; targets.conf cannot hold it")
+            } else if !object.writeBack && unit.bsFlags.isEmpty {
+                target.logicalUnits[index].bsFlags = "sync"
+            }
+        }
+        return notes
     }
 
     /// "bob (outgoing)" -> "bob".

@@ -31,6 +31,13 @@ public protocol TgtAdminEnvironment: AnyObject {
     func commandExists(_ command: String) -> Bool
     /// Standard output of a shell command (direct-store's sg_inq and sg_readcap).
     func shellOutput(_ command: String) -> String
+    /// The daemon's whole configuration (with its CHAP secrets, which `show` never reveals), or
+    /// nil when the daemon does not give it (Debian's tgtd).
+    func configuration(controlPort: String) -> DaemonConfiguration?
+}
+
+extension TgtAdminEnvironment {
+    public func configuration(controlPort: String) -> DaemonConfiguration? { nil }
 }
 
 /// The real thing: tgtadm commands go straight to the daemon's control socket (the same parsing
@@ -39,6 +46,14 @@ public final class TgtAdminLiveEnvironment: TgtAdminEnvironment {
     public let fileSystem = TargetsConfFileSystem.live
 
     public init() {}
+
+    public func configuration(controlPort: String) -> DaemonConfiguration? {
+        guard let port = Int(controlPort),
+            let answer = try? ControlClient.send(AdminRequest(mode: .configuration, op: .show), controlPort: port),
+            answer.exitCode == 0
+        else { return nil }
+        return try? DaemonConfiguration(jsonText: answer.output)
+    }
 
     public func output(_ text: String) {
         fputs(text, stdout)

@@ -171,6 +171,16 @@ struct ParsedOptions {
     }
 
     func request() -> AdminRequest {
+        var request = tgtRequest()
+        if mode == .nodeACL, outgoing {
+            // A node ACL's mutual pair travels in the mutual fields.
+            (request.mutualUser, request.mutualPassword, request.user, request.password) = (user, password, nil, nil)
+            request.outgoing = false
+        }
+        return request
+    }
+
+    private func tgtRequest() -> AdminRequest {
         AdminRequest(
             lld: lld.flatMap { $0.isEmpty ? nil : $0 }, mode: mode!, op: op!, tid: tid, lun: lun, sid: sid, cid: cid,
             targetName: targetName, backingStore: backingStore,

@@ -28,6 +28,11 @@ extension TgtadmCommandLine {
                                                       attach an account to a target (incoming,
                                                       or the single outgoing one)
           --op show                                   list accounts
+        LIO's node ACLs and TPG attributes (ours; targetcli edits the same objects):
+          --mode nodeacl --op new|delete --tid <id> --initiator-name <iqn>
+          --mode nodeacl --op update --tid <id> --initiator-name <iqn> --user <u> --password <p> [--outgoing]
+                                                      the initiator's own CHAP (--outgoing: mutual)
+          --mode tpg --op update --tid <id> --name authentication|generate_node_acls --value 0|1
         Other modes: system, portal, session, connection, lld.
 
         Common options:

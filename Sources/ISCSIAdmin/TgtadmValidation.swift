@@ -11,7 +11,9 @@ extension ParsedOptions {
         case .portal: try validatePortal(op)
         case .lld: try validateLLD(op)
         case .session, .connection: break  // tgtadm leaves these to the daemon
-        case .storageObject, .nodeACL, .tpg, .configuration: break  // no tgtadm spelling reaches here
+        case .nodeACL: try validateNodeACL(op)
+        case .tpg: try validateTPG(op)
+        case .storageObject, .configuration: break  // no tgtadm spelling reaches here
         }
     }
 
@@ -104,6 +106,32 @@ extension ParsedOptions {
         default:
             throw unsupported(in: "portal")
         }
+    }
+
+    /// Ours: `--op new|delete|update --mode nodeacl --tid T --initiator-name IQN [--user U
+    /// --password P [--outgoing]]`, LIO's node ACL and its CHAP (--outgoing: the mutual pair).
+    private func validateNodeACL(_ op: AdminOperation) throws {
+        if (tid ?? -1) <= 0 { throw TgtadmUsageError.plain(tid == 0 ? "'tid' cannot be 0" : "'tid' option is necessary") }
+        switch op {
+        case .new, .update:
+            try allowOnly("LmotQupOC", mode: "nodeacl")
+        case .delete:
+            try allowOnly("LmotQC", mode: "nodeacl")
+        default:
+            throw unsupported(in: "nodeacl")
+        }
+        if initiatorName == nil { throw TgtadmUsageError.plain("'initiator-name' option is necessary") }
+        if op == .update, user == nil, password == nil {
+            throw TgtadmUsageError.plain("update operation requires 'user' or 'password' (\"\" clears one)")
+        }
+    }
+
+    /// Ours: `--op update --mode tpg --tid T --name authentication|generate_node_acls --value 0|1`.
+    private func validateTPG(_ op: AdminOperation) throws {
+        if (tid ?? -1) <= 0 { throw TgtadmUsageError.plain(tid == 0 ? "'tid' cannot be 0" : "'tid' option is necessary") }
+        guard op == .update else { throw unsupported(in: "tpg") }
+        try allowOnly("LmotnvC", mode: "tpg")
+        try requireNameAndValue()
     }
 
     private func validateLLD(_ op: AdminOperation) throws {
