@@ -73,7 +73,7 @@ let package = Package(
         ),
         // POSIX plumbing shared by the daemons and tools: Unix control sockets, small-file reads.
         .target(name: "SystemSupport"),
-        .target(name: "ISCSIAdmin", dependencies: ["SystemSupport"]),
+        .target(name: "ISCSIAdmin", dependencies: ["SystemSupport", "SCSIProtocol"]),
         .executableTarget(
             name: "tgtd",
             dependencies: [

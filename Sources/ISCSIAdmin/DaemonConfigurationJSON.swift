@@ -1,3 +1,5 @@
+import SCSIProtocol
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
@@ -26,7 +28,27 @@ extension DaemonConfiguration {
     }
 }
 
+extension DaemonConfiguration {
+    /// Whether a storage object's writes are acknowledged before they are stable, as the unit
+    /// that maps it presents it: a `mode_page` parameter setting the caching page's WCE bit
+    /// (tgt-admin's write-cache) wins over the object's own setting.
+    public func writeBack(of object: StorageObjectConfiguration) -> Bool {
+        mappings(of: object.name).first?.lun.writeCacheParameter ?? object.writeBack
+    }
+}
+
 extension LUNConfiguration {
+    /// The WCE bit the unit's last caching-page `mode_page` parameter sets, if any.
+    public var writeCacheParameter: Bool? {
+        var enabled: Bool?
+        for text in parameters {
+            for pair in text.split(separator: ",") where pair.hasPrefix("mode_page=") {
+                if let wce = ModePageParameter.writeCacheEnabled(String(pair.dropFirst("mode_page=".count))) { enabled = wce }
+            }
+        }
+        return enabled
+    }
+
     /// The unit's tgt parameters as they stand after every update (a later value wins).
     public var parameterValues: [String: String] {
         var values: [String: String] = [:]

@@ -151,11 +151,11 @@ public struct LIOSaveConfig: Codable, Equatable, Sendable {
             case .block:
                 entry.dev = object.path
                 entry.readonly = object.readOnly || params["readonly"] == "1"
-                entry.write_back = object.writeBack
+                entry.write_back = configuration.writeBack(of: object)
             default:
                 entry.dev = object.path
                 entry.size = object.size
-                entry.write_back = object.writeBack
+                entry.write_back = configuration.writeBack(of: object)
                 entry.aio = false
             }
             entry.wwn = params["scsi_sn"] ?? object.serial
@@ -165,7 +165,7 @@ public struct LIOSaveConfig: Codable, Equatable, Sendable {
             let thin = params["thin_provisioning"] == "1" ? 1 : 0
             attributes["emulate_tpu"] = .int(thin)
             attributes["emulate_tpws"] = .int(thin)
-            if object.kind != .ramdisk { attributes["emulate_write_cache"] = .int(object.writeBack ? 1 : 0) }
+            if object.kind != .ramdisk { attributes["emulate_write_cache"] = .int(configuration.writeBack(of: object) ? 1 : 0) }
             entry.attributes = attributes
             return entry
         }

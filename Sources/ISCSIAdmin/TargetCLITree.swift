@@ -161,7 +161,7 @@ public struct TargetCLITree: Sendable {
             guard let object = storageObject(node) else { return "" }
             let status = isMapped(object.name) ? "activated" : "deactivated"
             let size = TargetCLISize.human(object.size ?? 0)
-            let cache = object.writeBack ? "write-back" : "write-thru"
+            let cache = configuration.writeBack(of: object) ? "write-back" : "write-thru"
             switch object.kind {
             case .ramdisk: return "(\(size)) \(status)"
             case .block: return "\(object.path ?? "") (\(size)) \(object.readOnly ? "ro " : "")\(cache) \(status)"

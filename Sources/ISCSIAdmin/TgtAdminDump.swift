@@ -27,7 +27,7 @@ public enum TgtAdminDump {
     /// With the daemon's `model` (ours gives it; Debian's tgtd does not), the dump also carries
     /// what `show` does not reveal, so `-e` rebuilds the same logins: the accounts' passwords,
     /// discovery accounts, LIO's node-ACL CHAP and `authentication` attribute, `allow-all no` for
-    /// an empty ACL, and `bsoflags sync` for a write-thru storage object.
+    /// an empty ACL, and `write-cache off` for a unit whose write cache is off.
     public static func render(_ shown: [TgtAdminShownTarget], model: DaemonConfiguration? = nil) -> String {
         let targets = shown.sorted { $0.tidNumber < $1.tidNumber }
         let drivers = Set(targets.map { $0.driver ?? "" }).sorted(by: TargetsConfSyntax.byteOrder)
@@ -43,12 +43,13 @@ public enum TgtAdminDump {
         for var target in targets {
             let configuration = model?.target(tid: target.tidNumber)
             var notes: [String] = []
-            if let model, let configuration { notes = annotate(&target, configuration, model) }
+            var extraLines: [UInt64: [String]] = [:]
+            if let model, let configuration { (notes, extraLines) = annotate(target, configuration, model) }
             text += "<target \(target.name)>\n"
             if drivers.count > 1 { text += "\tdriver \(target.driver ?? "")\n" }
             if let tid = controllerTids[target.name] { text += "\tcontroller_tid \(tid)\n" }
             text += notes.map { "\t# \($0)\n" }.joined()
-            text += stores(of: target)
+            text += stores(of: target, extraLines: extraLines)
             for account in target.accounts {
                 if let user = outgoingUser(account) {
                     text += "\toutgoinguser \(user) \(password(user))\n"
@@ -80,24 +81,25 @@ public enum TgtAdminDump {
         return text
     }
 
-    /// What the model knows of a target's units that `show` does not: a write-thru storage object
-    /// becomes `bsoflags sync`; a unit with no file (a ramdisk) cannot be written and gets a note.
+    /// What the model knows of a target's units that `show` does not: a unit with its write cache
+    /// off (LIO's write_back=false, a caching mode page) gets `write-cache off`; a unit with no file
+    /// (a ramdisk) cannot be written and gets a note.
     private static func annotate(
-        _ target: inout TgtAdminShownTarget, _ configuration: TargetConfiguration, _ model: DaemonConfiguration
-    ) -> [String] {
+        _ target: TgtAdminShownTarget, _ configuration: TargetConfiguration, _ model: DaemonConfiguration
+    ) -> (notes: [String], lines: [UInt64: [String]]) {
         var notes: [String] = []
-        for index in target.logicalUnits.indices {
-            let unit = target.logicalUnits[index]
-            guard unit.lun != 0, let lun = configuration.luns.first(where: { $0.lun == unit.lun }),
+        var lines: [UInt64: [String]] = [:]
+        for unit in target.logicalUnits where unit.lun != 0 {
+            guard let lun = configuration.luns.first(where: { $0.lun == unit.lun }),
                 let object = model.storageObject(named: lun.storageObject)
             else { continue }
             if object.kind == .ramdisk {
                 notes.append("LUN \(unit.lun): ramdisk \(object.name) (\(object.size ?? 0) bytes) has no file; targets.conf cannot hold it")
-            } else if !object.writeBack && unit.bsFlags.isEmpty {
-                target.logicalUnits[index].bsFlags = "sync"
+            } else if (lun.writeCacheParameter ?? object.writeCache) == false {
+                lines[unit.lun] = ["write-cache off"]
             }
         }
-        return notes
+        return (notes, lines)
     }
 
     /// "bob (outgoing)" -> "bob".
@@ -136,15 +138,15 @@ public enum TgtAdminDump {
         return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
     }
 
-    private static func stores(of target: TgtAdminShownTarget) -> String {
+    private static func stores(of target: TgtAdminShownTarget, extraLines: [UInt64: [String]] = [:]) -> String {
         let units = target.logicalUnits.filter { $0.bsPath != nil }
-        if isPlain(units, tid: target.tidNumber) {
+        if extraLines.isEmpty, isPlain(units, tid: target.tidNumber) {
             return units.map { "\tbacking-store \($0.bsPath!)\n" }.joined()
         }
         var text = ""
         for unit in units {
             text += "\t<backing-store \(unit.bsPath!)>\n"
-            for line in settings(of: unit, tid: target.tidNumber) { text += "\t\t\(line)\n" }
+            for line in settings(of: unit, tid: target.tidNumber) + (extraLines[unit.lun] ?? []) { text += "\t\t\(line)\n" }
             text += "\t</backing-store>\n"
         }
         return text

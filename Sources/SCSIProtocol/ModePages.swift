@@ -132,3 +132,24 @@ public enum ModeParameterList {
         bytes[offset..<offset + count].reduce(0) { $0 << 8 | UInt64($1) }
     }
 }
+
+/// tgt's `mode_page=PAGE:SUBPAGE:LENGTH:BYTE...` logical-unit parameter, as far as this target
+/// applies it: the caching page's WCE bit (tgt-admin's `write-cache off` writes that page).
+public enum ModePageParameter {
+    /// The WCE bit a `mode_page` value sets, or nil when it is not a well-formed caching page.
+    public static func writeCacheEnabled(_ value: String) -> Bool? {
+        let fields = value.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        guard fields.count >= 4, let page = number(fields[0]), let subpage = number(fields[1]),
+            let length = number(fields[2]), page == 0x08, subpage == 0, length == fields.count - 3,
+            let byte2 = number(fields[3]), byte2 <= 0xFF
+        else { return nil }
+        return byte2 & 0x04 != 0
+    }
+
+    /// tgt reads the numbers with strtol base 0: decimal, 0x hex or 0 octal.
+    private static func number(_ text: String) -> Int? {
+        if text.hasPrefix("0x") || text.hasPrefix("0X") { return Int(text.dropFirst(2), radix: 16) }
+        if text.count > 1, text.hasPrefix("0") { return Int(text.dropFirst(), radix: 8) }
+        return Int(text)
+    }
+}

@@ -1,3 +1,5 @@
+import SCSIProtocol
+
 /// tgt's logical-unit parameters: the comma-separated `key=value` list of
 /// `tgtadm --op update --mode logicalunit --params ...`, read as tgtd's lu_config (usr/spc.c)
 /// reads it, onto `LogicalUnitOptions`.
@@ -81,7 +83,14 @@ public struct LogicalUnitParameters: Sendable, Equatable {
         case "thin_provisioning": options.thinProvisioning = flag
         case "rotation_rate": options.rotationRate = UInt16(truncatingIfNeeded: number)
         case "online": steps.append(.online(number != 0))
-        case "mode_page", "path": steps.append(.unsupported(token))
+        case "mode_page":
+            // The caching page's WCE bit is applied (tgt-admin's write-cache off); other pages are not.
+            if let enabled = ModePageParameter.writeCacheEnabled(value) {
+                options.writeCache = enabled
+            } else {
+                steps.append(.unsupported(token))
+            }
+        case "path": steps.append(.unsupported(token))
         default: steps.append(.invalid(token))  // bsopts, bsoflags: matched, then refused
         }
     }

@@ -24,6 +24,18 @@ final class LogicalUnitParametersTests: XCTestCase {
         XCTAssertEqual(parse("readonly=0", over: parsed.options).options.readOnly, false)
     }
 
+    /// tgt-admin's `write-cache off` sends the caching page with WCE clear; that bit is applied,
+    /// and any other page is still "not supported".
+    func testCachingModePageSetsTheWriteCache() {
+        let off = parse("mode_page=8:0:18:0x10:0:0xff:0xff:0:0:0xff:0xff:0xff:0xff:0x80:0x14:0:0:0:0:0:0")
+        XCTAssertEqual(off.steps, [])
+        XCTAssertEqual(off.options.writeCache, false)
+        let on = parse("mode_page=8:0:18:0x14:0:0xff:0xff:0:0:0xff:0xff:0xff:0xff:0x80:0x14:0:0:0:0:0:0", over: off.options)
+        XCTAssertEqual(on.options.writeCache, true)
+        XCTAssertEqual(parse("mode_page=0x0a:0:10:2:0:0:0:0:0:0:0:0:0").steps, [.unsupported("mode_page=0x0a:0:10:2:0:0:0:0:0:0:0:0:0")])
+        XCTAssertEqual(parse("mode_page=8:0:3:0x10").steps, [.unsupported("mode_page=8:0:3:0x10")], "the length must match")
+    }
+
     func testNumbersAreReadLikeAtoiAndCutToTgtsWidths() {
         // tgt keeps the flags in a char: 256 is 0, 257 is 1; text is 0; a sign is read.
         XCTAssertFalse(parse("removable=256").options.removable)
