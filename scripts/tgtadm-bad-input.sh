@@ -44,7 +44,7 @@ fixture() {
 fixture "${PEER_ADM[@]}"
 fixture "${OURS_ADM[@]}"
 
-# NAME | KIND | ARGUMENTS (@DISK@ is the fixture's file). KIND: same, or deliberate (tgt exits 0,
+# NAME | KIND | ARGUMENTS (@DISK@ is the fixture's file, @PORT@ the daemon's own iSCSI port). KIND: same, or deliberate (tgt exits 0,
 # ours refuses with "invalid request: <reason>"). Tids and LUNs differ from case to case so that
 # what tgt accepts in one case does not change the next.
 CASES=$(cat <<'EOF'
@@ -86,6 +86,7 @@ unknown target parameter|same|--op update --mode target --tid 1 --name bogus --v
 bad target state|same|--op update --mode target --tid 1 --name state --value bogus
 unbracketed IPv6 portal|deliberate|--op new --mode portal --param portal=::1:4354
 portal parameter without portal=|same|--op new --mode portal --param bogus
+portal added twice|same|--op new --mode portal --param portal=127.0.0.1:@PORT@
 delete a missing portal|same|--op delete --mode portal --param portal=127.0.0.1:4699
 unknown --lld|same|--lld bogus --op show --mode target
 bad debug value|same|--op update --mode sys --name debug --value maybe
@@ -94,11 +95,13 @@ EOF
 
 agree=0 deliberate=0 differ=0 total=0
 while IFS='|' read -r name kind arguments; do
-  read -r -a args <<<"${arguments//@DISK@/$DISK}"
+  arguments=${arguments//@DISK@/$DISK}
+  read -r -a peer_args <<<"${arguments//@PORT@/$PEER_PORT}"
+  read -r -a ours_args <<<"${arguments//@PORT@/$OURS_PORT}"
   total=$((total + 1))
   set +e
-  peer_err=$("${PEER_ADM[@]}" "${args[@]}" 2>&1 >/dev/null); peer_rc=$?
-  ours_err=$("${OURS_ADM[@]}" "${args[@]}" 2>&1 >/dev/null); ours_rc=$?
+  peer_err=$("${PEER_ADM[@]}" "${peer_args[@]}" 2>&1 >/dev/null); peer_rc=$?
+  ours_err=$("${OURS_ADM[@]}" "${ours_args[@]}" 2>&1 >/dev/null); ours_rc=$?
   set -e
   peer_line=${peer_err%%$'\n'*} ours_line=${ours_err%%$'\n'*}
   if [ "$kind" = deliberate ]; then

@@ -537,6 +537,9 @@ final class AdminControl: @unchecked Sendable {
             let (host, port) = try AdminPortalParameter.parse(request.params)
             let portal = Portal(host: host, port: port)
             if request.op == .new {
+                guard !daemon.server.portals.contains(portal) else {
+                    throw TgtadmError.invalidRequest.because("there is already a portal \(portal)")
+                }
                 do {
                     try daemon.server.addPortal(portal)
                 } catch {
@@ -545,8 +548,10 @@ final class AdminControl: @unchecked Sendable {
                 let saved = PortalConfiguration(host: portal.host, port: portal.port)
                 if !daemon.model.portals.contains(saved) { daemon.model.portals.append(saved) }
             } else {
-                // tgt refuses to delete a portal it does not have.
-                guard daemon.server.portals.contains(portal) else {
+                // tgt refuses to delete a portal it does not have (one saved that could not be
+                // opened again is still deleted).
+                let saved = PortalConfiguration(host: portal.host, port: portal.port)
+                guard daemon.server.portals.contains(portal) || daemon.model.portals.contains(saved) else {
                     throw TgtadmError.invalidRequest.because("there is no portal \(portal)")
                 }
                 do {
@@ -554,7 +559,7 @@ final class AdminControl: @unchecked Sendable {
                 } catch {
                     throw TgtadmError.invalidRequest.because("cannot close portal \(portal): \(Self.socketError(error))")
                 }
-                daemon.model.portals.removeAll { $0 == PortalConfiguration(host: portal.host, port: portal.port) }
+                daemon.model.portals.removeAll { $0 == saved }
             }
             return .success()
         default:
