@@ -133,7 +133,7 @@ public final class ControlServer: @unchecked Sendable {
             if let request = try? AdminWire.decode(AdminRequest.self, from: frame) {
                 response = await handler.handle(request)
             } else {
-                response = .failure(.invalidRequest)
+                response = .failure(TgtadmError.invalidRequest.because("the request is not one this tgtd can read"))
             }
             return try? AdminWire.encode(response)
         }

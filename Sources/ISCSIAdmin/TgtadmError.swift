@@ -60,3 +60,32 @@ public enum TgtadmError: Int32, Error, Codable, Sendable, CaseIterable, CustomSt
 
     public var description: String { message }
 }
+
+/// A tgtd error with the reason this daemon can give for it. tgt answers "invalid request" and
+/// nothing more; tgtadm here prints tgt's words first, for scripts that match them, then the
+/// reason: "tgtadm: invalid request: iSCSI names are lower case (RFC 3722)". The exit code is
+/// tgt's.
+public struct TgtadmRefusal: Error, Equatable, Sendable, CustomStringConvertible {
+    public var error: TgtadmError
+    public var reason: String
+
+    public init(_ error: TgtadmError, _ reason: String) {
+        self.error = error
+        self.reason = reason
+    }
+
+    /// tgt's text, then ": " and the reason.
+    public var message: String { "\(error.message): \(reason)" }
+    public var description: String { message }
+}
+
+extension TgtadmError {
+    /// This error with its reason.
+    public func because(_ reason: String) -> TgtadmRefusal { TgtadmRefusal(self, reason) }
+}
+
+extension AdminResponse {
+    public static func failure(_ refusal: TgtadmRefusal) -> AdminResponse {
+        AdminResponse(exitCode: TgtadmError.exitCode, message: refusal.message)
+    }
+}

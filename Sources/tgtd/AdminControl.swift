@@ -49,11 +49,13 @@ final class AdminControl: @unchecked Sendable {
             }
         } catch let error as TgtadmError {
             return .failure(error)
+        } catch let refusal as TgtadmRefusal {
+            return .failure(refusal)
         } catch let refusal as AdminRefusal {
             return AdminResponse(exitCode: TgtadmError.exitCode, message: refusal.message)
         } catch {
             daemon.logger.info("tgtadm request failed: \(error)")
-            return .failure(.invalidRequest)
+            return .failure(TgtadmError.invalidRequest.because("\(error)"))
         }
     }
 
@@ -67,8 +69,9 @@ final class AdminControl: @unchecked Sendable {
             if request.allocateTID == true, requestedTID == nil {
                 requestedTID = Int32((registry.targets.map(\.tid).max() ?? 0) + 1)
             }
-            guard let tid = requestedTID, tid > 0, let name = request.targetName else { throw TgtadmError.invalidRequest }
-            guard (try? ISCSIName.validate(name)) != nil else { throw TgtadmError.invalidRequest }
+            guard let tid = requestedTID, tid > 0 else { throw TgtadmError.invalidRequest.because("a new target needs a tid above 0") }
+            guard let name = request.targetName else { throw TgtadmError.invalidRequest.because("a new target needs a name") }
+            try Self.validateTargetName(name)
             do {
                 _ = try registry.createTarget(tid: Int(tid), name: name)
             } catch {
@@ -88,22 +91,25 @@ final class AdminControl: @unchecked Sendable {
             daemon.logger.info("target \(target.tid) deleted")
             return .success()
         case .show:
-            let targets: [ExportedTarget]
+            // As tgt: with --tid, the target's iSCSI parameters; without, every target.
             if request.tid != nil {
-                targets = [try existingTarget(request)]
-            } else {
-                targets = registry.targets
+                _ = try existingTarget(request)
+                return .success(AdminTextFormatter.targetParameters(targetParameters()))
             }
-            return .success(TargetShowFormatter.format(targets.map(snapshot)))
+            return .success(TargetShowFormatter.format(registry.targets.map(snapshot)))
         case .bind, .unbind:
             let target = try existingTarget(request)
             let entry: AccessEntry
             if let name = request.initiatorName {
                 entry = .initiatorName(name)
-            } else if let address = request.initiatorAddress, let rule = AccessRule.parseAddress(address) {
+            } else if let address = request.initiatorAddress {
+                guard let rule = AccessRule.parseAddress(address) else {
+                    throw TgtadmError.invalidRequest.because(
+                        "initiator address \(address) is not ALL, an IP address or a network (ADDRESS/PREFIX)")
+                }
                 entry = .address(rule.description)
             } else {
-                throw TgtadmError.invalidRequest
+                throw TgtadmError.invalidRequest.because("\(request.op) needs an initiator address or name")
             }
             if request.op == .bind {
                 guard daemon.model.bind(entry, tid: target.tid) else { throw TgtadmError.aclExists }
@@ -127,12 +133,14 @@ final class AdminControl: @unchecked Sendable {
     /// BUSY); the iSCSI values are per daemon in this engine, so those keys are answered "this
     /// operation isn't supported" rather than accepted and ignored.
     private func updateTarget(_ target: ExportedTarget, _ request: AdminRequest) throws -> AdminResponse {
-        guard let name = request.name, let value = request.value else { throw TgtadmError.invalidRequest }
+        guard let name = request.name, let value = request.value else {
+            throw TgtadmError.invalidRequest.because("update needs a name and a value")
+        }
         if name == "state" {
             switch value {
             case "ready": target.device.isOnline = true
             case "offline": target.device.isOnline = false
-            default: throw TgtadmError.invalidRequest
+            default: throw TgtadmError.invalidRequest.because("a target's state is ready or offline, not \(value)")
             }
             daemon.model.update(tid: target.tid) { $0.state = value }
             daemon.logger.info("target \(target.tid) state: \(value)")
@@ -143,7 +151,24 @@ final class AdminControl: @unchecked Sendable {
         if prefixes.contains(where: { name.hasPrefix($0) }) || Self.sessionKeys.contains(name.lowercased()) {
             throw TgtadmError.unsupportedOperation
         }
-        throw TgtadmError.invalidRequest
+        throw TgtadmError.invalidRequest.because("unknown target parameter \(name)")
+    }
+
+    /// tgt takes any name; RFC 3720 names are what initiators can log in to, so only they are.
+    static func validateTargetName(_ name: String) throws {
+        do {
+            try ISCSIName.validate(name)
+        } catch let error as ISCSINameError {
+            if case .invalidCharacter(let character, _) = error, character.isUppercase,
+                (try? ISCSIName.validate(name.lowercased())) != nil
+            {
+                throw TgtadmError.invalidRequest.because(
+                    "iSCSI names are lower case (RFC 3722): \(name.lowercased())")
+            }
+            // "invalid iSCSI name: <why>" becomes "invalid iSCSI name <name>: <why>".
+            let why = "\(error)".split(separator: ":", maxSplits: 1).last.map { $0.drop { $0 == " " } } ?? ""
+            throw TgtadmError.invalidRequest.because("invalid iSCSI name \(name): \(why)")
+        }
     }
 
     /// tgt's session_keys (usr/iscsi/param.c), lower-cased.
@@ -155,6 +180,34 @@ final class AdminControl: @unchecked Sendable {
             "RDMAExtensions", "TargetRecvDataSegmentLength", "InitiatorRecvDataSegmentLength",
             "MaxOutstandingUnexpectedPDUs", "MaxXmitDataSegmentLength", "MaxQueueCmd",
         ].map { $0.lowercased() })
+
+    /// The values a login to any target meets: this engine negotiates per daemon, not per target.
+    private func targetParameters() -> TargetParameterList {
+        let configuration = daemon.server.configuration
+        let offer = configuration.negotiation
+        var list = TargetParameterList()
+        if let interval = configuration.nopInterval, interval.nanoseconds > 0 {
+            list.nopInterval = Int((interval.nanoseconds + 999_999_999) / 1_000_000_000)
+            // The pings that go unanswered before nop_timeout drops the connection.
+            list.nopCount = Int((configuration.nopTimeout.nanoseconds + interval.nanoseconds - 1) / interval.nanoseconds)
+        }
+        list.maxRecvDataSegmentLength = offer.maxRecvDataSegmentLength
+        list.headerDigest = offer.headerDigests.contains(.crc32c) ? "CRC32C" : "None"
+        list.dataDigest = offer.dataDigests.contains(.crc32c) ? "CRC32C" : "None"
+        list.initialR2T = offer.initialR2T
+        list.maxOutstandingR2T = offer.maxOutstandingR2T
+        list.immediateData = offer.immediateData
+        list.firstBurstLength = offer.firstBurstLength
+        list.maxBurstLength = offer.maxBurstLength
+        list.dataPDUInOrder = offer.dataPDUInOrder
+        list.dataSequenceInOrder = offer.dataSequenceInOrder
+        list.errorRecoveryLevel = offer.errorRecoveryLevel
+        list.defaultTime2Wait = offer.defaultTime2Wait
+        list.defaultTime2Retain = offer.defaultTime2Retain
+        list.maxConnections = offer.maxConnections
+        list.maxQueueCmd = Int(configuration.commandWindow)
+        return list
+    }
 
     private func existingTarget(_ request: AdminRequest) throws -> ExportedTarget {
         guard let tid = request.tid, let target = daemon.registry.target(tid: Int(tid)) else {
@@ -199,7 +252,7 @@ final class AdminControl: @unchecked Sendable {
     private func logicalUnit(_ request: AdminRequest) throws -> AdminResponse {
         let target = try existingTarget(request)
         if request.op == .new, request.storageObject != nil { return mapStorageObject(target, request) }
-        guard let lun = request.lun else { throw TgtadmError.invalidRequest }
+        guard let lun = request.lun else { throw TgtadmError.invalidRequest.because("a logical unit request needs a lun") }
         switch request.op {
         case .new:
             if target.device.logicalUnits.contains(where: { $0.lun == lun }) { throw TgtadmError.logicalUnitExists }
@@ -209,16 +262,22 @@ final class AdminControl: @unchecked Sendable {
             var blockSize = 512
             if let text = request.blockSize {
                 guard let size = Int(text), [512, 1024, 2048, 4096].contains(size) else {
-                    throw TgtadmError.invalidRequest
+                    throw TgtadmError.invalidRequest.because("block size \(text) is not 512, 1024, 2048 or 4096")
                 }
                 blockSize = size
             }
-            guard type == "null" || request.backingStore != nil else { throw TgtadmError.invalidRequest }
+            guard type == "null" || request.backingStore != nil else {
+                throw TgtadmError.invalidRequest.because("a \(type) logical unit needs a backing store")
+            }
             // --bsoflags: as in tgt, only "rdwr" takes them, and only sync and direct.
             var openFlags: FileOpenFlags = []
             if let text = request.bsOFlags {
-                guard let flags = FileOpenFlags(tgtString: text) else { throw TgtadmError.invalidRequest }
-                if !flags.isEmpty && !["rdwr", ""].contains(type) { throw TgtadmError.invalidRequest }
+                guard let flags = FileOpenFlags(tgtString: text) else {
+                    throw TgtadmError.invalidRequest.because("bsoflags \(text) is not sync, direct or sync:direct")
+                }
+                if !flags.isEmpty && !["rdwr", ""].contains(type) {
+                    throw TgtadmError.invalidRequest.because("only bstype rdwr takes bsoflags, not \(type)")
+                }
                 openFlags = flags
             }
             // --params (tgtadm itself refuses them here; tgt-admin sends them as an update right
@@ -230,7 +289,7 @@ final class AdminControl: @unchecked Sendable {
                 for step in parsed.steps {
                     switch step {
                     case .online(let online): onlineSteps.append(online)
-                    case .invalid: throw TgtadmError.invalidRequest
+                    case .invalid(let token): throw TgtadmError.invalidRequest.because(Self.invalidParameter(token))
                     case .unsupported: throw TgtadmError.unsupportedOperation
                     }
                 }
@@ -241,7 +300,8 @@ final class AdminControl: @unchecked Sendable {
                 try target.device.addLogicalUnit(lun, backstore: store, blockSize: blockSize, options: options)
             } catch let error as SCSITargetError {
                 try? store.close()
-                throw error.kind == .duplicateLUN ? TgtadmError.logicalUnitExists : TgtadmError.invalidRequest
+                if error.kind == .duplicateLUN { throw TgtadmError.logicalUnitExists }
+                throw TgtadmError.invalidRequest.because(error.description)
             }
             for online in onlineSteps { try? target.device.setLogicalUnitOnline(lun, online) }
             let object = StorageObjectConfiguration(
@@ -286,10 +346,10 @@ final class AdminControl: @unchecked Sendable {
                 return store
             }
             daemon.logger.info("cannot open backing store \(request.backingStore ?? "-"): \(error)")
-            throw TgtadmError.invalidRequest
+            throw TgtadmError.invalidRequest.because("\(error)")
         } catch {
             daemon.logger.info("cannot open backing store \(request.backingStore ?? "-"): \(error)")
-            throw TgtadmError.invalidRequest
+            throw TgtadmError.invalidRequest.because("\(error)")
         }
     }
 
@@ -311,7 +371,7 @@ final class AdminControl: @unchecked Sendable {
         if parsed.options != options {
             try device.updateLogicalUnit(lun, options: parsed.options)
         }
-        var answer: TgtadmError?
+        var answer: AdminResponse?
         for step in parsed.steps {
             switch step {
             case .online(let online):
@@ -319,20 +379,28 @@ final class AdminControl: @unchecked Sendable {
                     try device.setLogicalUnitOnline(lun, online)
                     answer = nil
                 } catch let error as SCSITargetError where error.kind == .removalPrevented {
-                    answer = .preventRemoval
+                    answer = .failure(.preventRemoval)
                 }
             case .invalid(let token):
                 daemon.logger.info("target \(target.tid) LUN \(lun): unknown parameter \(token)")
-                answer = .invalidRequest
+                answer = .failure(TgtadmError.invalidRequest.because(Self.invalidParameter(token)))
             case .unsupported(let token):
                 daemon.logger.info("target \(target.tid) LUN \(lun): parameter \(token) is not supported")
-                answer = .unsupportedOperation
+                answer = .failure(.unsupportedOperation)
             }
         }
         if let params = request.params { recordParameters(params, tid: target.tid, lun: lun) }
         daemon.logger.info("target \(target.tid) LUN \(lun) updated: \(request.params ?? "")")
-        if let answer { return .failure(answer) }
-        return .success()
+        return answer ?? .success()
+    }
+
+    /// Why tgtd's lu_config refuses a `--params` token (see `LogicalUnitParameters.Step.invalid`).
+    static func invalidParameter(_ token: String) -> String {
+        let key = token.prefix { $0 != "=" }
+        if ["bsoflags", "bsopts", "blocksize"].contains(key) { return "\(key) is set when the logical unit is created" }
+        if !token.contains("=") { return "parameter \(token) is not KEY=VALUE" }
+        if token.hasSuffix("=") { return "parameter \(key) has no value" }
+        return "unknown logical unit parameter \(key)"
     }
 
     /// The storage object recorded for a LUN tgtadm created from a path: the LUN owns it.
@@ -375,18 +443,18 @@ final class AdminControl: @unchecked Sendable {
         switch request.op {
         case .new:
             guard let user = request.user, !user.isEmpty, let password = request.password else {
-                throw TgtadmError.invalidRequest
+                throw TgtadmError.invalidRequest.because("a new account needs a user name and a password")
             }
             try daemon.model.addAccount(user: user, password: password)
             daemon.logger.info("account \(user) created")
         case .delete:
-            guard let user = request.user else { throw TgtadmError.invalidRequest }
+            guard let user = request.user else { throw TgtadmError.invalidRequest.because("\(request.op) needs a user name") }
             for tid in try daemon.model.removeAccount(user: user) { applyAuthentication(tid: tid) }
             daemon.logger.info("account \(user) deleted")
         case .show:
             return .success(AdminTextFormatter.accountList(daemon.model.accounts.map(\.user).reversed()))
         case .bind, .unbind:
-            guard let user = request.user else { throw TgtadmError.invalidRequest }
+            guard let user = request.user else { throw TgtadmError.invalidRequest.because("\(request.op) needs a user name") }
             // No tid: the account guards discovery sessions.
             let tid = request.tid.map(Int.init) ?? 0
             if tid != 0 { _ = try existingTarget(request) }
@@ -466,16 +534,32 @@ final class AdminControl: @unchecked Sendable {
             return .success(
                 AdminTextFormatter.portals(daemon.server.portals.map { (address: $0.host, port: $0.port, tpgt: tag) }))
         case .new, .delete:
-            guard let param = request.params, param.hasPrefix("portal="),
-                let portal = Portal(parsing: String(param.dropFirst("portal=".count)))
-            else { throw TgtadmError.invalidRequest }
+            let (host, port) = try AdminPortalParameter.parse(request.params)
+            let portal = Portal(host: host, port: port)
             if request.op == .new {
-                do { try daemon.server.addPortal(portal) } catch { throw TgtadmError.invalidRequest }
+                guard !daemon.server.portals.contains(portal) else {
+                    throw TgtadmError.invalidRequest.because("there is already a portal \(portal)")
+                }
+                do {
+                    try daemon.server.addPortal(portal)
+                } catch {
+                    throw TgtadmError.invalidRequest.because("cannot listen on \(portal): \(Self.socketError(error))")
+                }
                 let saved = PortalConfiguration(host: portal.host, port: portal.port)
                 if !daemon.model.portals.contains(saved) { daemon.model.portals.append(saved) }
             } else {
-                do { try daemon.server.removePortal(portal) } catch { throw TgtadmError.invalidRequest }
-                daemon.model.portals.removeAll { $0 == PortalConfiguration(host: portal.host, port: portal.port) }
+                // tgt refuses to delete a portal it does not have (one saved that could not be
+                // opened again is still deleted).
+                let saved = PortalConfiguration(host: portal.host, port: portal.port)
+                guard daemon.server.portals.contains(portal) || daemon.model.portals.contains(saved) else {
+                    throw TgtadmError.invalidRequest.because("there is no portal \(portal)")
+                }
+                do {
+                    try daemon.server.removePortal(portal)
+                } catch {
+                    throw TgtadmError.invalidRequest.because("cannot close portal \(portal): \(Self.socketError(error))")
+                }
+                daemon.model.portals.removeAll { $0 == saved }
             }
             return .success()
         default:
@@ -483,16 +567,56 @@ final class AdminControl: @unchecked Sendable {
         }
     }
 
+    /// An error of the socket layer in words.
+    static func socketError(_ error: Error) -> String {
+        if let error = error as? IOError { return String(cString: strerror(error.errnoCode)) }
+        return "\(error)"
+    }
+
     private func system(_ request: AdminRequest) -> AdminResponse {
         switch request.op {
         case .show:
-            return .success("System:\n    State: ready\n    debug: off\nLLDs:\n    iscsi: ready\nBacking stores:\n    rdwr (bsoflags sync:direct)\n    null\n    ram\nDevice types:\n    disk\n")
+            var system = SystemSnapshot()
+            system.debug = daemon.logger.logLevel <= .debug
+            system.drivers = [.init(name: "iscsi", state: "ready")]
+            // What `--bstype` opens (rdwr alone takes --bsoflags); ram is LIO's ramdisk.
+            system.backingStores = BackstoreFactory.supportedTypes.map { type in
+                .init(name: type, openFlags: type == "rdwr" ? "sync:direct" : nil)
+            }
+            // Disks, and the controller every target has as LUN 0.
+            system.deviceTypes = ["disk", "controller"]
+            system.discoveryIncomingUsers = daemon.model.discoveryIncomingUsers
+            system.discoveryOutgoingUser = daemon.model.discoveryOutgoingUser
+            return .success(AdminTextFormatter.system(system))
+        case .update:
+            return updateSystem(request)
         case .delete:
             // `tgtadm --op delete --mode system`: shut down as SIGTERM does.
             kill(getpid(), SIGTERM)
             return .success()
         default:
             return .failure(.unsupportedOperation)
+        }
+    }
+
+    /// `--op update --mode system --name N --value V`: tgtd knows debug (on, off) and its iSNS
+    /// settings. This daemon's log level is set when it starts and it has no iSNS client, so
+    /// those are "not supported"; other values and names are invalid, as in tgt.
+    private func updateSystem(_ request: AdminRequest) -> AdminResponse {
+        guard let name = request.name, let value = request.value else {
+            return .failure(TgtadmError.invalidRequest.because("update needs a name and a value"))
+        }
+        switch name {
+        case "debug":
+            // tgt compares prefixes: "onward" is on.
+            guard value.hasPrefix("on") || value.hasPrefix("off") else {
+                return .failure(TgtadmError.invalidRequest.because("debug is on or off, not \(value)"))
+            }
+            return .failure(.unsupportedOperation)
+        case "iSNS", "iSNSServerIP", "iSNSServerPort", "iSNSAccessControl":
+            return .failure(.unsupportedOperation)
+        default:
+            return .failure(TgtadmError.invalidRequest.because("unknown system parameter \(name)"))
         }
     }
 }

@@ -184,7 +184,9 @@ final class ControlServerTests: XCTestCase {
         defer { close(fd) }
         try UnixSocket.sendFrame(Array("{\"mode\":\"nonsense\"}".utf8), on: fd)
         let frame = try UnixSocket.receiveFrame(on: fd, limit: 1 << 20)
-        XCTAssertEqual(try AdminWire.decode(AdminResponse.self, from: frame), .failure(.invalidRequest))
+        XCTAssertEqual(
+            try AdminWire.decode(AdminResponse.self, from: frame),
+            AdminResponse(exitCode: 22, message: "invalid request: the request is not one this tgtd can read"))
     }
 
     func testRunDirectoryComesFromTheEnvironment() {

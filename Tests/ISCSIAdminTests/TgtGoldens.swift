@@ -196,6 +196,45 @@ enum TgtGoldens {
 
         """
 
+    /// `--op show --mode system` with alice and bob bound without --tid (bob outgoing). tgt's
+    /// quirks: the account heading is indented like its entries and followed by an empty line.
+    static let systemWithDiscoveryAccounts = """
+        System:
+            State: ready
+            debug: off
+        LLDs:
+            iscsi: ready
+            iser: error
+        Backing stores:
+            sheepdog
+            bsg
+            sg
+            null
+            ssc
+            smc (bsoflags sync:direct)
+            mmc (bsoflags sync:direct)
+            rdwr (bsoflags sync:direct)
+            aio
+        Device types:
+            disk
+            cd/dvd
+            osd
+            controller
+            changer
+            tape
+            passthrough
+            Account information:
+
+            alice
+            bob (outgoing)
+        iSNS:
+            iSNS=Off
+            iSNSServerIP=
+            iSNSServerPort=3205
+            iSNSAccessControl=Off
+
+        """
+
     /// `--op show --mode target --tid 2`: the target's parameters.
     static let targetParameters = """
         nop_interval=0
