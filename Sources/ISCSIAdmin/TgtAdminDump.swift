@@ -40,7 +40,7 @@ public enum TgtAdminDump {
             if !model.discoveryIncomingUsers.isEmpty || model.discoveryOutgoingUser != nil { text += "\n" }
         }
         let controllerTids = controllerTids(targets)
-        for var target in targets {
+        for target in targets {
             let configuration = model?.target(tid: target.tidNumber)
             var notes: [String] = []
             var extraLines: [UInt64: [String]] = [:]
