@@ -9,6 +9,7 @@ swift test -Xswiftc -warnings-as-errors
 bash scripts/integration.sh
 bash scripts/hostile-initiator.sh
 bash scripts/seeds-admin.sh
+bash scripts/config-matrix.sh
 bash scripts/tgtadm-bad-input.sh
 bash scripts/control-sockets.sh
 bash scripts/initiator.sh

@@ -14,7 +14,7 @@ extension DaemonConfiguration {
     // MARK: Accounts (tgt's accounts; LIO's TPG-wide credentials are the same objects)
 
     public mutating func addAccount(user: String, password: String) throws {
-        guard !user.isEmpty else { throw TgtadmError.invalidRequest }
+        guard !user.isEmpty else { throw TgtadmError.invalidRequest.because("an account needs a user name") }
         if account(user: user) != nil { throw TgtadmError.accountExists }
         accounts.append(AccountConfiguration(user: user, password: password))
     }
@@ -100,11 +100,10 @@ extension DaemonConfiguration {
     /// a change creates, re-passwords or rebinds accounts. An account bound elsewhere keeps its
     /// password: tgt's accounts are shared, and changing it would change other targets' logins.
     public mutating func updateTPGCredentials(tid: Int, _ change: CHAPCredentials) throws {
-        guard let index = targetIndex(tid: tid) else { throw TgtadmError.noTarget }
-        var wanted = tpgCredentials(of: targets[index])
+        guard tid == Self.discoveryTID || targetIndex(tid: tid) != nil else { throw TgtadmError.noTarget }
+        var (incoming, outgoing) = binding(tid: tid)
+        var wanted = credentials(incoming: incoming, outgoing: outgoing)
         wanted.merge(change)
-        var incoming = targets[index].incomingUsers
-        var outgoing = targets[index].outgoingUser
         if change.userID != nil || change.password != nil {
             let user = try credentialAccount(wanted.userID, wanted.password, tid: tid, what: "userid")
             if !incoming.isEmpty { incoming.removeFirst() }
@@ -116,8 +115,26 @@ extension DaemonConfiguration {
         if change.mutualUserID != nil || change.mutualPassword != nil {
             outgoing = try credentialAccount(wanted.mutualUserID, wanted.mutualPassword, tid: tid, what: "mutual_userid")
         }
-        targets[index].incomingUsers = incoming
-        targets[index].outgoingUser = outgoing
+        setBinding(tid: tid, incoming: incoming, outgoing: outgoing)
+    }
+
+    /// LIO's CHAP view of tgt's bindings to `tid` (0: discovery, LIO's discovery_auth).
+    public func tpgCredentials(tid: Int) -> CHAPCredentials {
+        let (incoming, outgoing) = binding(tid: tid)
+        return credentials(incoming: incoming, outgoing: outgoing)
+    }
+
+    private func credentials(incoming: [String], outgoing: String?) -> CHAPCredentials {
+        var credentials = CHAPCredentials()
+        if let user = incoming.first {
+            credentials.userID = user
+            credentials.password = account(user: user)?.password
+        }
+        if let user = outgoing {
+            credentials.mutualUserID = user
+            credentials.mutualPassword = account(user: user)?.password
+        }
+        return credentials
     }
 
     /// The account a pair of TPG credentials stands for (nil when both are cleared), created or

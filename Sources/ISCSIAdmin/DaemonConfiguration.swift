@@ -26,18 +26,7 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
     public func targetIndex(tid: Int) -> Int? { targets.firstIndex { $0.tid == tid } }
 
     /// LIO's TPG-wide CHAP of a target: its first incoming account and its outgoing one.
-    public func tpgCredentials(of target: TargetConfiguration) -> CHAPCredentials {
-        var credentials = CHAPCredentials()
-        if let user = target.incomingUsers.first {
-            credentials.userID = user
-            credentials.password = account(user: user)?.password
-        }
-        if let user = target.outgoingUser {
-            credentials.mutualUserID = user
-            credentials.mutualPassword = account(user: user)?.password
-        }
-        return credentials
-    }
+    public func tpgCredentials(of target: TargetConfiguration) -> CHAPCredentials { tpgCredentials(tid: target.tid) }
 }
 
 extension DaemonConfiguration {
@@ -120,6 +109,9 @@ public struct StorageObjectConfiguration: Codable, Equatable, Sendable {
     public var bsType: String?
     /// tgt's --bsoflags ("sync", "direct", "sync:direct").
     public var openFlags: String?
+    /// LIO's emulate_tpu/emulate_tpws: every LUN mapping it is thin provisioned (tgt's
+    /// thin_provisioning=1). nil is off.
+    public var thinProvisioning: Bool?
 
     public init(
         name: String, kind: Kind, path: String? = nil, size: UInt64? = nil, readOnly: Bool = false,

@@ -82,6 +82,7 @@ extension StorageObjectConfiguration {
         if readOnly { parts.append("readonly=1") }
         if let writeCache { parts.append("write_back=\(writeCache ? 1 : 0)") }
         if let serial { parts.append("wwn=\(serial)") }
+        if thinProvisioning == true { parts.append("emulate_tpu=1") }
         return parts.joined(separator: ",")
     }
 

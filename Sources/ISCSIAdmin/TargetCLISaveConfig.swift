@@ -140,6 +140,18 @@ public struct LIOSaveConfig: Codable, Equatable, Sendable {
     /// ACLs, more than one account, tgt's other LU parameters, tids, discovery CHAP.
     public init(_ configuration: DaemonConfiguration) {
         fabric_modules = []
+        let discovery = configuration.tpgCredentials(tid: 0)
+        if let user = discovery.userID, let password = discovery.password {
+            var module: [String: LIOScalar] = [
+                "name": .string("iscsi"), "discovery_enable_auth": .bool(true), "discovery_userid": .string(user),
+                "discovery_password": .string(password),
+            ]
+            if let user = discovery.mutualUserID, let password = discovery.mutualPassword {
+                module["discovery_mutual_userid"] = .string(user)
+                module["discovery_mutual_password"] = .string(password)
+            }
+            fabric_modules = [module]
+        }
         storage_objects = configuration.storageObjects.compactMap { object in
             guard let group = TargetCLITree.group(of: object) else { return nil }
             let mapping = configuration.mappings(of: object.name).first
@@ -162,7 +174,7 @@ public struct LIOSaveConfig: Codable, Equatable, Sendable {
                 ?? mapping.map { TgtAdminDump.defaultSCSISN(tid: $0.tid, lun: $0.lun.lun) }
             var attributes: [String: LIOScalar] = [:]
             if let mapping { attributes["block_size"] = .int(mapping.lun.blockSize) }
-            let thin = params["thin_provisioning"] == "1" ? 1 : 0
+            let thin = object.thinProvisioning == true || params["thin_provisioning"] == "1" ? 1 : 0
             attributes["emulate_tpu"] = .int(thin)
             attributes["emulate_tpws"] = .int(thin)
             if object.kind != .ramdisk { attributes["emulate_write_cache"] = .int(configuration.writeBack(of: object) ? 1 : 0) }
@@ -215,7 +227,6 @@ public struct LIOSaveConfig: Codable, Equatable, Sendable {
         func withoutPortals(_ config: LIOSaveConfig) -> LIOSaveConfig {
             var copy = config
             copy.swift_iscsi = nil
-            copy.fabric_modules = nil
             copy.targets = copy.targets?.map { target in
                 var target = target
                 target.tpgs = target.tpgs?.map { tpg in
@@ -258,8 +269,19 @@ public struct LIOSaveConfig: Codable, Equatable, Sendable {
         }
         var steps: [RestoreStep] = []
         var warnings: [String] = []
+        for module in fabric_modules ?? [] where module["name"] == .string("iscsi") && module["discovery_enable_auth"]?.flag == true {
+            func text(_ key: String) -> String? {
+                if case .string(let value)? = module[key], !value.isEmpty { return value }
+                return nil
+            }
+            steps.append(
+                RestoreStep(
+                    request: AdminRequest(
+                        mode: .tpg, op: .update, tid: 0, user: text("discovery_userid"), password: text("discovery_password"),
+                        mutualUser: text("discovery_mutual_userid"), mutualPassword: text("discovery_mutual_password"))))
+        }
         var known: [String: StorageObjectConfiguration.Kind] = [:]
-        var unitSettings: [String: (blockSize: Int?, thin: Bool)] = [:]
+        var blockSizes: [String: Int] = [:]
         for object in storage_objects ?? [] {
             let kind: StorageObjectConfiguration.Kind
             switch object.plugin {
@@ -286,7 +308,10 @@ public struct LIOSaveConfig: Codable, Equatable, Sendable {
                 if case .string(let text) = scalar { return Int(text) }
                 return nil
             }
-            unitSettings["/backstores/\(object.plugin)/\(object.name)"] = (blockSize, object.attributes?["emulate_tpu"]?.flag == true)
+            blockSizes["/backstores/\(object.plugin)/\(object.name)"] = blockSize
+            if object.attributes?["emulate_tpu"]?.flag == true || object.attributes?["emulate_tpws"]?.flag == true {
+                config.thinProvisioning = true
+            }
             steps.append(RestoreStep(request: config.creationRequest))
         }
         var portalsSeen = Set(existingPortals)
@@ -315,12 +340,8 @@ public struct LIOSaveConfig: Codable, Equatable, Sendable {
                     continue
                 }
                 let name = String(lun.storage_object.split(separator: "/").last ?? "")
-                let settings = unitSettings[lun.storage_object]
-                let blockSize = settings?.blockSize.flatMap { $0 == 512 ? nil : String($0) }
+                let blockSize = blockSizes[lun.storage_object].flatMap { $0 == 512 ? nil : String($0) }
                 step(AdminRequest(mode: .logicalUnit, op: .new, lun: number, blockSize: blockSize, storageObject: name))
-                if settings?.thin == true {
-                    step(AdminRequest(mode: .logicalUnit, op: .update, lun: number, params: "thin_provisioning=1"))
-                }
             }
             for acl in tpg.node_acls ?? [] {
                 step(

@@ -390,6 +390,21 @@ public final class TargetCLIShell {
 
     private func groups(_ tree: TargetCLITree, _ node: TargetCLINode) -> [String: [(String, String)]] {
         switch node {
+        case .storageObject:
+            guard let object = tree.storageObject(node) else { return [:] }
+            let mapping = tree.configuration.mappings(of: object.name).first
+            let thin = object.thinProvisioning == true || mapping?.lun.parameterValues["thin_provisioning"] == "1"
+            return [
+                "attribute": [
+                    ("block_size", String(mapping?.lun.blockSize ?? 512)),
+                    ("emulate_tpu", thin ? "1" : "0"), ("emulate_tpws", thin ? "1" : "0"),
+                    ("emulate_write_cache", tree.configuration.writeBack(of: object) ? "1" : "0"),
+                ]
+            ]
+        case .iscsi:
+            // LIO's discovery_auth is tgt's accounts bound without a target.
+            let auth = tree.configuration.tpgCredentials(tid: 0)
+            return ["discovery_auth": [("enable", auth.userID == nil ? "False" : "True")] + authValues(auth)]
         case .tpg(let wwn):
             guard let target = tree.target(wwn) else { return [:] }
             return [
@@ -452,6 +467,40 @@ public final class TargetCLIShell {
                 }
             }
             for request in requests { try send(request) }
+            for (key, value) in pairs { output("Parameter \(key) is now '\(value)'.\n") }
+        case (.storageObject(_, let name), "attribute"):
+            for (key, value) in pairs {
+                guard key == "emulate_tpu" || key == "emulate_tpws" else {
+                    throw TargetCLIError("attribute \(key) cannot be changed here (emulate_tpu and emulate_tpws can)")
+                }
+                guard value == "0" || value == "1" else { throw TargetCLIError("Invalid value for \(key): \(value)") }
+                try send(AdminRequest(mode: .storageObject, op: .update, name: key, value: value, storageObject: name))
+                output("Parameter \(key) is now '\(value)'.\n")
+            }
+        case (.iscsi, "discovery_auth"):
+            var request = AdminRequest(mode: .tpg, op: .update, tid: 0)
+            var enable: Bool?
+            for (key, value) in pairs {
+                switch key {
+                case "enable":
+                    guard let flag = Self.flag(value) else { throw TargetCLIError("Invalid value for enable: \(value)") }
+                    enable = flag
+                case "userid": request.user = value
+                case "password": request.password = value
+                case "mutual_userid": request.mutualUser = value
+                case "mutual_password": request.mutualPassword = value
+                default: throw TargetCLIError("Unknown discovery_auth parameter: \(key)")
+                }
+            }
+            if enable == false {
+                // Off: discovery takes no CHAP, so no account stays bound to it.
+                (request.user, request.password, request.mutualUser, request.mutualPassword) = ("", "", "", "")
+            } else if enable == true, request.user == nil, tree.configuration.discoveryIncomingUsers.isEmpty {
+                throw TargetCLIError("discovery_auth enable=1 needs a userid and password (discovery CHAP is on when they are set)")
+            }
+            if [request.user, request.password, request.mutualUser, request.mutualPassword].contains(where: { $0 != nil }) {
+                try send(request)
+            }
             for (key, value) in pairs { output("Parameter \(key) is now '\(value)'.\n") }
         case (.tpg(let wwn), "auth"), (.acl(let wwn, _), "auth"):
             var request = AdminRequest(mode: .tpg, op: .update, tid: try tid(tree, wwn))

@@ -63,6 +63,7 @@ extension AdminControl {
                 case "readonly": configuration.readOnly = try Self.required(flag, parts)
                 case "write_back": configuration.writeCache = try Self.required(flag, parts)
                 case "sparse": sparse = try Self.required(flag, parts)
+                case "emulate_tpu", "emulate_tpws": configuration.thinProvisioning = try Self.required(flag, parts)
                 case "wwn":
                     guard !parts[1].isEmpty, parts[1].utf8.count <= 36, parts[1].allSatisfy({ $0.isASCII && !$0.isWhitespace }) else {
                         throw Refusal("wwn \(parts[1]) must be 1 to 36 printable ASCII characters (it is the unit serial number)")
@@ -114,6 +115,8 @@ extension AdminControl {
             daemon.namedStores[name] = store
             daemon.logger.info("storage object \(name) created (\(kind.rawValue))")
             return .success()
+        case .update:
+            return try updateStorageObject(name, request)
         case .delete:
             guard let store = daemon.namedStores.removeValue(forKey: name) else {
                 throw Refusal("No storage object named \(name)")
@@ -132,6 +135,31 @@ extension AdminControl {
         default:
             throw TgtadmError.unsupportedOperation
         }
+    }
+
+    /// LIO's storage-object attributes that change a running unit: emulate_tpu and emulate_tpws
+    /// (both switch this target's one thin-provisioning setting), applied to every LUN mapping it.
+    private func updateStorageObject(_ name: String, _ request: AdminRequest) throws -> AdminResponse {
+        guard daemon.namedStores[name] != nil, let index = daemon.model.storageObjects.firstIndex(where: { $0.name == name }) else {
+            throw Refusal("No storage object named \(name)")
+        }
+        guard let attribute = request.name, let value = request.value else { throw Refusal("an update needs an attribute and a value") }
+        let parts = [attribute, value]
+        switch attribute {
+        case "emulate_tpu", "emulate_tpws":
+            let thin = try Self.required(value == "1" ? true : value == "0" ? false : nil, parts)
+            for (tid, lun) in daemon.model.mappings(of: name) {
+                guard let device = daemon.registry.target(tid: tid)?.device, var options = device.logicalUnitOptions(lun.lun) else {
+                    continue
+                }
+                options.thinProvisioning = thin
+                try device.updateLogicalUnit(lun.lun, options: options)
+            }
+            daemon.model.storageObjects[index].thinProvisioning = thin ? true : nil
+        default:
+            throw Refusal("storage object attribute \(attribute) cannot be changed here (emulate_tpu, emulate_tpws can)")
+        }
+        return .success()
     }
 
     private static func required(_ flag: Bool?, _ parts: [String]) throws -> Bool {
@@ -162,13 +190,16 @@ extension AdminControl {
         if used.contains(lun) { return .failure(.logicalUnitExists) }
         var blockSize = 512
         if let text = request.blockSize {
-            guard let size = Int(text), [512, 1024, 2048, 4096].contains(size) else { return .failure(.invalidRequest) }
+            guard let size = Int(text), [512, 1024, 2048, 4096].contains(size) else {
+                return .failure(TgtadmError.invalidRequest.because("block size \(text) is not 512, 1024, 2048 or 4096"))
+            }
             blockSize = size
         }
         var options = LogicalUnitOptions()
         options.readOnly = object.readOnly
         options.writeCache = object.writeCache
         options.serialNumber = object.serial
+        options.thinProvisioning = object.thinProvisioning ?? false
         do {
             try target.device.addLogicalUnit(lun, backstore: store, blockSize: blockSize, options: options)
         } catch {
@@ -214,8 +245,18 @@ extension AdminControl {
     }
 
     private func tpg(_ request: AdminRequest) throws -> AdminResponse {
-        let target = try target(of: request)
         guard request.op == .update else { throw TgtadmError.unsupportedOperation }
+        if request.tid == 0, request.name == nil {
+            // LIO's discovery_auth: the accounts bound to discovery sessions.
+            try daemon.model.updateTPGCredentials(
+                tid: 0,
+                CHAPCredentials(
+                    userID: request.user, password: request.password, mutualUserID: request.mutualUser,
+                    mutualPassword: request.mutualPassword))
+            applyAuthentication(tid: 0)
+            return .success()
+        }
+        let target = try target(of: request)
         if let name = request.name {
             guard let value = request.value, value == "0" || value == "1" else {
                 throw Refusal("\(name) takes 0 or 1")
