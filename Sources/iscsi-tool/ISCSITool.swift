@@ -3,12 +3,14 @@ import Foundation
 import ISCSIInitiator
 import NIOCore
 import NIOPosix
+import SystemSupport
 
 @main
 struct ISCSITool: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "iscsi-tool",
         abstract: "Talk to iSCSI targets (URLs: iscsi://[user[%password]@]host[:port]/IQN/LUN).",
+        version: ProductVersion.line("iscsi-tool"),
         subcommands: [Inquiry.self, Capacity.self, Discover.self, Copy.self, Perf.self])
 }
 

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import ISCSIAdmin
+import SystemSupport
 
 // tgtadm: parse tgt's command line, send the request to tgtd, print its answer.
 
@@ -18,7 +19,7 @@ do {
     case .help:
         finish(output: TgtadmCommandLine.helpText, exitCode: 0)
     case .version:
-        finish(output: TgtadmCommandLine.version + "\n", exitCode: 0)
+        finish(output: ProductVersion.line("tgtadm") + "\n", exitCode: 0)
     case .send(let request, let controlPort):
         let response = try ControlClient.send(request, controlPort: controlPort)
         finish(

@@ -6,6 +6,7 @@ import ISCSITarget
 import Logging
 import NIOCore
 import NIOPosix
+import SystemSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -50,7 +51,11 @@ struct TGTDCommand: ParsableCommand {
             valueName: "MD5,SHA1,SHA256,SHA3-256"))
     var chapAlgs: String?
 
+    @Flag(name: [.customShort("V"), .customLong("version")], help: "Print the version and exit.")
+    var version = false
+
     func validate() throws {
+        if version { throw CleanExit.message(ProductVersion.line("tgtd")) }
         _ = try driverOptions()
         if let chapAlgs, CHAPAlgorithm.parseNames(chapAlgs) == nil {
             throw ValidationError("bad --chap-algs '\(chapAlgs)': expected a list of MD5, SHA1, SHA256, SHA3-256")
