@@ -199,6 +199,7 @@ let package = Package(
         ),
         .testTarget(name: "OpenISCSIConfigTests", dependencies: ["OpenISCSIConfig", "SystemSupport"]),
         .testTarget(name: "SystemSupportTests", dependencies: ["SystemSupport"]),
+        .testTarget(name: "ISCSIToolTests", dependencies: ["iscsi-tool"]),
         .testTarget(
             name: "ISCSIBlockDeviceTests",
             dependencies: [
