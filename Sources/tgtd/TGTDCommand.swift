@@ -38,7 +38,9 @@ struct TGTDCommand: ParsableCommand {
     @Option(name: .customLong("state-dir"), help: "Directory for the saved configuration (and the --demo disk).")
     var stateDirectory = "/var/lib/swift-tgtd"
 
-    @Flag(name: .customLong("demo"), help: "Export a sparse 1 GiB file LUN from the state directory and print its URL.")
+    @Flag(
+        name: .customLong("demo"),
+        help: "Export a sparse 1 GiB file LUN (disk0.img in the state directory) and print its URL; the configuration is kept in tgtd-N-demo.json, apart from plain runs'.")
     var demo = false
 
     @Option(name: [.customShort("d"), .customLong("debug")], help: "Debug level (0 or 1).")
@@ -89,7 +91,8 @@ struct TGTDCommand: ParsableCommand {
         var configuration = options.configuration
         if let chapAlgs { configuration.chapAlgorithms = CHAPAlgorithm.parseNames(chapAlgs) ?? CHAPAlgorithm.allCases }
         let daemon = try TargetDaemon(
-            controlPort: controlPort, ioThreads: ioThreads, stateDirectory: stateDirectory, configuration: configuration,
+            controlPort: controlPort, ioThreads: ioThreads, stateDirectory: stateDirectory, demo: demo,
+            configuration: configuration,
             logger: logger)
         do {
             try daemon.restoreConfiguration()
