@@ -120,6 +120,7 @@ struct TGTDCommand: ParsableCommand {
             print(url)
             fflush(stdout)
         }
+        SystemdNotify.ready()
         daemon.runUntilSignalled()
     }
 }
