@@ -14,6 +14,22 @@ func finish(output: String = "", diagnostics: String = "", exitCode: Int32) -> N
     exit(exitCode)
 }
 
+/// Beside Debian's tgt, a tgtadm first on PATH may be ours while the daemon asked for is Debian's
+/// (Debian's tgt-admin runs `tgtadm` from PATH): say so when ours finds no tgtd and Debian's
+/// socket for that control port exists.
+func debianTgtdHint(_ error: ControlClientError) -> String {
+    guard error.exitCode == ENOTCONN else { return "" }
+    var controlPort = 0
+    if case .send(_, let port)? = try? TgtadmCommandLine.parse(Array(CommandLine.arguments.dropFirst())) {
+        controlPort = port
+    }
+    let debianSocket = "/var/run/tgtd/socket.\(controlPort)"
+    var st = stat()
+    guard stat(debianSocket, &st) == 0, st.st_mode & S_IFMT == S_IFSOCK else { return "" }
+    return "tgtadm: this is swift-iscsi's tgtadm (no swift-iscsi tgtd on control port \(controlPort)); "
+        + "Debian's tgtd listens on \(debianSocket): use /usr/sbin/tgtadm\n"
+}
+
 do {
     switch try TgtadmCommandLine.parse(Array(CommandLine.arguments.dropFirst())) {
     case .help:
@@ -29,7 +45,7 @@ do {
 } catch let error as TgtadmUsageError {
     finish(diagnostics: error.message, exitCode: error.exitCode)
 } catch let error as ControlClientError {
-    finish(diagnostics: "tgtadm: \(error.message)\n", exitCode: error.exitCode)
+    finish(diagnostics: "tgtadm: \(error.message)\n" + debianTgtdHint(error), exitCode: error.exitCode)
 } catch {
     finish(diagnostics: "tgtadm: \(error)\n", exitCode: 1)
 }
