@@ -6,8 +6,9 @@
 #
 # The examples use fixed ports, control ports and paths (/var/lib/swift-tgtd, /run/swift-tgtd,
 # /dev/shm, /srv, /etc/target), so the script runs in private network and mount namespaces
-# (unshare -mn, as root): a loopback of its own, tmpfs over /run/swift-tgtd and /dev/shm, and
-# throw-away overlays over /etc, /srv and /var/lib. Nothing outside is touched or seen.
+# (unshare -mn, as root): a loopback of its own, tmpfs over /run/swift-tgtd, /run/swift-iscsid,
+# /dev/shm and /tmp/iscsi-root, and throw-away overlays over /etc, /srv and /var/lib. Only the
+# loop device iscsid attaches (and detaches at the logout) is seen outside.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${README_EXAMPLES_INSIDE:-}" != 1 ]; then
@@ -15,11 +16,13 @@ if [ "${README_EXAMPLES_INSIDE:-}" != 1 ]; then
 fi
 . scripts/lib.sh
 WORK=$(mktemp -d /tmp/readme-examples.XXXXXX)
-PIDS=()
+PIDS=() CREATED_ROOT=0
 cleanup() {
+  stop_iscsid  # first, while the target still answers its logouts
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   umount /etc /srv /var/lib "$WORK/overlay" 2>/dev/null || true
+  if [ "$CREATED_ROOT" = 1 ]; then umount /tmp/iscsi-root 2>/dev/null || true; rmdir /tmp/iscsi-root || true; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -36,7 +39,10 @@ for dir in /etc /srv /var/lib; do
   mkdir -p "$WORK/overlay/$name.up" "$WORK/overlay/$name.work"
   mount -t overlay overlay -o "lowerdir=$dir,upperdir=$WORK/overlay/$name.up,workdir=$WORK/overlay/$name.work" "$dir"
 done
-unset TGTD_RUN_DIR ISCSI_ROOT ISCSID_RUN_DIR
+unset TGTD_RUN_DIR ISCSI_ROOT
+export ISCSID_RUN_DIR=/run/swift-iscsid  # iscsid's default, set for stop_iscsid
+mkdir -p /run/swift-iscsid
+mount -t tmpfs tmpfs /run/swift-iscsid
 
 mkdir -p "$WORK/bin"
 for tool in tgtd tgtadm tgt-admin targetcli iscsid iscsiadm iscsi-tool; do
@@ -73,8 +79,10 @@ run_block() {
       [[ $command =~ portal=127\.0\.0\.1:([0-9]+) ]] && wait_port "${BASH_REMATCH[1]}"
       continue
     fi
-    out=$(eval "$command" 2>&1 </dev/null) || status=$?
-    [ -z "$out" ] || sed 's/^/    /' <<<"$out"
+    # In this shell (an `export` must last), output to a file.
+    eval "$command" >"$WORK/command.out" 2>&1 </dev/null || status=$?
+    out=$(cat "$WORK/command.out")
+    [ -z "$out" ] || sed 's/^/    /' <<<"$out" | tee -a "$WORK/block.log"
     [ $status = 0 ] || fail "README (\"$1\"): exit $status: $command"
     if [[ $command == "targetcli /iscsi create"* ]]; then
       IQN=$(sed -n 's/^Created target \(.*\)\.$/\1/p' <<<"$out")
@@ -156,6 +164,19 @@ if iscsi-ls -s 'iscsi://christina%wrongsecret1@127.0.0.1:3265' >/dev/null 2>&1; 
   fail "a wrong CHAP secret logged in"
 fi
 echo "ok  one-way and mutual CHAP logins; a wrong secret is refused"
+
+echo "== The initiator: iscsiadm, iscsid (against the target and account above)"
+in_readme "(IQN is \`iqn.2026-11.test:disk1\`)"
+IQN=iqn.2026-11.test:disk1
+[ -d /tmp/iscsi-root ] || { mkdir /tmp/iscsi-root; CREATED_ROOT=1; }
+mount -t tmpfs tmpfs /tmp/iscsi-root
+run_block "## The initiator: iscsiadm, iscsid, iscsi-tool"
+[ "$ISCSI_ROOT" = /tmp/iscsi-root ] || fail "the block's export did not take"
+grep -q "Attached scsi disk loop[0-9]*[[:space:]]*State: running" "$WORK/block.log" || fail "no disk attached"
+[ -z "$(iscsiadm -m session 2>/dev/null)" ] || fail "a session is left after the logout"
+stop_iscsid
+unset ISCSI_ROOT
+echo "ok  discovery, CHAP login, block device, mkfs, rescan, logout"
 stop_daemons
 
 echo "== LIO's targetcli"
