@@ -77,7 +77,7 @@ let package = Package(
         .executableTarget(
             name: "tgtd",
             dependencies: [
-                "ISCSITarget", "ISCSIAdmin", "Backstore", "SCSITarget",
+                "ISCSITarget", "ISCSIAdmin", "Backstore", "SCSITarget", "SystemSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -85,15 +85,15 @@ let package = Package(
         ),
         .executableTarget(
             name: "tgtadm",
-            dependencies: ["ISCSIAdmin"]
+            dependencies: ["ISCSIAdmin", "SystemSupport"]
         ),
         .executableTarget(
             name: "tgt-admin",
-            dependencies: ["ISCSIAdmin"]
+            dependencies: ["ISCSIAdmin", "SystemSupport"]
         ),
         .executableTarget(
             name: "targetcli",
-            dependencies: ["ISCSIAdmin"]
+            dependencies: ["ISCSIAdmin", "SystemSupport"]
         ),
         .target(
             name: "ISCSIInitiator",
@@ -131,12 +131,12 @@ let package = Package(
         ),
         .executableTarget(
             name: "iscsiadm",
-            dependencies: ["OpenISCSIConfig"]
+            dependencies: ["OpenISCSIConfig", "SystemSupport"]
         ),
         .executableTarget(
             name: "iscsid",
             dependencies: [
-                "OpenISCSIConfig", "ISCSIInitiator", "ISCSIProtocol", "ISCSIBlockDevice",
+                "OpenISCSIConfig", "ISCSIInitiator", "ISCSIProtocol", "ISCSIBlockDevice", "SystemSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -144,7 +144,7 @@ let package = Package(
         .executableTarget(
             name: "iscsi-tool",
             dependencies: [
-                "ISCSIInitiator",
+                "ISCSIInitiator", "SystemSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -199,6 +199,7 @@ let package = Package(
         ),
         .testTarget(name: "OpenISCSIConfigTests", dependencies: ["OpenISCSIConfig", "SystemSupport"]),
         .testTarget(name: "SystemSupportTests", dependencies: ["SystemSupport"]),
+        .testTarget(name: "ISCSIToolTests", dependencies: ["iscsi-tool"]),
         .testTarget(
             name: "ISCSIBlockDeviceTests",
             dependencies: [

@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build -c release -Xswiftc -warnings-as-errors
 swift test -Xswiftc -warnings-as-errors
+bash scripts/install-check.sh
+bash scripts/readme-examples.sh
 bash scripts/integration.sh
 bash scripts/hostile-initiator.sh
 bash scripts/seeds-admin.sh

@@ -1,4 +1,5 @@
 import Foundation
+import SystemSupport
 
 /// iscsiadm's behaviour: record operations on the store itself, everything that needs the
 /// network through iscsid (`send`). Output goes to `out`/`err`; `run` returns the exit status.
@@ -33,7 +34,7 @@ public final class Iscsiadm {
             return fail(ISCSIError(.invalid, "\(error)"))
         }
         if line.version {
-            out("iscsiadm version \(RecordSchema.version)")
+            out(ProductVersion.line("iscsiadm"))
             return 0
         }
         if line.help {

@@ -3,12 +3,14 @@ import Foundation
 import ISCSIInitiator
 import NIOCore
 import NIOPosix
+import SystemSupport
 
 @main
 struct ISCSITool: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "iscsi-tool",
         abstract: "Talk to iSCSI targets (URLs: iscsi://[user[%password]@]host[:port]/IQN/LUN).",
+        version: ProductVersion.line("iscsi-tool"),
         subcommands: [Inquiry.self, Capacity.self, Discover.self, Copy.self, Perf.self])
 }
 
@@ -77,6 +79,11 @@ func parseLUNURL(_ text: String) throws -> (ISCSIURL, UInt64) {
 func fail(_ error: Error) -> Never {
     FileHandle.standardError.write("iscsi-tool: \(describe(error))\n".data(using: .utf8)!)
     exit(1)
+}
+
+/// Says on a terminal (stderr) what a long operation is doing, so a wait is not silent.
+func note(_ text: String) {
+    if isatty(STDERR_FILENO) != 0 { FileHandle.standardError.write(Data("iscsi-tool: \(text)\n".utf8)) }
 }
 
 /// One line for an error.
@@ -150,6 +157,7 @@ struct Discover: AsyncParsableCommand {
             let url = try ISCSIURL(parsing: url)
             var c = connection.configuration()
             if let user = url.user { c.chap = .init(name: user, secret: url.password ?? "") }
+            note("discovering targets at \(url.host):\(url.port) ...")
             for target in try await ISCSIDiscovery.sendTargets(host: url.host, port: url.port, configuration: c) {
                 print("Target: \(target.name)")
                 for address in target.addresses { print("Portal: \(address)") }
@@ -202,7 +210,7 @@ struct Copy: AsyncParsableCommand {
             defer { close(fd) }
             let totalBlocks = total / UInt64(blockSize)
             let chunk = UInt64(max(1, chunkBlocks))
-            let progress = Progress(total: total)
+            let progress = CopyProgress(total: total)
             let next = Counter()
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<max(1, m) {
@@ -239,12 +247,13 @@ struct Copy: AsyncParsableCommand {
                 } catch {
                     // The copy has failed: end the session, so the commands still out fail now
                     // instead of each running its own course of resends.
+                    progress.abandon()
                     session.close()
                     throw error
                 }
             }
             if toLUN { try await session.synchronizeCache(lun: lun) }
-            progress.finish()
+            progress.finish(verb: "copied")
             try? await session.logout()
         }
     }
@@ -258,46 +267,6 @@ final class Counter: @unchecked Sendable {
         defer { lock.unlock() }
         value += 1
         return value - 1
-    }
-}
-
-/// A progress bar on stderr when it is a terminal.
-final class Progress: @unchecked Sendable {
-    private let lock = NSLock()
-    private let total: UInt64
-    private var done: UInt64 = 0
-    private var lastDraw = Date.distantPast
-    private let start = Date()
-    private let enabled = isatty(STDERR_FILENO) != 0
-
-    init(total: UInt64) { self.total = total }
-
-    func add(_ bytes: UInt64) {
-        lock.lock()
-        defer { lock.unlock() }
-        done += bytes
-        if enabled, Date().timeIntervalSince(lastDraw) > 0.1 {
-            lastDraw = Date()
-            draw()
-        }
-    }
-
-    private func draw() {
-        let fraction = total == 0 ? 1 : Double(done) / Double(total)
-        let width = 40
-        let filled = Int(fraction * Double(width))
-        let rate = Double(done) / max(Date().timeIntervalSince(start), 0.001) / 1_048_576
-        let bar = String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)
-        FileHandle.standardError.write(String(format: "\r[%@] %3d%% %.1f MB/s", bar, Int(fraction * 100), rate).data(using: .utf8)!)
-    }
-
-    func finish() {
-        lock.lock()
-        defer { lock.unlock() }
-        if enabled {
-            draw()
-            FileHandle.standardError.write("\n".data(using: .utf8)!)
-        }
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import OpenISCSIConfig
+import SystemSupport
 
 /// iscsid's command line, with open-iscsi's flags and short forms (`iscsid --help`).
 struct DaemonOptions {
@@ -83,7 +84,7 @@ struct DaemonOptions {
         for (flag, value) in flags {
             switch flag {
             case "h": return .exit(status: 0, stdout: usage, stderr: nil)
-            case "v": return .exit(status: 0, stdout: "iscsid version \(RecordSchema.version)\n", stderr: nil)
+            case "v": return .exit(status: 0, stdout: ProductVersion.line("iscsid") + "\n", stderr: nil)
             case "f": options.foreground = true
             case "n": options.writePIDFile = false
             case "p": options.pidFile = value

@@ -4,6 +4,7 @@
     import Darwin
 #endif
 import ISCSIAdmin
+import SystemSupport
 
 // targetcli: LIO's object tree and commands over tgtd's control socket.
 //   targetcli [-C N] [PATH] COMMAND [ARGS...]   one command
@@ -11,6 +12,7 @@ import ISCSIAdmin
 
 let usage = """
     Usage: targetcli [-C|--control-port N] [PATH] [COMMAND [ARGS...]]
+           targetcli --version | --help
     Without a command, reads commands from the terminal (prompt) or from stdin.
 
     """
@@ -38,7 +40,7 @@ while index < arguments.count {
         fputs(usage, stdout)
         exit(0)
     } else if argument == "--version" || argument == "-v" {
-        print("targetcli version swift-iscsi")
+        print(ProductVersion.line("targetcli"))
         exit(0)
     } else {
         break
@@ -67,7 +69,17 @@ func quoted(_ word: String) -> String {
     return word
 }
 
+/// `version` (at any path) prints the product's version line; the shell's own command is
+/// answered here so that every executable reads the version from one place.
+func isVersionCommand(_ words: [String]) -> Bool {
+    words.last == "version" && (words.count == 1 || (words.count == 2 && words[0].hasPrefix("/")))
+}
+
 if !arguments.isEmpty {
+    if isVersionCommand(arguments) {
+        print(ProductVersion.line("targetcli"))
+        exit(0)
+    }
     do {
         try shell.execute(arguments.map(quoted).joined(separator: " "))
         exit(0)
@@ -90,6 +102,10 @@ while true {
     guard let line = readLine(strippingNewline: true) else {
         if interactive { fputs("\n", stdout) }
         break
+    }
+    if isVersionCommand(line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)) {
+        print(ProductVersion.line("targetcli"))
+        continue
     }
     do {
         if try !shell.execute(line) { break }

@@ -6,6 +6,7 @@ import ISCSITarget
 import Logging
 import NIOCore
 import NIOPosix
+import SystemSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -37,7 +38,9 @@ struct TGTDCommand: ParsableCommand {
     @Option(name: .customLong("state-dir"), help: "Directory for the saved configuration (and the --demo disk).")
     var stateDirectory = "/var/lib/swift-tgtd"
 
-    @Flag(name: .customLong("demo"), help: "Export a sparse 1 GiB file LUN from the state directory and print its URL.")
+    @Flag(
+        name: .customLong("demo"),
+        help: "Export a sparse 1 GiB file LUN (disk0.img in the state directory) and print its URL; the configuration is kept in tgtd-N-demo.json, apart from plain runs'.")
     var demo = false
 
     @Option(name: [.customShort("d"), .customLong("debug")], help: "Debug level (0 or 1).")
@@ -50,7 +53,11 @@ struct TGTDCommand: ParsableCommand {
             valueName: "MD5,SHA1,SHA256,SHA3-256"))
     var chapAlgs: String?
 
+    @Flag(name: [.customShort("V"), .customLong("version")], help: "Print the version and exit.")
+    var version = false
+
     func validate() throws {
+        if version { throw CleanExit.message(ProductVersion.line("tgtd")) }
         _ = try driverOptions()
         if let chapAlgs, CHAPAlgorithm.parseNames(chapAlgs) == nil {
             throw ValidationError("bad --chap-algs '\(chapAlgs)': expected a list of MD5, SHA1, SHA256, SHA3-256")
@@ -84,7 +91,8 @@ struct TGTDCommand: ParsableCommand {
         var configuration = options.configuration
         if let chapAlgs { configuration.chapAlgorithms = CHAPAlgorithm.parseNames(chapAlgs) ?? CHAPAlgorithm.allCases }
         let daemon = try TargetDaemon(
-            controlPort: controlPort, ioThreads: ioThreads, stateDirectory: stateDirectory, configuration: configuration,
+            controlPort: controlPort, ioThreads: ioThreads, stateDirectory: stateDirectory, demo: demo,
+            configuration: configuration,
             logger: logger)
         do {
             try daemon.restoreConfiguration()
@@ -112,6 +120,7 @@ struct TGTDCommand: ParsableCommand {
             print(url)
             fflush(stdout)
         }
+        SystemdNotify.ready()
         daemon.runUntilSignalled()
     }
 }

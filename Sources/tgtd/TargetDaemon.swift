@@ -28,8 +28,11 @@ final class TargetDaemon: @unchecked Sendable {
     private var control: AdminControl!
     private(set) var persistence: ConfigurationPersistence!
 
+    /// - Parameter demo: the `--demo` daemon keeps its configuration in a state file of its own
+    ///   (`tgtd-N-demo.json`), so the demo target, and whatever is changed beside it, comes back
+    ///   only in later `--demo` runs and never in a plain `tgtd` on the same control port.
     init(
-        controlPort: Int, ioThreads: Int, stateDirectory: String,
+        controlPort: Int, ioThreads: Int, stateDirectory: String, demo: Bool = false,
         configuration: TargetServerConfiguration = TargetServerConfiguration(), logger: Logger
     ) throws {
         self.controlPort = controlPort
@@ -41,8 +44,12 @@ final class TargetDaemon: @unchecked Sendable {
         server = TargetServer(
             registry: registry, configuration: configuration, group: group, logger: logger)
         persistence = ConfigurationPersistence(
-            daemon: self, directory: stateDirectory, fileName: "tgtd-\(controlPort).json")
+            daemon: self, directory: stateDirectory, fileName: Self.stateFileName(controlPort: controlPort, demo: demo))
         control = AdminControl(daemon: self)
+    }
+
+    static func stateFileName(controlPort: Int, demo: Bool) -> String {
+        demo ? "tgtd-\(controlPort)-demo.json" : "tgtd-\(controlPort).json"
     }
 
     /// Rebuilds the saved configuration (see ConfigurationPersistence).
