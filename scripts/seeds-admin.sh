@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 WORK=$(mktemp -d /tmp/iscsi-seeds.XXXXXX)
 export TGTD_RUN_DIR=$WORK/run
+# targetcli saves on exit as LIO's does; here into the scratch directory, not /etc/target.
+export TARGETCLI_SAVEFILE=$WORK/saved-on-exit.json HOME=$WORK
 mkdir -p "$TGTD_RUN_DIR" "$WORK/bin"
 PIDS=() LOOP=
 cleanup() {
@@ -129,6 +131,8 @@ IQN=$(echo "$out" | sed -n 's/^Created target \(iqn\.[^ ]*\)\.$/\1/p')
 CLIENT=$IQN:xsk
 printf 'cd /iscsi/%s/tpg1/luns\ncreate /backstores/%s/disk0\ncd /iscsi/%s/tpg1/acls/\ncreate %s\n' \
   "$IQN" "$store" "$IQN" "$CLIENT" | targetcli
+grep -q "$CLIENT" "$WORK/saved-on-exit.json" || fail "the interactive session did not save on exit"
+echo "  saved on exit: $TARGETCLI_SAVEFILE"
 targetcli ls | tee "$WORK/ls.txt"
 grep -q "o- disk0" "$WORK/ls.txt" || fail "targetcli ls lacks the backstore"
 grep -q "o- $CLIENT" "$WORK/ls.txt" || fail "targetcli ls lacks the ACL"

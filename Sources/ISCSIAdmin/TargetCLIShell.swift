@@ -1,3 +1,5 @@
+import SystemSupport
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -13,6 +15,9 @@ public final class TargetCLIShell {
     public private(set) var current: TargetCLINode = .root
     /// Where saveconfig/restoreconfig read and write without a file argument.
     public var defaultSaveFile = "/etc/target/saveconfig.json"
+    /// `get/set global`; saved to `preferencesPath` when set.
+    public var preferences = TargetCLIPreferences()
+    public var preferencesPath: String?
     /// For generated IQNs: host name, machine and 12 hex digits.
     public var hostName: () -> String = TargetCLIShell.systemHostName
     public var machine: () -> String = TargetCLIShell.systemMachine
@@ -162,7 +167,8 @@ public final class TargetCLIShell {
             }
             output(tree.render(target, depth: depth, width: Self.terminalWidth()))
         case "help":
-            output(Self.help(for: node))
+            let args = try Self.bind(arguments, to: ["topic"], command: command)
+            output(try TargetCLIHelp.text(for: node, topic: args["topic"]))
         case "info": try info(tree, node, arguments)
         case "get": try get(tree, node, arguments)
         case "set": try set(tree, node, arguments)
@@ -186,17 +192,32 @@ public final class TargetCLIShell {
         case "refresh", "status":
             break
         case "version":
-            output("targetcli version swift-iscsi\n")
+            output(ProductVersion.line("targetcli") + "\n")
         default:
             throw TargetCLIError("Command not found \(command)")
         }
         return true
     }
 
+    /// The end of an interactive session (or one fed on stdin): with auto_save_on_exit, root's
+    /// configuration goes to the default save file, as LIO's targetcli does.
+    public func endSession(isRoot: Bool) throws {
+        guard preferences.autoSaveOnExit, isRoot else { return }
+        output("Global pref auto_save_on_exit=true\n")
+        try execute("saveconfig")
+    }
+
     static let commands: Set<String> = [
         "exit", "quit", "cd", "pwd", "ls", "help", "info", "get", "set", "create", "delete", "saveconfig",
         "restoreconfig", "clearconfig", "refresh", "status", "version",
     ]
+
+    /// Every node ACL sees every LUN of its target here (LIO's default, add_mapped_luns=true).
+    static func refuseUnmappedACLs(_ args: [String: String]) throws {
+        if try flagArgument(args, "add_mapped_luns") == false {
+            throw TargetCLIError("add_mapped_luns=false is not supported: every ACL maps every LUN of its target")
+        }
+    }
 
     /// A boolean keyword argument; nil when absent, an error when it is not a boolean.
     static func flagArgument(_ args: [String: String], _ key: String) throws -> Bool? {
@@ -283,6 +304,7 @@ public final class TargetCLIShell {
             throw TargetCLIError("Only one TPG (tpg1) per target is supported")
         case .luns(let wwn):
             let args = try Self.bind(arguments, to: ["storage_object", "lun", "add_mapped_luns"], command: "create")
+            try Self.refuseUnmappedACLs(args)
             guard let objectPath = args["storage_object"] else { throw TargetCLIError("Missing required parameter storage_object") }
             let object = try tree.resolve(objectPath.hasPrefix("/") ? objectPath : "/backstores/" + objectPath, from: .root)
             guard case .storageObject(_, let name) = object else { throw TargetCLIError("Invalid storage object \(objectPath).") }
@@ -302,6 +324,7 @@ public final class TargetCLIShell {
             }
         case .acls(let wwn):
             let args = try Self.bind(arguments, to: ["wwn", "add_mapped_luns"], command: "create")
+            try Self.refuseUnmappedACLs(args)
             guard let name = args["wwn"] else { throw TargetCLIError("Missing required parameter wwn") }
             guard (try? ISCSINameCheck.validate(name)) != nil else { throw TargetCLIError("WWN not valid as: iqn, naa, eui") }
             try send(AdminRequest(mode: .nodeACL, op: .new, tid: try tid(tree, wwn), initiatorName: name))
@@ -343,6 +366,7 @@ public final class TargetCLIShell {
             guard let name = args["name"],
                 tree.children(of: node).contains(.storageObject(group: group, name: name))
             else { throw TargetCLIError("No storage object named \(args["name"] ?? "").") }
+            _ = try Self.flagArgument(args, "save")  // the backing file is kept either way
             try send(AdminRequest(mode: .storageObject, op: .delete, storageObject: name))
             output("Deleted storage object \(name).\n")
         case .iscsi:
@@ -389,6 +413,12 @@ public final class TargetCLIShell {
     }
 
     private func groups(_ tree: TargetCLITree, _ node: TargetCLINode) -> [String: [(String, String)]] {
+        var groups = nodeGroups(tree, node)
+        groups["global"] = preferences.values
+        return groups
+    }
+
+    private func nodeGroups(_ tree: TargetCLITree, _ node: TargetCLINode) -> [String: [(String, String)]] {
         switch node {
         case .storageObject:
             guard let object = tree.storageObject(node) else { return [:] }
@@ -452,6 +482,11 @@ public final class TargetCLIShell {
         guard !pairs.isEmpty else { throw TargetCLIError("Missing parameters for group \(group)") }
         let authKeys = ["userid", "password", "mutual_userid", "mutual_password"]
         switch (node, group) {
+        case (_, "global"):
+            for (key, value) in pairs { try preferences.set(key, value) }
+            guard let preferencesPath else { throw TargetCLIError("Cannot save preferences: HOME is not set") }
+            try preferences.save(to: preferencesPath)
+            for (key, value) in pairs { output("Parameter \(key) is now '\(value)'.\n") }
         case (.tpg(let wwn), "attribute"):
             let tid = try tid(tree, wwn)
             var requests: [AdminRequest] = []
@@ -661,15 +696,6 @@ public final class TargetCLIShell {
         return withUnsafeBytes(of: &info.machine) { raw in
             String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
         }
-    }
-
-    static func help(for node: TargetCLINode) -> String {
-        var commands = ["cd", "exit", "get", "help", "info", "ls", "pwd", "restoreconfig", "saveconfig", "clearconfig", "set"]
-        switch node {
-        case .backstoreGroup, .iscsi, .luns, .acls, .portals: commands += ["create", "delete"]
-        default: break
-        }
-        return "AVAILABLE COMMANDS\n==================\n" + commands.sorted().map { "- \($0)" }.joined(separator: "\n") + "\n"
     }
 }
 

@@ -11,9 +11,15 @@ import SystemSupport
 //   targetcli [-C N]                             interactive shell (or commands from stdin)
 
 let usage = """
-    Usage: targetcli [-C|--control-port N] [PATH] [COMMAND [ARGS...]]
-           targetcli --version | --help
-    Without a command, reads commands from the terminal (prompt) or from stdin.
+    Usage: targetcli [-C|--control-port N] [--version|--help|[PATH] COMMAND [ARGS...]]
+      -C, --control-port N   the tgtd started with -C N (default 0)
+      --version, -v          print the version
+      --help, -h             print this text
+      [PATH] COMMAND ARGS    run one shell command and exit ("targetcli /iscsi help" lists commands)
+      <nothing>              the configuration shell: a prompt on a terminal, else commands from stdin
+    Without a file, saveconfig and restoreconfig use /etc/target/saveconfig.json (or $TARGETCLI_SAVEFILE);
+    a shell session saves there on exit as root unless `set global auto_save_on_exit=false`.
+    See targetcli(8).
 
     """
 
@@ -60,6 +66,11 @@ let shell = TargetCLIShell(
         fflush(stdout)
     })
 
+shell.preferencesPath = TargetCLIPreferences.defaultPath
+shell.preferences = TargetCLIPreferences.load(from: shell.preferencesPath)
+// Where saveconfig, restoreconfig and the save on exit go without a file (LIO's /etc/target/saveconfig.json).
+if let file = getenv("TARGETCLI_SAVEFILE"), file.pointee != 0 { shell.defaultSaveFile = String(cString: file) }
+
 /// Quotes arguments that need it, so the one-shot line re-tokenizes to the same words.
 func quoted(_ word: String) -> String {
     if word.isEmpty { return "''" }
@@ -69,17 +80,7 @@ func quoted(_ word: String) -> String {
     return word
 }
 
-/// `version` (at any path) prints the product's version line; the shell's own command is
-/// answered here so that every executable reads the version from one place.
-func isVersionCommand(_ words: [String]) -> Bool {
-    words.last == "version" && (words.count == 1 || (words.count == 2 && words[0].hasPrefix("/")))
-}
-
 if !arguments.isEmpty {
-    if isVersionCommand(arguments) {
-        print(ProductVersion.line("targetcli"))
-        exit(0)
-    }
     do {
         try shell.execute(arguments.map(quoted).joined(separator: " "))
         exit(0)
@@ -103,10 +104,6 @@ while true {
         if interactive { fputs("\n", stdout) }
         break
     }
-    if isVersionCommand(line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)) {
-        print(ProductVersion.line("targetcli"))
-        continue
-    }
     do {
         if try !shell.execute(line) { break }
     } catch let error as TargetCLIError {
@@ -116,5 +113,14 @@ while true {
         fputs("\(error)\n", stderr)
         failed = true
     }
+}
+do {
+    try shell.endSession(isRoot: geteuid() == 0)
+} catch let error as TargetCLIError {
+    fputs("\(error.message)\n", stderr)
+    failed = true
+} catch {
+    fputs("\(error)\n", stderr)
+    failed = true
 }
 exit(interactive || !failed ? 0 : 1)
