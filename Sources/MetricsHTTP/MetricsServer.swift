@@ -40,7 +40,10 @@ public struct MetricsAddress: Sendable, Equatable, CustomStringConvertible {
         return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
     }
 
-    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    public var description: String { "\(Self.display(host)):\(port)" }
+
+    /// An IPv6 address in brackets.
+    public static func display(_ host: String) -> String { host.contains(":") ? "[\(host)]" : host }
 }
 
 public struct MetricsError: Error, CustomStringConvertible {
