@@ -1,4 +1,5 @@
 import ISCSIProtocol
+import ISCSITarget
 import ISCSITestSupport
 import NIOCore
 import NIOPosix
@@ -60,11 +61,63 @@ final class StatisticsTests: XCTestCase {
         XCTAssertEqual(afterPing.digestErrors, 0)
         XCTAssertEqual(afterPing.timeoutErrors, 0)
 
+        // The target counted the same: the two ends agree byte for byte, and its LU saw ten
+        // 4 KiB reads and one 4 KiB write.
+        let connection = try XCTUnwrap(fixture.server.statistics.connections.first)
+        typealias C = ConnectionStatistics.Slot
+        XCTAssertEqual(connection.counters.load(C.bytesReceived), afterPing.txdataOctets)
+        XCTAssertEqual(connection.counters.load(C.bytesSent), afterPing.rxdataOctets)
+        XCTAssertEqual(connection.counters.load(C.scsiCommands), afterPing.scsicmdPDUs)
+        XCTAssertEqual(connection.counters.load(C.dataIn), afterPing.datainPDUs)
+        XCTAssertEqual(connection.counters.load(C.scsiResponses), afterPing.scsirspPDUs)
+        XCTAssertEqual(connection.counters.load(C.digestErrors), 0)
+        let units = fixture.server.statistics.unitTotals
+        let unit = try XCTUnwrap(units.first { $0.0.lun == 1 }?.1)
+        typealias U = LogicalUnitStatistics.Slot
+        XCTAssertEqual(unit[U.readDoneCommands], 10)
+        XCTAssertEqual(unit[U.readDoneBytes], 40960)
+        XCTAssertEqual(unit[U.readSubmittedBytes], 40960)
+        XCTAssertEqual(unit[U.writeDoneCommands], 1)
+        XCTAssertEqual(unit[U.writeDoneBytes], 4096)
+        XCTAssertEqual(unit[U.errors], 1)  // the unit attention
+        XCTAssertEqual(unit[U.submitted], unit[U.done])
+        let bucketTotal = unit[U.readBuckets..<(U.readBuckets + LatencyBuckets.bounds.count + 1)].reduce(0, +)
+        XCTAssertEqual(bucketTotal, 10)
+        XCTAssertGreaterThan(unit[U.readLatencyNanoseconds], 0)
+        XCTAssertEqual(fixture.server.statistics.logins["normal"], 1)
+
         try await session.logout()
         let afterLogout = await session.statistics()
         XCTAssertEqual(afterLogout.logoutPDUs, 1)
         XCTAssertEqual(afterLogout.logoutrspPDUs, 1)
         XCTAssertEqual(afterLogout.dictionary["scsicmd_pdus"], 12)
         XCTAssertEqual(afterLogout.snmp.map(\.0).count, 21)
+    }
+}
+
+extension StatisticsTests {
+    /// A closed connection's IO stays in the LU totals; failed logins are counted by reason.
+    func testTargetKeepsTotalsAndCountsLoginFailures() async throws {
+        fixture = try TargetFixture()
+        var configuration = InitiatorConfiguration(initiatorName: "iqn.2026-11.org.example.test:statistics")
+        configuration.loginTimeout = .seconds(5)
+        let session = try await ISCSISession.login(
+            host: "127.0.0.1", port: fixture.port, targetName: TargetFixture.targetName, configuration: configuration,
+            group: clientGroup)
+        _ = try? await session.testUnitReady(lun: 1)
+        _ = try await session.read(lun: 1, lba: 0, blocks: 16)
+        try await session.logout()
+        do {
+            _ = try await ISCSISession.login(
+                host: "127.0.0.1", port: fixture.port, targetName: "iqn.2026-11.org.example:absent",
+                configuration: configuration, group: clientGroup)
+            XCTFail("logged in to a target that does not exist")
+        } catch {}
+        // The connection's end is seen by the target a moment later.
+        for _ in 0..<100 where !fixture.server.statistics.connections.isEmpty { try await Task.sleep(nanoseconds: 10_000_000) }
+        XCTAssertTrue(fixture.server.statistics.connections.isEmpty)
+        let unit = try XCTUnwrap(fixture.server.statistics.unitTotals.first { $0.0.lun == 1 }?.1)
+        XCTAssertEqual(unit[LogicalUnitStatistics.Slot.readDoneBytes], 8192)
+        XCTAssertEqual(fixture.server.statistics.loginFailures["not_found"], 1)
     }
 }
