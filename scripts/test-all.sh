@@ -11,6 +11,7 @@ bash scripts/hostile-initiator.sh
 bash scripts/seeds-admin.sh
 bash scripts/control-sockets.sh
 bash scripts/initiator.sh
+bash scripts/metrics.sh
 bash scripts/initiator-recovery.sh
 bash scripts/initiator-bad-input.sh
 bash scripts/hostile-target.sh
