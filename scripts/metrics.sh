@@ -68,6 +68,24 @@ echo "== tgtd: a login to a missing target is counted"
 iscsi-inq "iscsi://127.0.0.1:$ISCSI_PORT/iqn.2026-11.test:absent/1" >/dev/null 2>&1 || true
 [ "$(metric "$URL" iscsi_target_login_failures_total 'reason="not_found"')" -eq 1 ] || fail "not_found failures"
 
+echo "== tgtd: a discovery ended by a reset (as open-iscsi's) is no error in the log"
+python3 - "$ISCSI_PORT" <<'PY'
+import socket, struct, sys
+keys = b"InitiatorName=iqn.2026-11.test:reset\0SessionType=Discovery\0AuthMethod=None\0"
+bhs = bytearray(48)
+bhs[0], bhs[1] = 0x43, 0x83  # immediate Login Request, T=1, security stage to full feature
+bhs[5:8] = len(keys).to_bytes(3, "big")
+bhs[8:14] = bytes([0x40, 0, 0, 1, 0, 0])
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(bytes(bhs) + keys + b"\0" * ((4 - len(keys) % 4) % 4))
+s.recv(4096)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+s.close()
+PY
+sleep 0.5
+grep -q "iqn.2026-11.test:reset logged in to discovery" "$WORK/ours.log" || fail "the discovery login did not happen"
+if grep -q "Connection reset" "$WORK/ours.log"; then fail "a reset after discovery logged as an error: $(grep "Connection reset" "$WORK/ours.log")"; fi
+
 echo "== tgtd: a client that never finishes its request is dropped"
 start=$(date +%s)
 # Sends half a request and waits for the server to hang up (at most 20 s).
