@@ -6,12 +6,12 @@
 #  - iscsid --metrics and iscsiadm -m session -s: 1 MiB read through the session's block device;
 #    scsicmd_pdus grew by the commands the target completed, and rxdata_octets by the bytes the
 #    target read plus a 48-byte header per PDU received.
-# Ports: METRICS_BASE (default 4561) .. +5; tgtd control port 461.
+# Ports: METRICS_BASE (default 4561) .. +5; tgtd control port METRICS_CONTROL (default 456).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 BASE=${METRICS_BASE:-4561}
-ISCSI_PORT=$BASE TGTD_METRICS=$((BASE + 1)) ISCSID_METRICS=$((BASE + 2)) CONTROL=${METRICS_CONTROL:-461}
+ISCSI_PORT=$BASE TGTD_METRICS=$((BASE + 1)) ISCSID_METRICS=$((BASE + 2)) CONTROL=${METRICS_CONTROL:-456}
 WORK=$(mktemp -d /tmp/iscsi-metrics.XXXXXX)
 export TGTD_RUN_DIR=$WORK/run ISCSI_ROOT=$WORK/root ISCSID_RUN_DIR=$WORK/iscsid
 mkdir -p "$TGTD_RUN_DIR" "$ISCSI_ROOT" "$ISCSID_RUN_DIR"
