@@ -77,7 +77,7 @@ let package = Package(
         .executableTarget(
             name: "tgtd",
             dependencies: [
-                "ISCSITarget", "ISCSIAdmin", "Backstore", "SCSITarget", "SystemSupport",
+                "ISCSITarget", "ISCSIAdmin", "Backstore", "SCSITarget", "SystemSupport", "MetricsHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -107,6 +107,16 @@ let package = Package(
             swiftSettings: dataPathSettings
         ),
         .target(name: "OpenISCSIConfig", dependencies: ["SystemSupport"]),
+        // The opt-in Prometheus endpoint of tgtd and iscsid (GET /metrics, text format).
+        .target(
+            name: "MetricsHTTP",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
         // libfuse3 glue and loop-device ioctls for BlockDevice (Linux only).
         .target(
             name: "CFUSE",
@@ -136,7 +146,7 @@ let package = Package(
         .executableTarget(
             name: "iscsid",
             dependencies: [
-                "OpenISCSIConfig", "ISCSIInitiator", "ISCSIProtocol", "ISCSIBlockDevice", "SystemSupport",
+                "OpenISCSIConfig", "ISCSIInitiator", "ISCSIProtocol", "ISCSIBlockDevice", "SystemSupport", "MetricsHTTP",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -200,6 +210,14 @@ let package = Package(
         .testTarget(name: "OpenISCSIConfigTests", dependencies: ["OpenISCSIConfig", "SystemSupport"]),
         .testTarget(name: "SystemSupportTests", dependencies: ["SystemSupport"]),
         .testTarget(name: "ISCSIToolTests", dependencies: ["iscsi-tool"]),
+        .testTarget(
+            name: "MetricsHTTPTests",
+            dependencies: [
+                "MetricsHTTP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "ISCSIBlockDeviceTests",
             dependencies: [

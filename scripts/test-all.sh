@@ -15,6 +15,7 @@ bash scripts/config-matrix.sh
 bash scripts/tgtadm-bad-input.sh
 bash scripts/control-sockets.sh
 bash scripts/initiator.sh
+bash scripts/metrics.sh
 bash scripts/initiator-recovery.sh
 bash scripts/initiator-bad-input.sh
 bash scripts/hostile-target.sh

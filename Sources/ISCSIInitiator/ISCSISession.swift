@@ -82,6 +82,12 @@ public final class ISCSISession: @unchecked Sendable {
         }
     }
     /// How many times the session logged in again after losing its connection.
+    /// PDU and byte counts of the session (open-iscsi's `iscsiadm -m session -s` list).
+    public func statistics() async -> InitiatorStatistics {
+        if engine.eventLoop.inEventLoop { return engine.statistics }
+        return (try? await engine.eventLoop.submit { self.engine.statistics }.get()) ?? InitiatorStatistics()
+    }
+
     public var reconnectCount: Int { onLoop(0) { self.engine.reconnects } }
 
     // MARK: SCSI

@@ -50,6 +50,12 @@ final class InitiatorChannelHandler: ChannelInboundHandler, @unchecked Sendable 
     /// commands go out as one buffer, one allocation per flush instead of one per PDU.
     @exclusivity(unchecked) private var outbound: ByteBuffer?
     private weak var engine: SessionEngine?
+    /// Bytes on the wire and framing events since the engine last took them
+    /// (`SessionEngine.takeCounts`): plain integers, only touched on the event loop.
+    @exclusivity(unchecked) var rxBytes: UInt64 = 0
+    @exclusivity(unchecked) var txBytes: UInt64 = 0
+    @exclusivity(unchecked) var digestErrors: UInt64 = 0
+    @exclusivity(unchecked) var discontiguousHeaders: UInt64 = 0
 
     init(engine: SessionEngine, limits: FramingLimits) {
         self.engine = engine
@@ -94,6 +100,7 @@ final class InitiatorChannelHandler: ChannelInboundHandler, @unchecked Sendable 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         inReadBatch = true
         var incoming = unwrapInboundIn(data)
+        rxBytes &+= UInt64(incoming.readableBytes)
         // Continue a Data-In arriving in pieces, then drop its padding.
         if pieces != nil {
             let take = min(pieces!.remaining, incoming.readableBytes)
@@ -129,6 +136,7 @@ final class InitiatorChannelHandler: ChannelInboundHandler, @unchecked Sendable 
         if incoming.readableBytes > 0, startPieces(&incoming) { return }
         if incoming.readableBytes > 0 {
             // Copy the tail into a buffer sized for its whole PDU, freeing the read buffer.
+            if incoming.readableBytes < 48 { discontiguousHeaders &+= 1 }
             var head = context.channel.allocator.buffer(capacity: max(frameLength(incoming), incoming.readableBytes))
             head.writeBuffer(&incoming)
             partial = head
@@ -184,6 +192,10 @@ final class InitiatorChannelHandler: ChannelInboundHandler, @unchecked Sendable 
                 guard let frame = try decoder.next(from: &buffer) else { return true }
                 pdu = try ISCSIPDU(frame: frame)
             } catch {
+                switch error as? FramingError {
+                case .headerDigestMismatch?, .dataDigestMismatch?: digestErrors &+= 1
+                default: break
+                }
                 close(.protocolViolation("\(error)"))
                 return false
             }
@@ -205,6 +217,7 @@ final class InitiatorChannelHandler: ChannelInboundHandler, @unchecked Sendable 
         guard let data = encoder.writeHeader(pdu, into: &outbound!) else { return }
         // The headers so far go out before the data segment; its trailer (pad, digest) starts
         // a fresh buffer, which the headers of later PDUs follow.
+        txBytes &+= UInt64(outbound!.readableBytes + data.readableBytes)
         context.write(wrapOutboundOut(outbound!), promise: nil)
         outbound = nil
         context.write(wrapOutboundOut(data), promise: nil)
@@ -221,6 +234,7 @@ final class InitiatorChannelHandler: ChannelInboundHandler, @unchecked Sendable 
         needsFlush = false
         if let pending = outbound, pending.readableBytes > 0, !isClosed {
             outbound = nil
+            txBytes &+= UInt64(pending.readableBytes)
             context.write(wrapOutboundOut(pending), promise: nil)
         }
         context.flush()

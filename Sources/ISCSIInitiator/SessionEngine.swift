@@ -65,6 +65,8 @@ final class SessionEngine: @unchecked Sendable {
     /// The machine's completed commands when the current connection came up.
     private var completedAtConnect = 0
     @exclusivity(unchecked) private var receivedSinceTick = false
+    /// PDU counts of the session (all its connections); byte counts of closed connections.
+    @exclusivity(unchecked) private var counts = InitiatorStatistics()
     private var pingSentAt: NIODeadline?
     private var nextLoginITT: UInt32 = 0x7000_0000
 
@@ -121,6 +123,7 @@ final class SessionEngine: @unchecked Sendable {
                     guard let self else { throw ISCSIInitiatorError.sessionFailed("session released") }
                     let handler = InitiatorChannelHandler(engine: self, limits: limits)
                     try channel.pipeline.syncOperations.addHandler(handler)
+                    if let old = self.handler { self.takeCounts(of: old) }
                     self.handler = handler
                 }
             }
@@ -153,6 +156,7 @@ final class SessionEngine: @unchecked Sendable {
             self.write(.loginRequest(first))
             self.handler?.flush()
             self.loginTimeout = self.eventLoop.scheduleTask(in: timeout) {
+                self.counts.timeoutErrors &+= 1
                 self.failLogin(.timeout("login did not complete within \(timeout.nanoseconds / 1_000_000_000) s"))
             }
             return promise.futureResult
@@ -223,6 +227,7 @@ final class SessionEngine: @unchecked Sendable {
         receivedSinceTick = true
         if login != nil { return handleLogin(pdu) }
         guard machine != nil, case .fullFeature = state else { return }
+        counts.received(pdu)
         machine!.received(pdu, into: &outputs)
         perform()
     }
@@ -237,6 +242,7 @@ final class SessionEngine: @unchecked Sendable {
     func receivedDataInPiece(_ p: DataIn, continuation: Bool, from source: InitiatorChannelHandler) {
         guard source === handler, machine != nil, case .fullFeature = state else { return }
         receivedSinceTick = true
+        if !continuation { counts.datainPDUs &+= 1 }
         machine!.receivedDataInPiece(p, continuation: continuation, into: &outputs)
         perform()
     }
@@ -248,6 +254,7 @@ final class SessionEngine: @unchecked Sendable {
 
     func connectionClosed(_ source: InitiatorChannelHandler) {
         guard source === handler else { return }
+        takeCounts(of: source)
         handler = nil
         channel = nil
         stopPings()
@@ -435,7 +442,34 @@ final class SessionEngine: @unchecked Sendable {
     }
 
     private func write(_ pdu: ISCSIPDU) {
-        handler?.write(pdu, encoder: encoder)
+        guard let handler else { return }
+        counts.sent(pdu)
+        handler.write(pdu, encoder: encoder)
+    }
+
+    /// Moves a connection's byte and framing counts into the session's.
+    private func takeCounts(of handler: InitiatorChannelHandler) {
+        counts.rxdataOctets &+= handler.rxBytes
+        counts.txdataOctets &+= handler.txBytes
+        counts.digestErrors &+= handler.digestErrors
+        counts.rxDiscontiguousHeaders &+= handler.discontiguousHeaders
+        handler.rxBytes = 0
+        handler.txBytes = 0
+        handler.digestErrors = 0
+        handler.discontiguousHeaders = 0
+    }
+
+    /// The session's statistics now (on the event loop).
+    var statistics: InitiatorStatistics {
+        var snapshot = counts
+        if let handler {
+            snapshot.rxdataOctets &+= handler.rxBytes
+            snapshot.txdataOctets &+= handler.txBytes
+            snapshot.digestErrors &+= handler.digestErrors
+            snapshot.rxDiscontiguousHeaders &+= handler.discontiguousHeaders
+        }
+        snapshot.reconnects = UInt64(reconnects)
+        return snapshot
     }
 
     private func scheduleFlush() {
@@ -484,6 +518,7 @@ final class SessionEngine: @unchecked Sendable {
         guard case .fullFeature = state else { return }
         if let sent = pingSentAt {
             if NIODeadline.now() - sent > configuration.nopTimeout {
+                counts.timeoutErrors &+= 1
                 handler?.close(.timeout("no NOP-In answer within \(configuration.nopTimeout.nanoseconds / 1_000_000_000) s"))
             }
             return

@@ -3,6 +3,10 @@ import Logging
 import NIOCore
 import SCSITarget
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// One TCP connection of the target: frames PDUs, drives the login and session state machines
 /// and performs their actions. All state lives on the channel's event loop.
 ///
@@ -47,6 +51,10 @@ final class TargetConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     private var lastDrain = NIODeadline.now()
     private var readingPaused = false
     private var readRequested = false
+    /// PDUs, bytes and per-LU IO of this connection (single writer: this event loop).
+    private let statistics = ConnectionStatistics()
+    /// The login's outcome has been counted in the server's statistics.
+    private var loginCounted = false
 
     init(server: TargetServer) {
         self.server = server
@@ -104,6 +112,7 @@ final class TargetConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
         }
         switch admission {
         case .refused(let reason):
+            countLogin(failure: "refused")
             close(context: context, reason: "refused: \(reason)")
             return
         case .admitted(let evicted):
@@ -113,6 +122,7 @@ final class TargetConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
         let timeout = server.configuration.loginTimeout
         loginTimer = context.eventLoop.scheduleTask(in: timeout) { [self] in
             guard machine == nil, !isClosed else { return }
+            countLogin(failure: "timeout")
             close(context: context, reason: "login not completed within \(timeout.nanoseconds / 1_000_000_000) s")
         }
     }
@@ -133,7 +143,9 @@ final class TargetConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
         unflushedBytes = 0
         pingTask?.cancel()
         pingTask = nil
+        countLogin(failure: "connection_closed")
         if let session {
+            server.statistics.connectionEnded(statistics)
             server.sessions.remove(session)
             device?.nexusLost(session.nexus)
             logger.info("session \(session.tsih) closed")
@@ -146,12 +158,25 @@ final class TargetConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        logger.info("connection error: \(error)")
+        // An initiator that hangs up after a discovery or logout (open-iscsi resets the
+        // connection) is no error: only other failures are worth the info level.
+        if Self.isHangUp(error) {
+            logger.debug("connection closed by the initiator: \(error)")
+        } else {
+            logger.info("connection error: \(error)")
+        }
         context.close(promise: nil)
+    }
+
+    /// A reset or broken pipe from the peer.
+    static func isHangUp(_ error: Error) -> Bool {
+        guard let error = error as? IOError else { return false }
+        return error.errnoCode == ECONNRESET || error.errnoCode == EPIPE
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var incoming = unwrapInboundIn(data)
+        statistics.counters.add(ConnectionStatistics.Slot.bytesReceived, UInt64(incoming.readableBytes))
         receivedSinceTick = true
         if cumulation == nil || cumulation!.readableBytes == 0 {
             cumulation = incoming
@@ -195,6 +220,10 @@ final class TargetConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     // MARK: Frames
 
     private func frameError(_ error: Error, context: ChannelHandlerContext) {
+        switch error as? FramingError {
+        case .headerDigestMismatch?, .dataDigestMismatch?: statistics.counters.add(ConnectionStatistics.Slot.digestErrors)
+        default: break
+        }
         if let framing = error as? FramingError, case .dataDigestMismatch(_, _, let header) = framing,
             machine != nil
         {
@@ -209,6 +238,7 @@ final class TargetConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     }
 
     private func handleFrame(_ frame: PDUFrame, context: ChannelHandlerContext) {
+        statistics.received(opcode: frame.bhs.getInteger(at: frame.bhs.readerIndex, as: UInt8.self) ?? 0)
         let pdu: ISCSIPDU
         do {
             pdu = try ISCSIPDU(frame: frame)
@@ -245,6 +275,7 @@ final class TargetConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
         case .respond(let response):
             write(.loginResponse(response), context: context)
         case .fail(let response, let failure):
+            countLogin(failure: TargetStatistics.reason(failure))
             logger.info("\(failure)")
             write(.loginResponse(response), context: context)
             close(context: context, reason: nil)
@@ -266,12 +297,20 @@ final class TargetConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
                 channel.close(promise: nil)
             })
         if let old = registered.reinstated {
+            server.statistics.reinstated()
             logger.info("session \(old.tsih) of \(old.initiatorName) reinstated")
             old.closeConnection("session reinstated")
             outcome.target?.device.nexusLost(old.nexus)
         }
         session = registered.record
         device = outcome.target?.device
+        loginCounted = true
+        server.statistics.loginSucceeded(discovery: outcome.target == nil)
+        statistics.identify(
+            tid: outcome.target?.tid ?? 0, targetName: outcome.target?.name ?? "", tsih: registered.record.tsih,
+            cid: outcome.connectionID, initiatorName: outcome.initiatorName,
+            address: channel.remoteAddress?.ipAddress ?? "")
+        server.statistics.connectionStarted(statistics)
         let kind = outcome.target.map { "target \($0.name)" } ?? "discovery"
         logger.info("session \(registered.record.tsih): \(outcome.initiatorName) logged in to \(kind)")
         return registered.record
@@ -374,6 +413,12 @@ final class TargetConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     private func execute(_ itt: UInt32, _ request: SCSICommandRequest, context: ChannelHandlerContext) {
         guard let device, let session else { return }
         executing += 1
+        // Statistics: a few single-writer counter updates and two clock reads per command.
+        let unit = statistics.unit(request.lun)
+        let kind = LogicalUnitStatistics.kind(ofOpcode: request.cdb.getInteger(at: request.cdb.readerIndex, as: UInt8.self) ?? 0)
+        let expected = UInt64(request.expectedDataTransferLength)
+        unit.submitted(kind, bytes: expected)
+        let started = NIODeadline.now().uptimeNanoseconds
         device.execute(request, nexus: session.nexus, on: context.eventLoop).whenComplete { [self] result in
             executing -= 1
             let outcome: SCSICommandResult
@@ -383,6 +428,10 @@ final class TargetConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
                 logger.error("command failed in the SCSI layer: \(error)")
                 outcome = SCSICommandResult(status: .checkCondition, senseData: Self.internalFailureSense)
             }
+            let good = outcome.status == .good
+            let moved = kind == .read ? min(expected, UInt64(outcome.dataIn?.readableBytes ?? 0)) : expected
+            unit.completed(
+                kind, bytes: moved, good: good, nanoseconds: NIODeadline.now().uptimeNanoseconds &- started)
             guard machine != nil else { return }
             var local: SessionStateMachine.Actions = []
             swap(&local, &actions)
@@ -420,6 +469,7 @@ final class TargetConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
             context.write(wrapOutboundOut(trailer), promise: nil)
             bytes += trailer.readableBytes
         }
+        statistics.sent(opcode: encoded.header.getInteger(at: encoded.header.readerIndex, as: UInt8.self) ?? 0, bytes: bytes)
         unflushedBytes += bytes
         queued(bytes)
         needsFlush = true
@@ -491,6 +541,13 @@ final class TargetConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
         perform(context: context)
         swap(&local, &actions)
         scheduleFlush(context: context)
+    }
+
+    /// Counts the login's failure, unless its outcome was already counted.
+    private func countLogin(failure reason: String) {
+        guard !loginCounted else { return }
+        loginCounted = true
+        server.statistics.loginFailed(reason)
     }
 
     private func close(context: ChannelHandlerContext, reason: String?) {

@@ -76,6 +76,8 @@ public struct Portal: Hashable, Sendable, CustomStringConvertible {
 public final class TargetServer: @unchecked Sendable {
     public let registry: TargetRegistry
     public let sessions = SessionTable()
+    /// Logins, per-connection PDUs and per-LU IO (tgtadm --op stat, the metrics endpoint).
+    public let statistics = TargetStatistics()
     public let configuration: TargetServerConfiguration
     let group: EventLoopGroup
     let logger: Logger

@@ -572,6 +572,12 @@ public final class Iscsiadm {
                     "rjt_pdus", "digest_err", "timeout_err"] {
             text += "\t\(key): \(session.statistics[key] ?? 0)\n"
         }
+        // iscsi_tcp's custom counters, printed by open-iscsi under their own heading.
+        let extended = ["tx_sendpage_failures", "rx_discontiguous_hdr", "eh_abort_cnt"]
+        if extended.contains(where: { session.statistics[$0] != nil }) {
+            text += "iSCSI Extended:\n"
+            for key in extended { text += "\t\(key): \(session.statistics[key] ?? 0)\n" }
+        }
         return text
     }
 

@@ -185,9 +185,12 @@ actor InitiatorBackend: SessionBackend {
     }
 
     func sessions() async -> [SessionInfo] {
-        live.keys.sorted().compactMap { sid in
-            guard let entry = live[sid] else { return nil }
-            var info = entry.info
+        var result: [SessionInfo] = []
+        for sid in live.keys.sorted() {
+            guard let entry = live[sid] else { continue }
+            let statistics = await entry.session.statistics()
+            guard var info = live[sid]?.info, live[sid]?.session === entry.session else { continue }
+            info.statistics = statistics.dictionary
             // open-iscsi's words for each state (iscsiadm -m session -P 1).
             switch entry.session.state {
             case .loggingIn:
@@ -201,8 +204,19 @@ actor InitiatorBackend: SessionBackend {
                 info.connectionState = "FAILED"
                 info.sessionState = "FREE"
             }
-            return info
+            result.append(info)
         }
+        return result
+    }
+
+    /// Each live session's statistics, for the metrics endpoint.
+    func statistics() async -> [(info: SessionInfo, statistics: InitiatorStatistics)] {
+        var result: [(info: SessionInfo, statistics: InitiatorStatistics)] = []
+        for sid in live.keys.sorted() {
+            guard let entry = live[sid] else { continue }
+            result.append((entry.info, await entry.session.statistics()))
+        }
+        return result
     }
 
     func rescan(sid: Int) async throws -> SessionInfo {

@@ -12,6 +12,9 @@ struct DaemonOptions {
     var writePIDFile = true
     var uid: uid_t?
     var gid: gid_t?
+    /// `--metrics ADDR:PORT`: serve Prometheus metrics there (off by default).
+    var metrics: String?
+    var metricsAllowRemote = false
 
     static let usage = """
         Usage: iscsid [OPTION]
@@ -26,6 +29,8 @@ struct DaemonOptions {
           -p, --pid=pidfile       also write the pid to pidfile (the lock file beside the socket always has it).
           -h, --help              display this help and exit
           -v, --version           display version and exit
+              --metrics=addr:port serve Prometheus metrics (GET /metrics) there; loopback only
+              --metrics-allow-remote  let --metrics listen on a non-loopback address
 
         """
 
@@ -40,8 +45,10 @@ struct DaemonOptions {
         let long: [String: Character] = [
             "config": "c", "initiatorname": "i", "foreground": "f", "debug": "d", "uid": "u", "gid": "g",
             "no-pid-file": "n", "pid": "p", "help": "h", "version": "v",
+            // Long only: no letter a short option could reach.
+            "metrics": "\u{1}", "metrics-allow-remote": "\u{2}",
         ]
-        let takesValue: Set<Character> = ["c", "i", "d", "u", "g", "p"]
+        let takesValue: Set<Character> = ["c", "i", "d", "u", "g", "p", "\u{1}"]
         var queue = arguments[...]
         var flags: [(Character, String?)] = []
         while let argument = queue.popFirst() {
@@ -63,7 +70,7 @@ struct DaemonOptions {
             } else if argument.hasPrefix("-"), argument.count > 1 {
                 var rest = Substring(argument.dropFirst())
                 while let flag = rest.popFirst() {
-                    guard long.values.contains(flag) else {
+                    guard long.values.contains(flag), flag.isLetter else {
                         return .exit(status: 1, stdout: nil, stderr: "iscsid: invalid option -- '\(flag)'\n" + usage)
                     }
                     if takesValue.contains(flag) {
@@ -90,6 +97,8 @@ struct DaemonOptions {
             case "p": options.pidFile = value
             case "c": options.configFile = value
             case "i": options.initiatorNameFile = value
+            case "\u{1}": options.metrics = value
+            case "\u{2}": options.metricsAllowRemote = true
             case "d":
                 guard let level = Int(value!), (0...8).contains(level) else {
                     return .exit(status: 1, stdout: nil, stderr: "iscsid: invalid debug level '\(value!)': use 0 to 8\n")

@@ -1,3 +1,5 @@
+import NIOPosix
+import MetricsHTTP
 import Foundation
 import ISCSIBlockDevice
 import Logging
@@ -64,6 +66,7 @@ let devices = SessionBlockDevices(
 let backend = InitiatorBackend(devices: devices)
 let daemon = SessionDaemon(store: ConfigStore(paths: paths), backend: backend, initiatorName: initiatorName)
 let controlLogger = Logger(label: "iscsid")
+nonisolated(unsafe) var metricsEndpoint: MetricsServer?
 let server = ISCSIDControlServer(socketPath: socketPath, log: { controlLogger.warning("\($0)") }) {
     await daemon.handle($0)
 }
@@ -72,6 +75,23 @@ do {
 } catch {
     stderrLine("iscsid: \(error)")
     exit(1)
+}
+if let text = options.metrics {
+    do {
+        let address = try MetricsAddress(parsing: text, allowRemote: options.metricsAllowRemote)
+        let endpoint = MetricsServer(group: MultiThreadedEventLoopGroup.singleton) { loop in
+            let promise = loop.makePromise(of: String.self)
+            promise.completeWithTask { InitiatorMetrics.render(await backend.statistics()) }
+            return promise.futureResult
+        }
+        let port = try endpoint.start(address)
+        stderrLine("iscsid: metrics on http://\(MetricsAddress.display(address.host)):\(port)/metrics")
+        metricsEndpoint = endpoint
+    } catch {
+        stderrLine("iscsid: cannot serve metrics on \(text): \(error)")
+        server.stop()
+        exit(1)
+    }
 }
 Daemonize.reportReady()
 let pidFile = options.writePIDFile ? options.pidFile : nil

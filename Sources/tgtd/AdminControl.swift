@@ -38,6 +38,7 @@ final class AdminControl: @unchecked Sendable {
     func apply(_ request: AdminRequest) -> AdminResponse {
         if let lld = request.lld, lld != "iscsi" { return .failure(.noDriver) }
         do {
+            if Self.isStatisticsRequest(request) { return try statistics(request) }  // AdminControlStatistics.swift
             switch request.mode {
             case .target: return try target(request)
             case .logicalUnit: return try logicalUnit(request)

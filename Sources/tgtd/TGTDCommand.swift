@@ -3,6 +3,7 @@ import Backstore
 import Dispatch
 import ISCSIProtocol
 import ISCSITarget
+import MetricsHTTP
 import Logging
 import NIOCore
 import NIOPosix
@@ -38,6 +39,14 @@ struct TGTDCommand: ParsableCommand {
     @Option(name: .customLong("state-dir"), help: "Directory for the saved configuration (and the --demo disk).")
     var stateDirectory = "/var/lib/swift-tgtd"
 
+    @Option(
+        name: .customLong("metrics"),
+        help: "Serve Prometheus metrics on ADDR:PORT (GET /metrics; loopback only unless --metrics-allow-remote). Off by default.")
+    var metrics: String?
+
+    @Flag(name: .customLong("metrics-allow-remote"), help: "Let --metrics listen on a non-loopback address.")
+    var metricsAllowRemote = false
+
     @Flag(
         name: .customLong("demo"),
         help: "Export a sparse 1 GiB file LUN (disk0.img in the state directory) and print its URL; the configuration is kept in tgtd-N-demo.json, apart from plain runs'.")
@@ -59,8 +68,17 @@ struct TGTDCommand: ParsableCommand {
     func validate() throws {
         if version { throw CleanExit.message(ProductVersion.line("tgtd")) }
         _ = try driverOptions()
+        _ = try metricsAddress()
         if let chapAlgs, CHAPAlgorithm.parseNames(chapAlgs) == nil {
             throw ValidationError("bad --chap-algs '\(chapAlgs)': expected a list of MD5, SHA1, SHA256, SHA3-256")
+        }
+    }
+
+    private func metricsAddress() throws -> MetricsAddress? {
+        do {
+            return try metrics.map { try MetricsAddress(parsing: $0, allowRemote: metricsAllowRemote) }
+        } catch {
+            throw ValidationError("\(error)")
         }
     }
 
@@ -85,6 +103,7 @@ struct TGTDCommand: ParsableCommand {
         }
         let logger = Logger(label: "tgtd")
         let options = try driverOptions()
+        let metricsAddress = try metricsAddress()
         var portals = options.portals
         if portals.isEmpty { portals = [Portal(host: "0.0.0.0", port: 3260), Portal(host: "::", port: 3260)] }
 
@@ -113,6 +132,17 @@ struct TGTDCommand: ParsableCommand {
                 }
                 daemon.stopControl()
                 throw ValidationError("cannot listen on \(portal): \(error)")
+            }
+        }
+        if let metricsAddress {
+            let server = daemon.server
+            let endpoint = MetricsServer(group: daemon.group) { loop in loop.makeSucceededFuture(TargetMetrics.render(server)) }
+            do {
+                let port = try endpoint.start(metricsAddress)
+                logger.info("metrics on http://\(MetricsAddress.display(metricsAddress.host)):\(port)/metrics")
+            } catch {
+                daemon.stopControl()
+                throw ValidationError("cannot serve metrics on \(metricsAddress): \(error)")
             }
         }
         if demo {
