@@ -152,9 +152,9 @@ final class ConfigurationModelTests: XCTestCase {
         let requests = steps.map(\.request)
         XCTAssertTrue(requests.contains { $0.mode == .tpg && $0.name == "generate_node_acls" && $0.value == "0" })
         XCTAssertTrue(requests.contains { $0.mode == .tpg && $0.user == "alice" && $0.password == "alicesecret1" })
-        XCTAssertTrue(requests.contains { $0.mode == .logicalUnit && $0.op == .update && $0.params == "thin_provisioning=1" })
+        // Thin provisioning is the object's emulate_tpu, as in LIO.
         let object = try XCTUnwrap(requests.first { $0.mode == .storageObject })
-        XCTAssertEqual(object.params, "write_back=0,wwn=SN1")
+        XCTAssertEqual(object.params, "write_back=0,wwn=SN1,emulate_tpu=1")
     }
 
     func testTargetcliAndSaveconfigAgreeOnWriteBack() throws {
