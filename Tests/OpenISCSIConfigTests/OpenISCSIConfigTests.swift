@@ -248,13 +248,17 @@ final class IscsiadmTests: XCTestCase {
             store: ConfigStore(paths: ConfigPaths(root: root)),
             send: { _ in .failure(ISCSIError(.transport, "cannot make connection to 127.0.0.1: Connection refused")) },
             out: { out += $0 + "\n" }, err: { err += $0 + "\n" })
-        XCTAssertEqual(admin.run(["-m", "discovery", "-t", "st", "-p", "127.0.0.1:1"]), 4)
+        var pauses: [Double] = []
+        admin.pause = { pauses.append($0) }
+        // open-iscsi 2.1.8: 1 + reopen_max (5) attempts a second apart, then "PDU timed out" (11).
+        XCTAssertEqual(admin.run(["-m", "discovery", "-t", "st", "-p", "127.0.0.1:1"]), 11)
         XCTAssertEqual(out, "")
-        XCTAssertEqual(err, """
-            iscsiadm: cannot make connection to 127.0.0.1: Connection refused
-            iscsiadm: Could not perform SendTargets discovery: encountered connection failure
+        XCTAssertEqual(err, String(repeating: "iscsiadm: cannot make connection to 127.0.0.1: Connection refused\n", count: 6) + """
+            iscsiadm: connection login retries (reopen_max) 5 exceeded
+            iscsiadm: Could not perform SendTargets discovery: iSCSI PDU timed out
 
             """)
+        XCTAssertEqual(pauses, [1, 1, 1, 1, 1])
         err = ""
         XCTAssertEqual(admin.run(["-m", "discovery", "-t", "st"]), 7)
         XCTAssertEqual(err, "iscsiadm: Please specify portal as <ipaddr>[:<ipport>]\n")
