@@ -177,6 +177,8 @@ login_failure() {
   local port=$1 status=$2 text=$3 iqn=iqn.2026-11.test:bad
   $ADM -m node -o new -T $iqn -p 127.0.0.1:$port >/dev/null
   $ADM -m node -T $iqn -p 127.0.0.1:$port -o update -n node.conn[0].timeo.login_timeout -v 2
+  # One retry window of 1 x 2 s (open-iscsi's initial_login_retry_max x login_timeout).
+  $ADM -m node -T $iqn -p 127.0.0.1:$port -o update -n node.session.initial_login_retry_max -v 1
   expect "$status" "iscsiadm: Could not login to [iface: default, target: $iqn, portal: 127.0.0.1,$port].
 iscsiadm: initiator reported error ($status - $text)
 iscsiadm: Could not log into all portals" "$ADM" -m node -T $iqn -p 127.0.0.1:$port -l
@@ -190,6 +192,18 @@ login_failure $GARBAGE 5 "encountered iSCSI login failure"
 login_failure $SILENT 8 "connection timed out"
 grep -q "cannot make connection to 127.0.0.1: Connection refused" "$WORK/iscsid.log" ||
   fail "iscsid did not log why the login failed"
+# The first login to a closed port is tried again within initial_login_retry_max x login_timeout
+# (here 2 x 2 s): at 0 s, after DefaultTime2Wait (2 s), after 3 s more; then exit 4 as open-iscsi.
+iqn=iqn.2026-11.test:retry
+$ADM -m node -o new -T $iqn -p 127.0.0.1:$CLOSED >/dev/null
+$ADM -m node -T $iqn -o update -n node.conn[0].timeo.login_timeout -v 2
+$ADM -m node -T $iqn -o update -n node.session.initial_login_retry_max -v 2
+run "$ADM" -m node -T $iqn -l
+[ "$STATUS" = 4 ] || fail "login retries: exit $STATUS: $ERR"
+[ $SECONDS_TAKEN -ge 4 ] && [ $SECONDS_TAKEN -le 7 ] || fail "login retries took ${SECONDS_TAKEN}s, not 5"
+[ "$(grep -c "target: $iqn, .*trying again in" "$WORK/iscsid.log")" = 2 ] || fail "login retries: $(grep "$iqn" "$WORK/iscsid.log")"
+echo "ok ($STATUS, ${SECONDS_TAKEN}s): a closed portal's login tried 3 times within 2 x 2 s"
+$ADM -m node -T $iqn -o delete
 expect 21 "iscsiadm: No active sessions." "$ADM" -m session
 expect 21 "iscsiadm: No iSCSI hosts." "$ADM" -m host
 expect 7 "iscsiadm: Apply requires iface." "$ADM" -m iface -o apply

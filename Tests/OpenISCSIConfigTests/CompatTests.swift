@@ -270,3 +270,25 @@ final class CompatTests: XCTestCase {
         XCTAssertTrue(loud.err.hasSuffix("iscsiadm: No active sessions.\n"))
     }
 }
+
+final class LoginRetryTests: XCTestCase {
+    func testWindowAndDelaysFollowTheRecord() {
+        var record = Record(kind: .node)
+        var retry = LoginRetry(record: record)
+        XCTAssertEqual(retry.window, 120, "4 x 30 s by default")
+        XCTAssertEqual(retry.firstDelay, 2)
+        let refused = ISCSIError(.transport, "cannot make connection to 127.0.0.1: Connection refused")
+        XCTAssertEqual(retry.delay(after: refused, elapsed: 0, failures: 1), 2)
+        XCTAssertEqual(retry.delay(after: refused, elapsed: 60, failures: 5), 3)
+        XCTAssertNil(retry.delay(after: refused, elapsed: 120.5, failures: 40))
+        XCTAssertNil(retry.delay(after: ISCSIError(.fatalLogin, "wrong CHAP response from target t"), elapsed: 0, failures: 1))
+        XCTAssertNil(retry.delay(after: ISCSIError(.loginAuthFailed, "authentication failure"), elapsed: 0, failures: 1))
+        XCTAssertEqual(retry.delay(after: ISCSIError(.transportTimeout, "timed out"), elapsed: 1, failures: 1), 2)
+        record.set("node.session.initial_login_retry_max", "1000")
+        record.set("node.conn[0].timeo.login_timeout", "1000")
+        retry = LoginRetry(record: record)
+        XCTAssertEqual(retry.window, LoginRetry.maximumWindow)
+        record.set("node.session.initial_login_retry_max", "0")
+        XCTAssertNil(LoginRetry(record: record).delay(after: refused, elapsed: 0.001, failures: 1))
+    }
+}
