@@ -42,13 +42,15 @@ real() {
     echo 0x39 >/sys/class/iscsi_transport/tcp/caps
     mount --bind "$1" /etc/iscsi
     shift
-    exec iscsiadm "$@"
+    exec "$REAL_ISCSIADM" "$@"
   ' real "$REAL_ROOT" "$@"
 }
 
+# REAL_ISCSIADM: the reference iscsiadm (Debian's by default).
+export REAL_ISCSIADM=${REAL_ISCSIADM:-iscsiadm}
 export -f real; export REAL_ROOT
 REAL=yes
-if ! command -v iscsiadm >/dev/null || [ ! -d /etc/iscsi ]; then
+if ! command -v "$REAL_ISCSIADM" >/dev/null || [ ! -d /etc/iscsi ]; then
   REAL="no: Debian's iscsiadm (open-iscsi) is not installed"
 elif ! unshare -m true 2>/dev/null; then
   REAL="no: unshare -m is not permitted"
@@ -181,6 +183,10 @@ if [ "$REAL" = yes ]; then
     fi
   done
   echo "iscsiadm-compat: $agree of ${#CASES[@]} cases agree with open-iscsi, $deliberate differ deliberately, $differ differ"
+  # The help advertises what we do (ping, -k, -d): the same text as open-iscsi's.
+  diff <(real -h 2>&1) <($ADM -h 2>&1) || fail "--help differs from open-iscsi's"
+  [ "$(real -V 2>&1)" = "$($ADM -V)" ] || fail "--version differs"
+  echo "ok: --help and --version as open-iscsi's"
   [ $differ = 0 ] || fail "$differ cases differ from open-iscsi"
 else
   echo "iscsiadm-compat: skipping the side-by-side comparison ($REAL)"
