@@ -227,6 +227,13 @@ if [ "$REAL" = yes ]; then
   echo "ok: open-iscsi reads our discovery tree and follows our send_targets links"
 fi
 
+echo "== -m iface -C ping: a TCP connection to the portal"
+[ "$($ADM -m iface -I default -C ping -a 127.0.0.1:$PORT -c 2)" = "Ping 1 completed
+Ping 2 completed" ] || fail "ping of a listening portal"
+rc=0; out=$($ADM -m iface -I default -C ping -a 127.0.0.1:$CLOSED) || rc=$?
+[ $rc = 4 ] && [ "$out" = "Ping 1 failed: encountered connection failure" ] || fail "ping of a closed port: $rc $out"
+echo "ok: ping completes against a listening portal and fails (exit 4) against a closed one"
+
 echo "== iscsiadm -k 0"
 pid=$(cat "$ISCSID_RUN_DIR"/*.lock)
 rc=0; $ADM -k 0 || rc=$?
