@@ -144,33 +144,43 @@ iscsiadm: Could not perform SendTargets discovery: iSCSI PDU timed out" \
 [ $SECONDS_TAKEN -ge 4 ] && [ $SECONDS_TAKEN -le 7 ] || fail "discovery of a closed port took ${SECONDS_TAKEN}s, not 5"
 $ADM -m discoverydb -t st -p 127.0.0.1:$HANGUP -o new >/dev/null
 $ADM -m discoverydb -t st -p 127.0.0.1:$HANGUP -o update -n discovery.sendtargets.reopen_max -v 1
-run "$ADM" -m discovery -t st -p 127.0.0.1:$HANGUP
+run "$ADM" -m discoverydb -t st -p 127.0.0.1:$HANGUP -D
 [ "$STATUS" = 11 ] || fail "discovery, hang-up: exit $STATUS: $ERR"
-hangup='iscsiadm: Login I/O error, failed to receive a PDU \([A-Za-z ]+\)'
+hangup='iscsiadm: Connection to Discovery Address 127\.0\.0\.1 failed
+iscsiadm: Login I/O error, failed to receive a PDU \([A-Za-z ]+\)
+iscsiadm: retrying discovery login to 127\.0\.0\.1'
 [[ "$ERR" =~ ^$hangup$'\n'$hangup"
 iscsiadm: connection login retries (reopen_max) 1 exceeded
 iscsiadm: Could not perform SendTargets discovery: iSCSI PDU timed out"$ ]] ||
   fail "discovery, hang-up: $ERR"
 echo "ok ($STATUS, ${SECONDS_TAKEN}s): discovery, hang-up mid-login, reopen_max 1"
-run "$ADM" -m discovery -t st -p 127.0.0.1:$GARBAGE
-# A login that cannot be negotiated is not retried: open-iscsi's "giving up" (19); a PDU that is
-# not one, a login failure (5).
-if [ "$STATUS" = 19 ]; then
-  [[ "$ERR" =~ ^"iscsiadm: login failed: "[^$'\n']+$'\n'"iscsiadm: Could not perform SendTargets discovery: encountered non-retryable iSCSI login failure"$ ]] ||
-    fail "discovery, garbage: $ERR"
+$ADM -m discoverydb -t st -p 127.0.0.1:$GARBAGE -o new >/dev/null
+$ADM -m discoverydb -t st -p 127.0.0.1:$GARBAGE -o update -n discovery.sendtargets.reopen_max -v 1
+run "$ADM" -m discoverydb -t st -p 127.0.0.1:$GARBAGE -D
+# Bytes that are no PDU: open-iscsi's "Login I/O error", retried like a broken connection (measured).
+# (Random bytes that happen to start like a Login Response, 1 in 64, fail the login instead.)
+garbage='iscsiadm: protocol error: [^'$'\n'']+
+iscsiadm: Login I/O error, failed to receive a PDU
+iscsiadm: retrying discovery login to 127\.0\.0\.1'
+if [ "$STATUS" = 11 ]; then
+  [[ "$ERR" =~ ^$garbage$'\n'$garbage"
+iscsiadm: connection login retries (reopen_max) 1 exceeded
+iscsiadm: Could not perform SendTargets discovery: iSCSI PDU timed out"$ ]] || fail "discovery, garbage: $ERR"
 else
-  [ "$STATUS" = 5 ] || fail "discovery, garbage: exit $STATUS: $ERR"
-  [[ "$ERR" =~ ^"iscsiadm: protocol error: "[^$'\n']+$'\n'"iscsiadm: Could not perform SendTargets discovery: encountered iSCSI login failure"$ ]] ||
-    fail "discovery, garbage: $ERR"
+  [[ "$STATUS" =~ ^(5|19|24)$ ]] && [[ "$ERR" == *"iscsiadm: Could not perform SendTargets discovery: "* ]] ||
+    fail "discovery, garbage: exit $STATUS: $ERR"
 fi
 echo "ok ($STATUS, ${SECONDS_TAKEN}s): discovery, garbage"
 $ADM -m discovery -p 127.0.0.1:$CLOSED -o delete >/dev/null 2>&1 || true
 $ADM -m discoverydb -t st -p 127.0.0.1:$SILENT -o new >/dev/null
 $ADM -m discoverydb -t st -p 127.0.0.1:$SILENT -o update -n discovery.sendtargets.timeo.login_timeout -v 2
-run "$ADM" -m discovery -t st -p 127.0.0.1:$SILENT
-[ "$STATUS" = 8 ] || fail "discovery, silent target: exit $STATUS: $ERR"
+# No Login Response: open-iscsi gives up at once with these lines and 19 (measured; it waits 30 s).
+# -m discoverydb -D uses the stored record's settings (-m discovery starts from iscsid.conf's).
+expect 19 "iscsiadm: Login response timeout. Waited 2 seconds and did not get response PDU.
+iscsiadm: discovery login to 127.0.0.1 failed, giving up 2
+iscsiadm: Could not perform SendTargets discovery: encountered non-retryable iSCSI login failure" \
+  "$ADM" -m discoverydb -t st -p 127.0.0.1:$SILENT -D
 [ $SECONDS_TAKEN -le 5 ] || fail "discovery, silent target: login_timeout 2 not applied (${SECONDS_TAKEN}s)"
-echo "ok ($STATUS, ${SECONDS_TAKEN}s): discovery, silent target, login_timeout 2"
 
 # login_failure PORT STATUS TEXT: a node login ends with open-iscsi's three lines.
 login_failure() {
@@ -188,7 +198,25 @@ iscsiadm: Could not log into all portals" "$ADM" -m node -T $iqn -p 127.0.0.1:$p
 }
 login_failure $CLOSED 4 "encountered connection failure"
 login_failure $HANGUP 4 "encountered connection failure"
-login_failure $GARBAGE 5 "encountered iSCSI login failure"
+# Garbage: retried as "Login I/O error" until the window closes, then 5 (as open-iscsi's iscsid);
+# bytes that happen to start like a Login Response (1 in 64) end the login with 19 or 24 instead.
+iqn=iqn.2026-11.test:bad
+$ADM -m node -o new -T $iqn -p 127.0.0.1:$GARBAGE >/dev/null
+$ADM -m node -T $iqn -o update -n node.conn[0].timeo.login_timeout -v 2
+$ADM -m node -T $iqn -o update -n node.session.initial_login_retry_max -v 1
+run "$ADM" -m node -T $iqn -l
+case $STATUS in
+  5) text="encountered iSCSI login failure" ;;
+  19) text="encountered non-retryable iSCSI login failure" ;;
+  24) text="iSCSI login failed due to authorization failure" ;;
+  *) fail "login to garbage: exit $STATUS: $ERR" ;;
+esac
+[ "$ERR" = "iscsiadm: Could not login to [iface: default, target: $iqn, portal: 127.0.0.1,$GARBAGE].
+iscsiadm: initiator reported error ($STATUS - $text)
+iscsiadm: Could not log into all portals" ] || fail "login to garbage: $ERR"
+[ $SECONDS_TAKEN -le 5 ] || fail "login to port $GARBAGE took ${SECONDS_TAKEN}s"
+echo "ok ($STATUS, ${SECONDS_TAKEN}s): login to garbage"
+$ADM -m node -T $iqn -o delete
 login_failure $SILENT 8 "connection timed out"
 grep -q "cannot make connection to 127.0.0.1: Connection refused" "$WORK/iscsid.log" ||
   fail "iscsid did not log why the login failed"

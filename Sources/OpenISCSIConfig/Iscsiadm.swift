@@ -243,8 +243,9 @@ public final class Iscsiadm {
             return 0
         }
         guard let portal else { throw ISCSIError(.invalid, "Please specify portal as <ipaddr>[:<ipport>]") }
-        // discovery mode always discovers; discoverydb with -D (or new/update/delete on the record).
-        if !db { return try sendTargets(portal, record: store.readSendTargets(portal), line) }
+        // discovery mode always discovers, and as open-iscsi (measured) from iscsid.conf's settings,
+        // written over the stored record; discoverydb discovers with -D from the stored record.
+        if !db { return try sendTargets(portal, record: nil, line) }
         if op == "new" && !line.discover {
             try store.writeSendTargets(store.newSendTargetsRecord(portal), portal: portal)
             out("New discovery record for [\(portal.commaForm)] added.")
@@ -343,10 +344,29 @@ public final class Iscsiadm {
                 do {
                     debug(4, "sendtargets discovery of \(portal.commaForm) through iface \(iface), attempt \(failures + 1)")
                     answer = try exchange(.discover(portal: portal, record: record))
-                } catch let error as ISCSIError where error.code == .transport {
-                    // A connection that failed or broke during the login is tried again
-                    // (reopen_max), as open-iscsi does; then its "PDU timed out".
-                    err("iscsiadm: \(error.message)")
+                } catch let error as ISCSIError where error.code == .transportTimeout {
+                    // No Login Response in time: open-iscsi gives up at once (measured: exit 19
+                    // with these lines, after its own 30 s; ours waits login_timeout).
+                    let seconds = Int(RecordValues.strtoulText(record["discovery.sendtargets.timeo.login_timeout"] ?? "15", bits: 32, signed: true)) ?? 15
+                    err("iscsiadm: Login response timeout. Waited \(seconds) seconds and did not get response PDU.")
+                    err("iscsiadm: discovery login to \(portal.address) failed, giving up 2")
+                    err("iscsiadm: Could not perform SendTargets discovery: \(ISCSIErrorCode.fatalLogin.text)")
+                    return ISCSIErrorCode.fatalLogin.rawValue
+                } catch let error as ISCSIError where error.code == .transport || LoginRetry.isUnreadablePDU(error) {
+                    // A connection that failed, broke or brought something that is no PDU during
+                    // the login is tried again (reopen_max), as open-iscsi does; then its "PDU
+                    // timed out". The lines are open-iscsi's (measured).
+                    if error.message.hasPrefix("Login I/O error") {
+                        err("iscsiadm: Connection to Discovery Address \(portal.address) failed")
+                        err("iscsiadm: \(error.message)")
+                        err("iscsiadm: retrying discovery login to \(portal.address)")
+                    } else if error.code == .login {
+                        err("iscsiadm: \(error.message)")
+                        err("iscsiadm: Login I/O error, failed to receive a PDU")
+                        err("iscsiadm: retrying discovery login to \(portal.address)")
+                    } else {
+                        err("iscsiadm: \(error.message)")
+                    }
                     failures += 1
                     if failures > reopenMax {
                         err("iscsiadm: connection login retries (reopen_max) \(reopenMax) exceeded")

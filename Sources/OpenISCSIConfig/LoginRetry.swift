@@ -1,5 +1,6 @@
 /// When iscsid tries a node's first login again (open-iscsi's iscsi_retry_initial_login and
-/// __session_conn_reopen): a connection that fails or breaks, or a login that times out, is
+/// __session_conn_reopen): a connection that fails or breaks, a login that times out or brings
+/// bytes that are no PDU, is
 /// retried until `node.session.initial_login_retry_max` x `node.conn[0].timeo.login_timeout`
 /// seconds have passed since the first attempt; the first retry waits
 /// `node.session.iscsi.DefaultTime2Wait`, later ones 3 s. A login the target refuses, or one
@@ -25,7 +26,13 @@ public struct LoginRetry: Equatable, Sendable {
     }
 
     public static func isRetryable(_ error: ISCSIError) -> Bool {
-        [.transport, .transportTimeout, .pduTimeout].contains(error.code)
+        [.transport, .transportTimeout, .pduTimeout].contains(error.code) || isUnreadablePDU(error)
+    }
+
+    /// Bytes that are no login PDU (a framing error, another PDU than a Login Response): open-iscsi's
+    /// "Login I/O error", retried.
+    public static func isUnreadablePDU(_ error: ISCSIError) -> Bool {
+        error.code == .login && error.message.hasPrefix("protocol error: ")
     }
 
     /// The pause before the next attempt, or nil when the failure after `elapsed` seconds and

@@ -207,7 +207,36 @@ final class CompatTests: XCTestCase {
         XCTAssertEqual(requests.count, Iscsiadm.maximumDiscoveryReopens + 1)
         XCTAssertEqual(pauses.reduce(0, +), 59)
         XCTAssertTrue(r.err.hasSuffix("iscsiadm: connection login retries (reopen_max) 25 exceeded\niscsiadm: Could not perform SendTargets discovery: iSCSI PDU timed out\n"))
-        // A login failure is not retried.
+        // A login that gets no answer is not tried again (open-iscsi, measured: exit 19).
+        requests = []
+        answer = { _ in .failure(ISCSIError(.transportTimeout, "timed out: login did not complete within 2 s")) }
+        XCTAssertEqual(run(["-m", "discoverydb", "-t", "st", "-p", "127.0.0.1:1", "-o", "update",
+                            "-n", "discovery.sendtargets.timeo.login_timeout", "-v", "2"]).status, 0)
+        let silent = run(["-m", "discoverydb", "-t", "st", "-p", "127.0.0.1:1", "-D"])
+        XCTAssertEqual(silent.status, 19)
+        XCTAssertEqual(silent.err, """
+            iscsiadm: Login response timeout. Waited 2 seconds and did not get response PDU.
+            iscsiadm: discovery login to 127.0.0.1 failed, giving up 2
+            iscsiadm: Could not perform SendTargets discovery: encountered non-retryable iSCSI login failure
+
+            """)
+        XCTAssertEqual(requests.count, 1)
+        // -m discovery starts from iscsid.conf's settings, written over the stored record.
+        XCTAssertEqual(run(["-m", "discovery", "-t", "st", "-p", "127.0.0.1:1"]).status, 19)
+        XCTAssertTrue(run(["-m", "discoverydb", "-t", "st", "-p", "127.0.0.1:1"]).out
+            .contains("discovery.sendtargets.timeo.login_timeout = 15\n"))
+        // Garbage instead of a Login Response is retried, with open-iscsi's lines.
+        requests = []
+        answer = { _ in .failure(ISCSIError(.login, "protocol error: framing error: bad length")) }
+        let garbage = run(["-m", "discoverydb", "-t", "st", "-p", "127.0.0.1:1", "-D"])
+        XCTAssertEqual(garbage.status, 11)
+        XCTAssertTrue(garbage.err.hasPrefix("""
+            iscsiadm: protocol error: framing error: bad length
+            iscsiadm: Login I/O error, failed to receive a PDU
+            iscsiadm: retrying discovery login to 127.0.0.1
+
+            """), garbage.err)
+        // Nor is a login failure.
         requests = []
         answer = { _ in .failure(ISCSIError(.fatalLogin, "discovery login to 127.0.0.1 failed")) }
         XCTAssertEqual(run(["-m", "discovery", "-t", "st", "-p", "127.0.0.1:1"]).status, 19)
@@ -284,6 +313,10 @@ final class LoginRetryTests: XCTestCase {
         XCTAssertNil(retry.delay(after: ISCSIError(.fatalLogin, "wrong CHAP response from target t"), elapsed: 0, failures: 1))
         XCTAssertNil(retry.delay(after: ISCSIError(.loginAuthFailed, "authentication failure"), elapsed: 0, failures: 1))
         XCTAssertEqual(retry.delay(after: ISCSIError(.transportTimeout, "timed out"), elapsed: 1, failures: 1), 2)
+        // Bytes that are no Login Response count as a broken connection; a refusal does not.
+        XCTAssertEqual(retry.delay(after: ISCSIError(.login, "protocol error: framing error: data segment of 7308116 bytes"),
+                                   elapsed: 1, failures: 1), 2)
+        XCTAssertNil(retry.delay(after: ISCSIError(.login, "login failed: target error"), elapsed: 1, failures: 1))
         record.set("node.session.initial_login_retry_max", "1000")
         record.set("node.conn[0].timeo.login_timeout", "1000")
         retry = LoginRetry(record: record)
