@@ -931,6 +931,8 @@ public final class Iscsiadm {
             guard !builtIn else { throw ISCSIError(.invalid, "Can not add interface \(name). Iface default and iser are reserved.") }
             guard store.readIface(name) == nil else { throw ISCSIError(.invalid, "Could not create new interface \(name). Iface exists.") }
             try store.writeIface(store.newIfaceRecord(name), name: name)
+            // open-iscsi applies the (here no) settings first, which prints this line too.
+            out("\(name) updated.")
             out("New interface \(name) added")
         case "delete":
             guard store.readIface(name) != nil else {

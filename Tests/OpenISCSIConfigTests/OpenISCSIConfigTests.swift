@@ -233,7 +233,7 @@ final class IscsiadmTests: XCTestCase {
 
     func testIfaceAndDiscoveryRecords() {
         XCTAssertEqual(run(["-m", "iface"]).out, "default tcp,<empty>,<empty>,<empty>,<empty>\niser iser,<empty>,<empty>,<empty>,<empty>\n")
-        XCTAssertEqual(run(["-m", "iface", "-I", "foo", "-o", "new"]).out, "New interface foo added\n")
+        XCTAssertEqual(run(["-m", "iface", "-I", "foo", "-o", "new"]).out, "foo updated.\nNew interface foo added\n")
         XCTAssertEqual(run(["-m", "iface", "-I", "foo", "-o", "update", "-n", "iface.net_ifacename", "-v", "eth0"]).status, 0)
         XCTAssertTrue(run(["-m", "iface", "-I", "foo"]).out.contains("iface.net_ifacename = eth0\n"))
         XCTAssertEqual(run(["-m", "iface", "-I", "foo", "-o", "delete"]).out, "foo unbound and deleted.\n")
