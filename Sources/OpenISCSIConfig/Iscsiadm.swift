@@ -23,15 +23,15 @@ public final class Iscsiadm {
         return error.code.rawValue
     }
 
-    /// open-iscsi's usage text (`--help`), in its order.
+    /// open-iscsi's usage text (`--help`), in its order (two lines end in a space, as there).
     public static let usage = """
-        iscsiadm -m discoverydb [-hV] [-d debug_level] [-P printlevel] [-t type -p ip:port -I ifaceN ... [-Dl]] | [[-p ip:port -t type] [-o operation] [-n name] [-v value] [-lD]] 
+        iscsiadm -m discoverydb [-hV] [-d debug_level] [-P printlevel] [-t type -p ip:port -I ifaceN ... [-Dl]] | [[-p ip:port -t type] [-o operation] [-n name] [-v value] [-lD]]\u{20}
         iscsiadm -m discovery [-hV] [-d debug_level] [-P printlevel] [-t type -p ip:port -I ifaceN ... [-l]] | [[-p ip:port] [-l | -D]] [-W]
         iscsiadm -m node [-hV] [-d debug_level] [-P printlevel] [-L all,manual,automatic,onboot] [-W] [-U all,manual,automatic,onboot] [-S] [[-T targetname -p ip:port -I ifaceN] [-l | -u | -R | -s]] [[-o operation ] [-n name] [-v value]]
         iscsiadm -m session [-hV] [-d debug_level] [-P printlevel] [-r sessionid | sysfsdir [-R | -u | -s] [-o operation] [-n name] [-v value]]
         iscsiadm -m iface [-hV] [-d debug_level] [-P printlevel] [-I ifacename | -H hostno|MAC] [[-o operation ] [-n name] [-v value]] [-C ping [-a ip] [-b packetsize] [-c count] [-i interval]]
         iscsiadm -m fw [-d debug_level] [-l] [-W] [[-n name] [-v value]]
-        iscsiadm -m host [-P printlevel] [-H hostno|MAC] [[-C chap [-x chap_tbl_idx]] | [-C flashnode [-A portal_type] [-x flashnode_idx]] | [-C stats]] [[-o operation] [-n name] [-v value]] 
+        iscsiadm -m host [-P printlevel] [-H hostno|MAC] [[-C chap [-x chap_tbl_idx]] | [-C flashnode [-A portal_type] [-x flashnode_idx]] | [-C stats]] [[-o operation] [-n name] [-v value]]\u{20}
         iscsiadm -k priority
         """
 
@@ -98,7 +98,7 @@ public final class Iscsiadm {
     }
 
     /// `-k 0`: iscsid stops as on SIGTERM (detaching its block devices, removing its socket, lock and pid
-    /// files); iscsiadm waits up to 10 s for it to be gone.
+    /// files); iscsiadm waits up to 10 s for its socket to be gone (the process ends right after).
     private func killIscsid(_ priority: Int) -> Int32 {
         guard priority == 0 else {
             return fail(ISCSIError(.invalid, "Invalid iscsid priority \(priority). Priority must be 0."))
@@ -163,13 +163,6 @@ public final class Iscsiadm {
             if !portGiven && !bracketed, let cut = ip.firstIndex(of: ",") { ip = ip[..<cut] }
         }
         return ip.isEmpty ? nil : Portal(address: String(ip), port: port, tpgt: tpgt)
-    }
-
-    private func nameValue(_ line: AdminCommandLine) throws -> (String, String) {
-        guard let name = line.names.first, let value = line.values.first else {
-            throw ISCSIError(.invalid, "Update requires name and value")
-        }
-        return (name, value)
     }
 
     /// Sets `name` to `value` in `record` as open-iscsi does (see `RecordValues`); nil when it was
