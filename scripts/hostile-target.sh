@@ -35,7 +35,9 @@ TOOL_OPTS=(--login-timeout 3 --replacement-timeout 6 --command-timeout 2 --abort
 NODE_SETTINGS=("node.conn[0].timeo.login_timeout=3" "node.session.timeo.replacement_timeout=6"
   "node.session.timeo.command_timeout=2" "node.session.err_timeo.abort_timeout=1"
   "node.session.err_timeo.lu_reset_timeout=1" "node.session.err_timeo.tgt_reset_timeout=1"
-  "node.conn[0].timeo.logout_timeout=2")
+  "node.conn[0].timeo.logout_timeout=2" "node.session.initial_login_retry_max=0")
+# initial_login_retry_max 0: a failed first login is not tried again (open-iscsi retries it for
+# retry_max x login_timeout seconds), so each iscsiadm run below is one login.
 LIMIT=12  # seconds any run may take
 
 # measure CMD...: runs it under `timeout 60`; sets STATUS, OUT, ERR and TOOK (seconds).
@@ -95,7 +97,7 @@ MODES=(
   "datasn-gap#protocol error: Data-In DataSN 2, expected 1\$#5#3"
   "s-without-f#protocol error: Data-In carries status \(S bit\) without the F bit\$#5#3"
   "r2t-overflow#protocol error: R2T asks for [0-9]+ bytes at offset 0 of a [0-9]+-byte write\$#0#3"
-  "version#login failed: unsupported version: the target answered with version-max 0x7f and version-active 0x7f; only version 0 exists\$#5#1"
+  "version#login failed: unsupported version: the target answered with version-max 0x7f and version-active 0x7f; only version 0 exists\$#19#1"
   "hangup-after-login#(kept failing for 6 s|already resent 5 times)#4#8"
 )
 for i in "${!MODES[@]}"; do start_target "${MODES[$i]%%#*}" "$(port_of "$i")"; done

@@ -84,7 +84,12 @@ for target in "peer 3351 tgtadm -C 51" "ours 3352 $BIN/tgtadm -C 52"; do
   update "$iqn" node.conn[0].iscsi.DataDigest CRC32C
   flow "$name" "$port"
   update "$iqn" node.session.auth.password_in wrong-target-secret
-  if $ADM -m node -T "$iqn" -p "127.0.0.1:$port" -l >/dev/null 2>&1; then fail "$name: wrong target secret accepted"; fi
+  # The target's CHAP answer is wrong: open-iscsi's iscsid ends such a login at once with
+  # ISCSI_ERR_FATAL_LOGIN (19), not the retryable login failure (5).
+  rc=0; $ADM -m node -T "$iqn" -p "127.0.0.1:$port" -l >/dev/null 2>"$WORK/chap.err" || rc=$?
+  [ $rc = 19 ] || fail "$name: wrong target secret: exit $rc, expected 19: $(cat "$WORK/chap.err")"
+  grep -qx "iscsiadm: initiator reported error (19 - encountered non-retryable iSCSI login failure)" "$WORK/chap.err" ||
+    fail "$name: wrong target secret: $(cat "$WORK/chap.err")"
   $ADM -m node -T "$iqn" -p "127.0.0.1:$port" -o delete
   if $ADM -m node >/dev/null 2>&1; then fail "$name: record not deleted"; fi
   $tadm --lld iscsi --op unbind --mode account --tid 1 --user tgtout --outgoing

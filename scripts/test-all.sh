@@ -18,6 +18,7 @@ bash scripts/initiator.sh
 bash scripts/metrics.sh
 bash scripts/initiator-recovery.sh
 bash scripts/initiator-bad-input.sh
+bash scripts/iscsiadm-compat.sh
 bash scripts/hostile-target.sh
 bash scripts/block-devices.sh
 bash scripts/fuzz.sh

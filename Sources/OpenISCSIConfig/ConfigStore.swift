@@ -100,10 +100,34 @@ public struct ConfigStore: Sendable {
         }
     }
 
+    /// open-iscsi's link from a discovery record to a node it found:
+    /// `send_targets/<ip>,<port>/<iqn>,<ip>,<port>,<tpgt>,<iface>` -> the node's portal directory.
+    public func linkDiscovered(_ entry: NodeEntry, by discovery: Portal) throws {
+        guard entry.portal.tpgt >= 0 else { return }
+        let directory = "\(paths.sendTargetsDirectory)/\(discovery.commaForm)"
+        let link = "\(directory)/\(Self.discoveryLinkName(entry))"
+        let destination = "\(paths.nodesDirectory)/\(entry.target)/\(entry.portal.commaForm),\(entry.portal.tpgt)"
+        try AtomicFile.makeDirectories(directory, mode: 0o700)
+        if (try? FileManager.default.destinationOfSymbolicLink(atPath: link)) == destination { return }
+        unlink(link)
+        guard symlink(destination, link) == 0 else {
+            throw ISCSIError(.database, "Could not make link \(link): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    static func discoveryLinkName(_ entry: NodeEntry) -> String {
+        "\(entry.target),\(entry.portal.address),\(entry.portal.port),\(entry.portal.tpgt),\(entry.iface)"
+    }
+
     public func deleteNode(_ entry: NodeEntry) throws {
         let fm = FileManager.default
         let path = paths.nodeRecord(target: entry.target, portal: entry.portal, iface: entry.iface)
         try? fm.removeItem(atPath: path)
+        // Its discovery links.
+        let name = Self.discoveryLinkName(entry)
+        for portal in (try? fm.contentsOfDirectory(atPath: paths.sendTargetsDirectory)) ?? [] {
+            unlink("\(paths.sendTargetsDirectory)/\(portal)/\(name)")
+        }
         // Drop directories left empty (portal dir, then target dir).
         var directory = (path as NSString).deletingLastPathComponent
         while directory.hasPrefix(paths.nodesDirectory + "/") {

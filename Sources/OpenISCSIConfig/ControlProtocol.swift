@@ -6,6 +6,8 @@ public enum ControlRequest: Sendable, Equatable, Codable {
     case sessions
     case rescan(sid: Int)
     case ping
+    /// `iscsiadm -k 0`: iscsid answers, then exits as on SIGTERM.
+    case shutdown
 }
 
 /// iscsid's answer.

@@ -72,7 +72,12 @@ public final class ISCSIDControlServer: @unchecked Sendable {
         let server = self.server
         self.server = nil
         // Unlinked before the loop releases the lock file, so a successor's socket is never removed.
-        if server != nil { unlink(socketPath) }
+        // The lock file goes too, while we still hold its lock: a successor that opened the old
+        // file fails its flock and says we are running; one that comes later makes a new file.
+        if server != nil {
+            unlink(socketPath)
+            unlink(socketPath + ".lock")
+        }
         lock.unlock()
         server?.stop()
     }
@@ -135,6 +140,9 @@ public actor SessionDaemon {
             switch request {
             case .ping:
                 return .ok
+            case .shutdown:
+                // iscsid's main intercepts this one; a daemon that does not has nothing to stop.
+                throw ISCSIError(.operationNotSupported, "this iscsid cannot be stopped from iscsiadm")
             case .discover(let portal, let record):
                 return .targets(try await backend.discover(portal: portal, record: record, initiatorName: initiatorName))
             case .login(let node):

@@ -51,19 +51,40 @@ actor InitiatorBackend: SessionBackend {
     /// fails and is removed, as open-iscsi's does; a logout meanwhile cancels it.
     func login(node: NodeEntry, sid: Int, initiatorName: String) async throws -> SessionInfo {
         let record = node.record
-        let session = ISCSISession(
-            host: node.portal.address, port: node.portal.port, targetName: node.target,
-            configuration: Self.configuration(record, initiatorName: initiatorName))
         var info = SessionInfo(
             sid: sid, target: node.target, portal: node.portal, iface: node.iface, initiatorName: initiatorName,
             record: record)
-        live[sid] = Live(session: session, info: info, ready: false)
-        let luns: [UInt64]
-        do {
-            try await session.start()
-        } catch {
-            throw abandon(sid, session, Self.translate(error, host: node.portal.address), node: node)
+        // A failed first login is tried again as open-iscsi's iscsid does (LoginRetry).
+        let retry = LoginRetry(record: record)
+        let started = ContinuousClock.now
+        var failures = 0
+        var session: ISCSISession
+        while true {
+            session = ISCSISession(
+                host: node.portal.address, port: node.portal.port, targetName: node.target,
+                configuration: Self.configuration(record, initiatorName: initiatorName))
+            if failures > 0 {
+                // A logout while we waited ended the login.
+                guard let pending = live[sid], !pending.ready else { throw Self.cancelled(session) }
+            }
+            live[sid] = Live(session: session, info: info, ready: false)
+            do {
+                try await session.start()
+                break
+            } catch {
+                let failure = Self.translate(error, host: node.portal.address)
+                failures += 1
+                let elapsed = started.duration(to: .now)
+                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                guard let delay = retry.delay(after: failure, elapsed: seconds, failures: failures) else {
+                    throw abandon(sid, session, failure, node: node)
+                }
+                session.close()
+                Self.log("Connection\(sid):0 to [target: \(node.target), portal: \(node.portal.commaForm)]: \(failure.message); trying again in \(delay) s")
+                try? await Task.sleep(for: .seconds(delay))
+            }
         }
+        let luns: [UInt64]
         do {
             luns = try await Self.reportLUNs(session)
         } catch {
@@ -313,6 +334,10 @@ actor InitiatorBackend: SessionBackend {
             if statusClass == 2 && detail == 2 { return ISCSIError(.loginAuthFailed, "\(failure)") }
             if statusClass == 2 { return ISCSIError(.fatalLogin, "\(failure)") }
             return ISCSIError(.login, "\(failure)")
+        // The login could not be negotiated (a wrong CHAP response from the target included):
+        // open-iscsi's LOGIN_AUTHENTICATION_FAILED / LOGIN_NEGOTIATION_FAILED, which its iscsid
+        // ends with ISCSI_ERR_FATAL_LOGIN, not retried.
+        case .negotiationFailed: return ISCSIError(.fatalLogin, "\(failure)")
         case .cannotConnect(_, let reason):
             return ISCSIError(.transport, "cannot make connection to \(host): \(reason)")
         case .connectionFailed(let reason):

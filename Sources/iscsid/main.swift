@@ -67,8 +67,15 @@ let backend = InitiatorBackend(devices: devices)
 let daemon = SessionDaemon(store: ConfigStore(paths: paths), backend: backend, initiatorName: initiatorName)
 let controlLogger = Logger(label: "iscsid")
 nonisolated(unsafe) var metricsEndpoint: MetricsServer?
-let server = ISCSIDControlServer(socketPath: socketPath, log: { controlLogger.warning("\($0)") }) {
-    await daemon.handle($0)
+let server = ISCSIDControlServer(socketPath: socketPath, log: { controlLogger.warning("\($0)") }) { request in
+    if case .shutdown = request {
+        // `iscsiadm -k 0`: answer first, then stop as on SIGTERM (block devices detached, socket,
+        // lock and pid files removed).
+        controlLogger.info("iscsiadm asked iscsid to exit")
+        DispatchQueue.main.asyncAfter(deadline: .now() + 0.1) { kill(getpid(), SIGTERM) }
+        return .ok
+    }
+    return await daemon.handle(request)
 }
 do {
     try server.start(root: paths.root)

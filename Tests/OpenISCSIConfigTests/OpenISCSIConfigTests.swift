@@ -233,7 +233,7 @@ final class IscsiadmTests: XCTestCase {
 
     func testIfaceAndDiscoveryRecords() {
         XCTAssertEqual(run(["-m", "iface"]).out, "default tcp,<empty>,<empty>,<empty>,<empty>\niser iser,<empty>,<empty>,<empty>,<empty>\n")
-        XCTAssertEqual(run(["-m", "iface", "-I", "foo", "-o", "new"]).out, "New interface foo added\n")
+        XCTAssertEqual(run(["-m", "iface", "-I", "foo", "-o", "new"]).out, "foo updated.\nNew interface foo added\n")
         XCTAssertEqual(run(["-m", "iface", "-I", "foo", "-o", "update", "-n", "iface.net_ifacename", "-v", "eth0"]).status, 0)
         XCTAssertTrue(run(["-m", "iface", "-I", "foo"]).out.contains("iface.net_ifacename = eth0\n"))
         XCTAssertEqual(run(["-m", "iface", "-I", "foo", "-o", "delete"]).out, "foo unbound and deleted.\n")
@@ -248,13 +248,17 @@ final class IscsiadmTests: XCTestCase {
             store: ConfigStore(paths: ConfigPaths(root: root)),
             send: { _ in .failure(ISCSIError(.transport, "cannot make connection to 127.0.0.1: Connection refused")) },
             out: { out += $0 + "\n" }, err: { err += $0 + "\n" })
-        XCTAssertEqual(admin.run(["-m", "discovery", "-t", "st", "-p", "127.0.0.1:1"]), 4)
+        var pauses: [Double] = []
+        admin.pause = { pauses.append($0) }
+        // open-iscsi 2.1.8: 1 + reopen_max (5) attempts a second apart, then "PDU timed out" (11).
+        XCTAssertEqual(admin.run(["-m", "discovery", "-t", "st", "-p", "127.0.0.1:1"]), 11)
         XCTAssertEqual(out, "")
-        XCTAssertEqual(err, """
-            iscsiadm: cannot make connection to 127.0.0.1: Connection refused
-            iscsiadm: Could not perform SendTargets discovery: encountered connection failure
+        XCTAssertEqual(err, String(repeating: "iscsiadm: cannot make connection to 127.0.0.1: Connection refused\n", count: 6) + """
+            iscsiadm: connection login retries (reopen_max) 5 exceeded
+            iscsiadm: Could not perform SendTargets discovery: iSCSI PDU timed out
 
             """)
+        XCTAssertEqual(pauses, [1, 1, 1, 1, 1])
         err = ""
         XCTAssertEqual(admin.run(["-m", "discovery", "-t", "st"]), 7)
         XCTAssertEqual(err, "iscsiadm: Please specify portal as <ipaddr>[:<ipport>]\n")
