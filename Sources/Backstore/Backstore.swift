@@ -10,6 +10,9 @@ public protocol Backstore: AnyObject, Sendable {
     var byteSize: UInt64 { get }
     /// True when writes may sit in a volatile cache until `flush` (reported as WCE=1).
     var hasVolatileWriteCache: Bool { get }
+    /// True when the medium does not rotate whatever the administrator says (memory): the unit
+    /// then reports a medium rotation rate of 1 by default.
+    var isSolidState: Bool { get }
     /// A short type name as tgtadm prints it ("rdwr", "null", "ram").
     var typeName: String { get }
     /// The path shown as the backing store, or nil for stores without one.
@@ -33,6 +36,8 @@ public protocol Backstore: AnyObject, Sendable {
 extension Backstore {
     /// Stores whose size is fixed at creation.
     public func refreshSize() -> Bool { false }
+    /// Files and devices may rotate: nothing is reported unless the administrator says.
+    public var isSolidState: Bool { false }
 }
 
 /// Errors from a backstore, mapped to SCSI sense by the logical unit.

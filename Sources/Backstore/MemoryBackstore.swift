@@ -15,6 +15,7 @@ import NIOCore
 public final class MemoryBackstore: DiscardingBackstore, @unchecked Sendable {
     public let byteSize: UInt64
     public let hasVolatileWriteCache = false
+    public let isSolidState = true
     public let typeName = "ram"
     public let path: String?
 

@@ -55,6 +55,9 @@ final class LogicalUnit: @unchecked Sendable {
         self.blockSize = blockSize
         blockShift = shift
         self.targetID = targetID
+        var options = options
+        // Memory does not rotate: say so (VPD 0xB1 rate 1), unless the administrator gave a rate.
+        if options.rotationRate == 0, backstore.isSolidState { options.rotationRate = 1 }
         profile = LogicalUnitProfile(
             lun: lun, targetID: targetID, deviceType: .directAccess, blockSize: blockSize, options: options)
         blockCount = backstore.byteSize >> shift

@@ -1,4 +1,5 @@
 import SCSIProtocol
+import Backstore
 import XCTest
 
 @testable import SCSITarget
@@ -37,6 +38,17 @@ final class InquiryTests: XCTestCase {
         XCTAssertEqual(assertGood(inquiry(harness, length: 64)), Array(Self.tgtdStandard1.prefix(64)))
         XCTAssertEqual(assertGood(inquiry(harness, length: 0)), [])
         XCTAssertEqual(assertGood(inquiry(harness, evpd: true, page: 0x80, length: 6)), hex("008000242020"))
+    }
+
+    /// A RAM LUN reports a medium that does not rotate (the kernel then shows rotational=0);
+    /// an administrator's rotation_rate still wins.
+    func testMemoryLUNsReportNoRotation() throws {
+        let harness = try Harness()
+        try harness.device.addLogicalUnit(2, backstore: MemoryBackstore(size: 1 << 20), blockSize: 512, options: .init())
+        XCTAssertEqual(assertGood(inquiry(harness, lun: 2, evpd: true, page: 0xB1)).prefix(6), hex("00b100400001")[...])
+        try harness.device.addLogicalUnit(
+            3, backstore: MemoryBackstore(size: 1 << 20), blockSize: 512, options: LogicalUnitOptions(rotationRate: 7200))
+        XCTAssertEqual(assertGood(inquiry(harness, lun: 3, evpd: true, page: 0xB1)).prefix(6), hex("00b100401c20")[...])
     }
 
     func testVPDPagesMatchTgtd() throws {
