@@ -136,6 +136,16 @@ public final class TargetCLIShell {
         var tokens = try Self.tokenize(line)
         if tokens.first?.hasPrefix("#") == true { return true }
         guard !tokens.isEmpty else { return true }
+        // `version` and `exit` (at any path) need no daemon.
+        if let last = tokens.last, ["version", "exit", "quit"].contains(last),
+            tokens.count == 1 || (tokens.count == 2 && Self.looksLikePath(tokens[0]))
+        {
+            if last == "version" {
+                output(ProductVersion.line("targetcli") + "\n")
+                return true
+            }
+            return false
+        }
         let tree = try loadTree()
         var node = current
         if Self.looksLikePath(tokens[0])

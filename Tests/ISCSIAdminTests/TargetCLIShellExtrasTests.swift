@@ -1,3 +1,4 @@
+import SystemSupport
 import XCTest
 
 @testable import ISCSIAdmin
@@ -52,6 +53,17 @@ final class TargetCLIShellExtrasTests: XCTestCase {
         shell.preferences.autoSaveOnExit = false
         try shell.endSession(isRoot: true)
         XCTAssertEqual(access(path, F_OK), -1)
+    }
+
+    /// `version` and `exit` answer without a daemon to ask.
+    func testVersionAndExitNeedNoDaemon() throws {
+        var text = ""
+        let shell = TargetCLIShell(backend: { _ in throw TargetCLIError("no daemon") }, output: { text += $0 })
+        try shell.execute("version")
+        try shell.execute("/iscsi version")
+        XCTAssertEqual(text, String(repeating: ProductVersion.line("targetcli") + "\n", count: 2))
+        XCTAssertFalse(try shell.execute("exit"))
+        XCTAssertThrowsError(try shell.execute("ls"))
     }
 
     func testUnhonouredArgumentsAreRefusedNotDropped() {
