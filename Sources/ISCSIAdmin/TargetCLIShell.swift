@@ -601,6 +601,10 @@ public final class TargetCLIShell {
         for object in tree.configuration.storageObjects where DaemonConfiguration.isNamed(object) {
             try send(AdminRequest(mode: .storageObject, op: .delete, storageObject: object.name))
         }
+        // The accounts are the TPGs' and discovery's CHAP: they go with the configuration.
+        for account in tree.configuration.accounts {
+            try send(AdminRequest(mode: .account, op: .delete, user: account.user))
+        }
     }
 
     private func restore(_ tree: TargetCLITree, file: String, clear clearExisting: Bool) throws {
@@ -616,7 +620,14 @@ public final class TargetCLIShell {
             }
         }
         let empty = tree.configuration.targets.isEmpty && tree.configuration.storageObjects.isEmpty
-        let (steps, warnings) = saved.restoreSteps(existingPortals: tree.configuration.portals, exact: clearExisting || empty)
+        var (steps, warnings) = saved.restoreSteps(existingPortals: tree.configuration.portals, exact: clearExisting || empty)
+        if !clearExisting {
+            // An account that exists with the same password is already what the file asks for.
+            steps.removeAll { step in
+                step.request.mode == .account && step.request.op == .new
+                    && tree.configuration.account(user: step.request.user ?? "")?.password == step.request.password
+            }
+        }
         if clearExisting { try clear(tree) }
         for warning in warnings { output("\(warning)\n") }
         var tids: [String: Int32] = [:]
