@@ -94,7 +94,7 @@ expect 1 "iscsid: iscsid is already running for $ISCSI_ROOT (pid ${PIDS[-1]})" "
 expect 1 "iscsid: iscsid is already running for $ISCSI_ROOT (pid ${PIDS[-1]})" "$BIN/iscsid" -d 8 -f
 expect 1 "iscsid: invalid debug level 'x': use 0 to 8" "$BIN/iscsid" -d x
 [ "$("$BIN/iscsid" --version)" = "$("$BIN/iscsiadm" --version | sed s/iscsiadm/iscsid/)" ] || fail "iscsid --version"
-[[ "$("$BIN/iscsid" -v)" =~ ^iscsid\ version\ [0-9.]+\ \(swift-iscsi\)$ ]] || fail "iscsid -v"
+[[ "$("$BIN/iscsid" -v)" =~ ^iscsid\ version\ 2\.1\.8\ \(swift-iscsi\ [0-9.]+\)$ ]] || fail "iscsid -v"
 
 echo "== iscsiadm: command line"
 expect 7 "iscsiadm: unrecognized option '--bogus'" "$ADM" --bogus

@@ -61,7 +61,7 @@ public final class Iscsiadm {
         debug(8, "command line: \(arguments.joined(separator: " "))")
         debug(4, "configuration root \(store.paths.root)")
         if line.version {
-            out(ProductVersion.line("iscsiadm"))
+            out(ProductVersion.line("iscsiadm", reproducing: ProductVersion.openISCSI))
             return 0
         }
         if line.help {

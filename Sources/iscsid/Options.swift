@@ -91,7 +91,7 @@ struct DaemonOptions {
         for (flag, value) in flags {
             switch flag {
             case "h": return .exit(status: 0, stdout: usage, stderr: nil)
-            case "v": return .exit(status: 0, stdout: ProductVersion.line("iscsid") + "\n", stderr: nil)
+            case "v": return .exit(status: 0, stdout: ProductVersion.line("iscsid", reproducing: ProductVersion.openISCSI) + "\n", stderr: nil)
             case "f": options.foreground = true
             case "n": options.writePIDFile = false
             case "p": options.pidFile = value

@@ -12,7 +12,7 @@ let arguments = Array(CommandLine.arguments.dropFirst())
 // tgt's Perl script has no version option; ours answers --version (anywhere before "--") as the
 // other tools do. (-v is tgt-admin's --verbose.)
 if arguments.prefix(while: { $0 != "--" }).contains("--version") {
-    print(ProductVersion.line("tgt-admin"))
+    print(ProductVersion.line("tgt-admin", reproducing: ProductVersion.tgt))
     exit(0)
 }
 exit(TgtAdmin.main(arguments, environment: TgtAdminLiveEnvironment()))

@@ -35,7 +35,7 @@ do {
     case .help:
         finish(output: TgtadmCommandLine.helpText, exitCode: 0)
     case .version:
-        finish(output: ProductVersion.line("tgtadm") + "\n", exitCode: 0)
+        finish(output: ProductVersion.line("tgtadm", reproducing: ProductVersion.tgt) + "\n", exitCode: 0)
     case .send(let request, let controlPort):
         let response = try ControlClient.send(request, controlPort: controlPort)
         finish(

@@ -66,7 +66,7 @@ struct TGTDCommand: ParsableCommand {
     var version = false
 
     func validate() throws {
-        if version { throw CleanExit.message(ProductVersion.line("tgtd")) }
+        if version { throw CleanExit.message(ProductVersion.line("tgtd", reproducing: ProductVersion.tgt)) }
         _ = try driverOptions()
         _ = try metricsAddress()
         if let chapAlgs, CHAPAlgorithm.parseNames(chapAlgs) == nil {
