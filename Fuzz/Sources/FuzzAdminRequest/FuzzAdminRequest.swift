@@ -94,9 +94,10 @@ private func seeds() -> [[UInt8]] {
     ]
     var target = TargetConfiguration(tid: 1, name: "iqn.2026-11.org.example:disk1")
     target.luns = [LUNConfiguration(lun: 1, storageObject: "ram1", blockSize: 4096, parameters: ["thin_provisioning=1"])]
-    target.addressRules = ["ALL", "10.0.0.0/8"]
-    target.nodeACLs = [NodeACLConfiguration(initiatorName: "iqn.2026-11.org.example:client",
-                                            auth: CHAPCredentials(userID: "u", password: "p"))]
+    target.access = [
+        .address("ALL"), .address("10.0.0.0/8"),
+        .initiatorName("iqn.2026-11.org.example:client", auth: CHAPCredentials(userID: "u", password: "p")),
+    ]
     target.incomingUsers = ["disc"]
     target.authentication = true
     configuration.targets = [target]
