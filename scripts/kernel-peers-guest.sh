@@ -59,6 +59,21 @@ upd() { iscsiadm -m node -T "$1" -p "$2" -o update -n "$3" -v "$4" >/dev/null; }
 login() { iscsiadm -m node -T "$1" -p "$2" ${3:+-I $3} -l >/tmp/login.out 2>&1; }
 logout() { iscsiadm -m node -T "$1" -p "$2" -u >/dev/null 2>&1; }
 P=10.0.2.2:$HOST_PORT
+head -c 48M /dev/urandom >/tmp/data
+want=$(sha256sum </tmp/data)
+# writer DEV SECONDS: rewrites /tmp/data onto DEV (direct IO) for SECONDS at least and until
+# /tmp/writer.stop exists plus one whole pass; counts failed passes in /tmp/writer.fail.
+writer() {
+  rm -f /tmp/writer.stop; echo 0 >/tmp/writer.fail; echo 0 >/tmp/writer.passes
+  end=$(( $(date +%s) + $2 )); stop_seen=0
+  while :; do
+    [ -f /tmp/writer.stop ] && stop_seen=1
+    dd if=/tmp/data of=$1 bs=1M oflag=direct conv=fsync status=none 2>>/tmp/writer.err || echo $(( $(cat /tmp/writer.fail) + 1 )) >/tmp/writer.fail
+    echo $(( $(cat /tmp/writer.passes) + 1 )) >/tmp/writer.passes
+    [ $stop_seen = 1 ] && [ $(date +%s) -ge $end ] && break
+  done
+}
+readback() { dd if=$1 bs=1M count=48 iflag=direct status=none | sha256sum; }
 
 # --- stage 1: Linux's initiator against our tgtd -------------------------------------------------
 start linux-discovery
@@ -110,8 +125,6 @@ if [ -n "$DISK" ]; then
   else pass linux-sg3-utils; fi
 
   start linux-mkfs-fsck-sha256
-  head -c 48M /dev/urandom >/tmp/data
-  want=$(sha256sum </tmp/data)
   mkdir -p /mnt/d
   if ! mkfs.ext4 -q -F $D >/tmp/mkfs.out 2>&1; then fail linux-mkfs-fsck-sha256 "mkfs: $(cat /tmp/mkfs.out)"
   elif ! { mount $D /mnt/d && cp /tmp/data /mnt/d/data && umount /mnt/d; }; then fail linux-mkfs-fsck-sha256 "mount/copy failed"
@@ -126,24 +139,11 @@ if [ -n "$DISK" ]; then
   fi
 
   start linux-fio-verify
-  if fio --name=verify --filename=$D --direct=1 --ioengine=libaio --iodepth=16 --rw=randwrite --bs=4k,64k \
+  if fio --name=verify --filename=$D --direct=1 --ioengine=libaio --iodepth=16 --rw=randwrite \
       --bsrange=4k-128k --size=64M --verify=crc32c --verify_fatal=1 --do_verify=1 --output=/tmp/fio.out >/dev/null 2>&1 &&
     grep -q "err= 0" /tmp/fio.out; then pass linux-fio-verify
   else fail linux-fio-verify "$(grep -m 3 -i 'err\|verify' /tmp/fio.out | tr '\n' ' ')"; fi
 
-  # writer DEV SECONDS: rewrites /tmp/data onto DEV (direct IO) for SECONDS at least and until
-  # /tmp/writer.stop exists plus one whole pass; counts failed passes in /tmp/writer.fail.
-  writer() {
-    rm -f /tmp/writer.stop; echo 0 >/tmp/writer.fail; echo 0 >/tmp/writer.passes
-    end=$(( $(date +%s) + $2 )); stop_seen=0
-    while :; do
-      [ -f /tmp/writer.stop ] && stop_seen=1
-      dd if=/tmp/data of=$1 bs=1M oflag=direct conv=fsync status=none 2>>/tmp/writer.err || echo $(( $(cat /tmp/writer.fail) + 1 )) >/tmp/writer.fail
-      echo $(( $(cat /tmp/writer.passes) + 1 )) >/tmp/writer.passes
-      [ $stop_seen = 1 ] && [ $(date +%s) -ge $end ] && break
-    done
-  }
-  readback() { dd if=$1 bs=1M count=48 iflag=direct status=none | sha256sum; }
 
   start linux-tgtd-kill9-restart
   sid=$(iscsiadm -m session | grep " $P,[0-9]* $IQN_DISK " | sed 's/.*\[\([0-9]*\)\].*/\1/')

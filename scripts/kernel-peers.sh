@@ -294,7 +294,11 @@ while kill -0 "$QEMU_PID" 2>/dev/null; do
     if [ "$req" = lio-ready ]; then
       # Stage 2 prints its own PASS/FAIL lines while LIO waits in the guest.
       show_results; lio_checks; status=ok body=""
-    elif body=$(handle $req 2>&1); then status=ok; else status=failed; fi
+    else
+      # Not in a subshell: a restarted tgtd's pid must reach TGTD_PID.
+      if handle $req >"$WORK/answer" 2>&1; then status=ok; else status=failed; fi
+      body=$(cat "$WORK/answer")
+    fi
     printf '%s\n%s\n' "$status" "$body" >"$SHARE/rpc/ans.$n.tmp"
     mv "$SHARE/rpc/ans.$n.tmp" "$SHARE/rpc/ans.$n"
   done
