@@ -7,7 +7,6 @@
 S=/mnt/kp
 . $S/env   # HOST_PORT, MPATH_PORT, IQN_*, VENDOR, PRODUCT, REV, SERIAL, DISK_BLOCKS, CHAP_* ...
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
-RPCN=0
 log() { echo "[$(cut -d' ' -f1 /proc/uptime)] $*"; }
 pass() { echo "PASS $1" >>$S/results; log "PASS $1"; timing "$1"; }
 fail() { echo "FAIL $1: $2" >>$S/results; log "FAIL $1: $2"; timing "$1"; }
@@ -15,8 +14,8 @@ STEP_T0=$(date +%s)
 start() { STEP_T0=$(date +%s); log "== $1"; }
 timing() { echo "TIME $1 $(( $(date +%s) - STEP_T0 ))" >>$S/timings; }
 # rpc CMD ARGS: asks the host, waits (240 s at most) for its answer; prints it; fails if the host did.
-rpc() {
-  RPCN=$((RPCN + 1))
+rpc() {  # (the counter lives in a file: rpc runs in $(...) subshells)
+  RPCN=$(( $(cat /tmp/rpcn 2>/dev/null || echo 0) + 1 )); echo $RPCN >/tmp/rpcn
   echo "$*" >$S/rpc/req.$RPCN.tmp && mv $S/rpc/req.$RPCN.tmp $S/rpc/req.$RPCN
   i=0
   while [ ! -f $S/rpc/ans.$RPCN ]; do
@@ -105,13 +104,15 @@ if [ -n "$DISK" ]; then
   if [ "$v/$m/$r" != "$VENDOR/$PRODUCT/$REV" ]; then fail linux-inquiry-sysfs "vendor/model/rev $v/$m/$r, expected $VENDOR/$PRODUCT/$REV"
   elif [ "$sz" != "$DISK_BLOCKS" ] || [ "$lbs" != 512 ]; then fail linux-inquiry-sysfs "size $sz x $lbs, expected $DISK_BLOCKS x 512"
   elif [ "$typ" != 0 ]; then fail linux-inquiry-sysfs "type $typ"
-  elif [ ! -s $dev/vpd_pg83 ] || [ ! -s $dev/vpd_pg80 ]; then fail linux-inquiry-sysfs "the kernel read no VPD 0x80/0x83"
+  # (sysfs gives VPD attributes no size: read them)
+  elif [ -z "$(od -An -tx1 $dev/vpd_pg83 | head -n 1)" ] || [ -z "$(od -An -tx1 $dev/vpd_pg80 | head -n 1)" ]; then fail linux-inquiry-sysfs "the kernel read no VPD 0x80/0x83"
   elif ! tail -c +5 $dev/vpd_pg80 | grep -q "$SERIAL"; then fail linux-inquiry-sysfs "vpd_pg80 lacks $SERIAL"
   elif [ -z "$wwid" ]; then fail linux-inquiry-sysfs "no wwid"
   else pass linux-inquiry-sysfs; log "wwid $wwid"; fi
 
   start linux-sg3-utils
-  inq=$(sg_inq $D 2>&1); sn=$(sg_vpd -p sn $D 2>&1); cap=$(sg_readcap -l $D 2>&1)
+  inq=$(sg_inq $D 2>&1 | tr -s ' '); sn=$(sg_vpd -p sn $D 2>&1 | tr -s ' '); cap=$(sg_readcap -l $D 2>&1 | tr -s ' ')
+  { echo "$inq"; echo "$sn"; echo "$cap"; sg_vpd -p di $D; sg_vpd -p bl $D; } >$S/sg3-utils.txt 2>&1
   sg_vpd -p di -r $D >/tmp/pg83.raw 2>/dev/null
   naa=$(echo "$wwid" | sed -n 's/^naa\.//p')
   if ! echo "$inq" | grep -q "Vendor identification: $VENDOR" || ! echo "$inq" | grep -q "Product identification: $PRODUCT" ||
@@ -222,7 +223,7 @@ if login $IQN_THIN $P && d=$(wait_disk $IQN_THIN $P); then
     a1=$(rpc alloc-thin); rm -f /mnt/d/f*; sync
     tr=$(fstrim -v /mnt/d 2>&1); a2=$(rpc alloc-thin); umount /mnt/d
     log "allocated $a1 KiB before, $a2 KiB after fstrim ($tr)"
-    if [ -z "$a1" ] || [ -z "$a2" ]; then fail linux-fstrim-thin "host gave no allocation"
+    if ! [ "$a1" -ge 0 ] 2>/dev/null || ! [ "$a2" -ge 0 ] 2>/dev/null; then fail linux-fstrim-thin "host gave no allocation: '$a1' '$a2'"
     elif [ $((a1 - a2)) -lt $((100 * 1024)) ]; then fail linux-fstrim-thin "backing file $a1 KiB -> $a2 KiB after fstrim ($tr)"
     else pass linux-fstrim-thin; fi
   fi
