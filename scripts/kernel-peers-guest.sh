@@ -118,7 +118,8 @@ if [ -n "$DISK" ]; then
   if ! echo "$inq" | grep -q "Vendor identification: $VENDOR" || ! echo "$inq" | grep -q "Product identification: $PRODUCT" ||
     ! echo "$inq" | grep -q "Product revision level: $REV"; then fail linux-sg3-utils "sg_inq: $(echo $inq | head -c 300)"
   elif ! echo "$sn" | grep -q "Unit serial number: $SERIAL"; then fail linux-sg3-utils "sg_vpd -p sn: $(echo $sn)"
-  elif ! cmp -s /tmp/pg83.raw $dev/vpd_pg83; then fail linux-sg3-utils "sg_vpd -p di differs from the kernel's vpd_pg83"
+  elif [ "$(od -An -tx1 /tmp/pg83.raw | tee $S/pg83-sg_vpd.hex)" != "$(od -An -tx1 $dev/vpd_pg83 | tee $S/pg83-kernel.hex)" ]; then
+    fail linux-sg3-utils "sg_vpd -p di differs from the kernel's vpd_pg83"
   elif [ -n "$naa" ] && ! sg_vpd -p di $D | tr -d ' ' | grep -qi "0x$naa"; then fail linux-sg3-utils "wwid $wwid not in sg_vpd -p di"
   elif ! echo "$cap" | grep -q "Last LBA=$((DISK_BLOCKS - 1)) " || ! echo "$cap" | grep -q "Logical block length=512 bytes"; then
     fail linux-sg3-utils "sg_readcap: $(echo $cap | head -c 300)"
@@ -248,7 +249,9 @@ defaults {
     polling_interval 2
     path_grouping_policy multibus
 }
-blacklist { devnode "^vd[a-z]" }
+blacklist {
+    devnode "^vd[a-z]"
+}
 EOF
 P2=10.0.2.2:$MPATH_PORT
 iscsiadm -m iface -I kpb -o new >/dev/null
@@ -263,13 +266,13 @@ if login $IQN_MPATH $P && login $IQN_MPATH $P2 kpb && d1=$(wait_disk $IQN_MPATH 
   for _ in $(seq 1 30); do
     multipath -r >/dev/null 2>&1
     maps=$(dmsetup ls --target multipath 2>/dev/null | awk '{print $1}')
-    [ "$(echo "$maps" | grep -c .)" = 1 ] && [ "$(multipath -ll | grep -c 'active ready running')" = 2 ] && break
+    [ "$(echo "$maps" | grep -c .)" = 1 ] && [ "$(multipath -ll | tr -s ' ' | grep -c 'active ready running')" = 2 ] && break
     sleep 1
   done
   multipath -ll >$S/multipath-ll.txt 2>&1
   n=$(echo "$maps" | grep -c .)
   if [ "$n" != 1 ]; then fail mpath-map "$n maps: $(echo $maps) ($d1, $d2)"
-  elif [ "$(grep -c 'active ready running' $S/multipath-ll.txt)" != 2 ]; then fail mpath-map "not 2 active paths: $(cat $S/multipath-ll.txt | tr '\n' '|')"
+  elif [ "$(tr -s ' ' <$S/multipath-ll.txt | grep -c 'active ready running')" != 2 ]; then fail mpath-map "not 2 active paths: $(cat $S/multipath-ll.txt | tr '\n' '|')"
   else MAP=/dev/mapper/$maps; pass mpath-map; fi
 else fail mpath-map "logins/disks: $(cat /tmp/login.out | tr '\n' ' ') '$d1' '$d2'"; fi
 
@@ -282,8 +285,8 @@ if [ -n "$MAP" ]; then
     log "host: $out"
     ok=0
     for _ in $(seq 1 90); do
-      multipath -ll $MAP >/tmp/mp.txt 2>&1
-      grep -q 'failed' /tmp/mp.txt && grep -q 'active ready running' /tmp/mp.txt && { ok=1; break; }
+      multipath -ll $MAP 2>&1 | tr -s ' ' >/tmp/mp.txt
+      grep -q 'failed faulty' /tmp/mp.txt && grep -q 'active ready running' /tmp/mp.txt && { ok=1; break; }
       sleep 1
     done
     touch /tmp/writer.stop; wait $wpid
@@ -299,7 +302,7 @@ if [ -n "$MAP" ]; then
   else
     ok=0
     for _ in $(seq 1 120); do
-      [ "$(multipath -ll $MAP 2>/dev/null | grep -c 'active ready running')" = 2 ] && { ok=1; break; }
+      [ "$(multipath -ll $MAP 2>/dev/null | tr -s ' ' | grep -c 'active ready running')" = 2 ] && { ok=1; break; }
       sleep 1
     done
     if [ $ok != 1 ]; then fail mpath-path-returns "the path did not come back: $(multipath -ll $MAP | tr '\n' '|')"
