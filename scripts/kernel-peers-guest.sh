@@ -33,6 +33,7 @@ for m in virtio_net iscsi_tcp crc32c_generic crc32c_intel dm_multipath dm_round_
 ip link set lo up; ip link set eth0 up
 ip addr add 10.0.2.15/24 dev eth0; ip route add default via 10.0.2.2
 mkdir -p /run/lock/iscsi /run/udev /etc/target
+mountpoint -q /sys/kernel/config || mount -t configfs configfs /sys/kernel/config   # LIO's tree
 /lib/systemd/systemd-udevd --daemon
 udevadm trigger --action=add >/dev/null 2>&1; udevadm settle -t 30
 iscsid || log "iscsid did not start"
