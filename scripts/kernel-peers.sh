@@ -220,6 +220,9 @@ lio_checks() {
   llogout lio-open
 
   lstep lio-chap
+  # LIO closes the connection, without a Login Response, on a login that offers no CHAP; iscsid
+  # would try that login again for initial_login_retry_max x login_timeout (120 s): once is enough.
+  lrec lio-chap node.session.initial_login_retry_max 0
   if llogin lio-chap; then lfail "a login without CHAP was admitted"; llogout lio-chap
   else
     lrec lio-chap node.session.auth.authmethod CHAP
