@@ -222,6 +222,19 @@ public final class TargetCLIShell {
         "restoreconfig", "clearconfig", "refresh", "status", "version",
     ]
 
+    /// LIO's auth keys (userid, password, mutual_userid, mutual_password) into a request's CHAP
+    /// fields; false for any other key.
+    static func setCredential(_ key: String, _ value: String, in request: inout AdminRequest) -> Bool {
+        switch key {
+        case "userid": request.user = value
+        case "password": request.password = value
+        case "mutual_userid": request.mutualUser = value
+        case "mutual_password": request.mutualPassword = value
+        default: return false
+        }
+        return true
+    }
+
     /// Every node ACL sees every LUN of its target here (LIO's default, add_mapped_luns=true).
     static func refuseUnmappedACLs(_ args: [String: String]) throws {
         if try flagArgument(args, "add_mapped_luns") == false {
@@ -530,11 +543,10 @@ public final class TargetCLIShell {
                 case "enable":
                     guard let flag = Self.flag(value) else { throw TargetCLIError("Invalid value for enable: \(value)") }
                     enable = flag
-                case "userid": request.user = value
-                case "password": request.password = value
-                case "mutual_userid": request.mutualUser = value
-                case "mutual_password": request.mutualPassword = value
-                default: throw TargetCLIError("Unknown discovery_auth parameter: \(key)")
+                default:
+                    guard Self.setCredential(key, value, in: &request) else {
+                        throw TargetCLIError("Unknown discovery_auth parameter: \(key)")
+                    }
                 }
             }
             if enable == false {
@@ -553,14 +565,8 @@ public final class TargetCLIShell {
                 request.mode = .nodeACL
                 request.initiatorName = name
             }
-            for (key, value) in pairs {
-                switch key {
-                case "userid": request.user = value
-                case "password": request.password = value
-                case "mutual_userid": request.mutualUser = value
-                case "mutual_password": request.mutualPassword = value
-                default: throw TargetCLIError("Unknown auth parameter: \(key) (known: \(authKeys.joined(separator: ", ")))")
-                }
+            for (key, value) in pairs where !Self.setCredential(key, value, in: &request) {
+                throw TargetCLIError("Unknown auth parameter: \(key) (known: \(authKeys.joined(separator: ", ")))")
             }
             try send(request)
             for (key, value) in pairs { output("Parameter \(key) is now '\(value)'.\n") }
