@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test: unit tests (warnings are errors), then the integration run against real peers
 # (libiscsi's tools and conformance suite, qemu-img, Debian's tgtd for comparison), then each
-# fuzz target for a bounded time.
+# fuzz target for a bounded time. scripts/kernel-peers.sh boots a Debian guest under QEMU for Linux's
+# initiator, dm-multipath and LIO (its image is cached outside the clone).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build -c release -Xswiftc -warnings-as-errors
@@ -21,4 +22,5 @@ bash scripts/initiator-bad-input.sh
 bash scripts/iscsiadm-compat.sh
 bash scripts/hostile-target.sh
 bash scripts/block-devices.sh
+bash scripts/kernel-peers.sh
 bash scripts/fuzz.sh
