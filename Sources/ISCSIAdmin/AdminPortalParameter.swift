@@ -1,17 +1,27 @@
 /// The `--param portal=HOST[:PORT]` of `tgtadm --op new|delete --mode portal`, read as tgt does
 /// (an IPv6 address in brackets, port 3260 when none is given) but refused with a reason where
 /// tgt silently does nothing: tgt cuts an unbracketed address at its first colon, so
-/// `portal=::1:4354` answers success and listens nowhere.
+/// `portal=::1:4354` answers success and listens nowhere. A `,TPGT` after the port (ours, the
+/// spelling of SendTargets and iscsiadm) puts the portal in that target portal group.
 public enum AdminPortalParameter {
     public static let defaultPort = 3260
 
-    /// - Returns: the address (without brackets) and port.
+    /// - Returns: the address (without brackets), port and the portal group tag if one is given.
     /// - Throws: `TgtadmRefusal` (invalid request) saying what is wrong.
-    public static func parse(_ param: String?) throws(TgtadmRefusal) -> (host: String, port: Int) {
+    public static func parse(_ param: String?) throws(TgtadmRefusal) -> (host: String, port: Int, tag: UInt16?) {
         guard let param, param.hasPrefix("portal=") else {
             throw TgtadmError.invalidRequest.because("portal requests take --param portal=HOST:PORT, not \(param ?? "nothing")")
         }
-        let text = String(param.dropFirst("portal=".count))
+        var text = String(param.dropFirst("portal=".count))
+        var tag: UInt16?
+        if let comma = text.lastIndex(of: ",") {
+            let tagText = text[text.index(after: comma)...]
+            guard let number = UInt16(tagText), number > 0 else {
+                throw TgtadmError.invalidRequest.because("portal \(text): portal group tag \(tagText) is not a number from 1 to 65535")
+            }
+            tag = number
+            text = String(text[..<comma])
+        }
         var host = text
         var portText: Substring?
         if text.hasPrefix("[") {
@@ -45,7 +55,7 @@ public enum AdminPortalParameter {
             }
             port = number
         }
-        return (host, port)
+        return (host, port, tag)
     }
 
     /// The bracketed spelling the user most likely meant: a last group of digits that can be a

@@ -16,7 +16,8 @@ extension DaemonConfiguration {
         var requests: [AdminRequest] = []
         for portal in configuration.portals {
             let host = portal.host.contains(":") ? "[\(portal.host)]" : portal.host
-            requests.append(AdminRequest(mode: .portal, op: .new, params: "portal=\(host):\(portal.port)"))
+            let tag = portal.tag == 1 ? "" : ",\(portal.tag)"
+            requests.append(AdminRequest(mode: .portal, op: .new, params: "portal=\(host):\(portal.port)\(tag)"))
         }
         for account in configuration.accounts {
             requests.append(AdminRequest(mode: .account, op: .new, user: account.user, password: account.password))
@@ -33,6 +34,12 @@ extension DaemonConfiguration {
         for target in configuration.targets {
             let tid = Int32(target.tid)
             requests.append(AdminRequest(mode: .target, op: .new, tid: tid, targetName: target.name))
+            if let groups = target.portalGroups {
+                requests.append(
+                    AdminRequest(
+                        mode: .target, op: .update, tid: tid, name: "portal_groups",
+                        value: groups.isEmpty ? "none" : groups.map(String.init).joined(separator: ",")))
+            }
             for lun in target.luns {
                 if lun.lun != 0, let object = configuration.storageObject(named: lun.storageObject),
                     DaemonConfiguration.isNamed(object)

@@ -4,7 +4,8 @@
 /// objects, node ACLs with their own CHAP, TPG attributes) are two ways of editing it.
 public struct DaemonConfiguration: Codable, Equatable, Sendable {
     /// Bumped when the saved form changes incompatibly.
-    public static let currentVersion = 2
+    /// Version 3 added target portal groups and ALUA; older daemons refuse it rather than drop them.
+    public static let currentVersion = 3
 
     public var version = DaemonConfiguration.currentVersion
     public var portals: [PortalConfiguration] = []
@@ -72,14 +73,30 @@ extension DaemonConfiguration {
     }
 }
 
+/// A listening portal and the target portal group it belongs to (tgt has only group 1).
 public struct PortalConfiguration: Codable, Equatable, Hashable, Sendable {
     public var host: String
     public var port: Int
+    public var tag: UInt16 = 1
 
-    public init(host: String, port: Int) {
+    public init(host: String, port: Int, tag: UInt16 = 1) {
         self.host = host
         self.port = port
+        self.tag = tag
     }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        host = try container.decode(String.self, forKey: .host)
+        port = try container.decode(Int.self, forKey: .port)
+        tag = try container.decodeIfPresent(UInt16.self, forKey: .tag) ?? 1
+    }
+
+    /// Same address and port, whatever the group.
+    public func hasAddress(of other: PortalConfiguration) -> Bool { host == other.host && port == other.port }
+
+    /// `HOST:PORT` with an IPv6 address in brackets (LIO's portal node name).
+    public var address: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
 
 /// A backing store with a name (LIO's storage object; tgt's LUNs get generated names).
@@ -112,6 +129,9 @@ public struct StorageObjectConfiguration: Codable, Equatable, Sendable {
     /// LIO's emulate_tpu/emulate_tpws: every LUN mapping it is thin provisioned (tgt's
     /// thin_provisioning=1). nil is off.
     public var thinProvisioning: Bool?
+    /// LIO's ALUA target port groups of this object (`/backstores/T/N/alua/`); nil or empty: the
+    /// object reports no ALUA (TPGS 0, as tgt). LIO-made objects start with `default_tg_pt_gp`.
+    public var aluaGroups: [ALUAGroupConfiguration]?
 
     public init(
         name: String, kind: Kind, path: String? = nil, size: UInt64? = nil, readOnly: Bool = false,
@@ -163,6 +183,9 @@ public struct LUNConfiguration: Codable, Equatable, Sendable {
     /// tgt's `--params` strings (thin_provisioning=1,readonly=1,...), in the order they were
     /// applied: tgt applies keys in order, so replaying them reproduces the unit.
     public var parameters: [String] = []
+    /// The ALUA group (of the storage object) this LUN belongs to in each target portal group
+    /// (LIO's `alua_tg_pt_gp` of a TPG's LUN); a group not listed uses the object's first group.
+    public var aluaMembership: [ALUAMembership]?
 
     public init(lun: UInt64, storageObject: String, blockSize: Int = 512, parameters: [String] = []) {
         self.lun = lun
@@ -229,6 +252,9 @@ public struct TargetConfiguration: Codable, Equatable, Sendable {
     public var authentication: Bool?
     /// tgt's target state: "ready" or "offline".
     public var state = "ready"
+    /// The target portal groups (tags) the target is served through; nil: every group that has a
+    /// portal (tgt's way). Targets made with targetcli list theirs, as LIO's `tpgN` nodes.
+    public var portalGroups: [UInt16]?
 
     public init(tid: Int, name: String) {
         self.tid = tid
@@ -263,7 +289,7 @@ public struct TargetConfiguration: Codable, Equatable, Sendable {
 
 extension TargetConfiguration {
     private enum CodingKeys: String, CodingKey {
-        case tid, name, luns, access, incomingUsers, outgoingUser, authentication, state
+        case tid, name, luns, access, incomingUsers, outgoingUser, authentication, state, portalGroups
         // Version 1 kept the ACL in two lists and LIO's settings apart.
         case addressRules, nodeACLs, generateNodeACLs
     }
@@ -277,6 +303,7 @@ extension TargetConfiguration {
         outgoingUser = try container.decodeIfPresent(String.self, forKey: .outgoingUser)
         authentication = try container.decodeIfPresent(Bool.self, forKey: .authentication)
         state = try container.decodeIfPresent(String.self, forKey: .state) ?? "ready"
+        portalGroups = try container.decodeIfPresent([UInt16].self, forKey: .portalGroups)
         if let access = try container.decodeIfPresent([AccessEntry].self, forKey: .access) {
             self.access = access
         } else {
@@ -297,5 +324,6 @@ extension TargetConfiguration {
         try container.encodeIfPresent(outgoingUser, forKey: .outgoingUser)
         try container.encodeIfPresent(authentication, forKey: .authentication)
         try container.encode(state, forKey: .state)
+        try container.encodeIfPresent(portalGroups, forKey: .portalGroups)
     }
 }

@@ -181,41 +181,51 @@ public struct LIOSaveConfig: Codable, Equatable, Sendable {
             entry.attributes = attributes
             return entry
         }
-        let portals = configuration.portals.map { portal in
-            Portal(ip_address: portal.host.contains(":") ? "[\(portal.host)]" : portal.host, port: portal.port, iser: false, offload: false)
-        }
         targets = configuration.targets.map { target in
             let luns = target.luns.filter { $0.lun != 0 }.sorted { $0.lun < $1.lun }
             let objectPath: (LUNConfiguration) -> String = { lun in
                 let group = configuration.storageObject(named: lun.storageObject).flatMap(TargetCLITree.group(of:)) ?? "fileio"
                 return "/backstores/\(group)/\(lun.storageObject)"
             }
-            var tpg = TPG(
-                tag: 1, enable: true,
-                attributes: [
-                    "authentication": .int(TargetCLITree.authenticationOn(target) ? 1 : 0),
-                    "generate_node_acls": .int(target.generateNodeACLs ? 1 : 0),
-                    "demo_mode_write_protect": .int(0),
-                    "cache_dynamic_acls": .int(1),
-                ],
-                parameters: ["MaxConnections": .string("1"), "ErrorRecoveryLevel": .string("0")],
-                luns: luns.map {
-                    LUN(index: $0.lun, storage_object: objectPath($0), alias: nil, alua_tg_pt_gp_name: "default_tg_pt_gp")
-                },
-                node_acls: target.nodeACLs.map { acl in
-                    NodeACL(
-                        node_wwn: acl.initiatorName, chap_userid: acl.auth.userID, chap_password: acl.auth.password,
-                        chap_mutual_userid: acl.auth.mutualUserID, chap_mutual_password: acl.auth.mutualPassword,
-                        mapped_luns: luns.map { MappedLUN(index: $0.lun, tpg_lun: $0.lun, write_protect: false, alias: nil) },
-                        attributes: nil)
-                },
-                portals: portals)
             let tpgAuth = configuration.tpgCredentials(of: target)
-            tpg.chap_userid = tpgAuth.userID
-            tpg.chap_password = tpgAuth.password
-            tpg.chap_mutual_userid = tpgAuth.mutualUserID
-            tpg.chap_mutual_password = tpgAuth.mutualPassword
-            return Target(wwn: target.name, fabric: "iscsi", tpgs: [tpg])
+            // Every TPG of a target carries the target's one ACL, LUN set and CHAP here; only the
+            // portals and each LUN's ALUA group differ between them.
+            let tpgs = configuration.portalGroups(of: target).map { tag in
+                var tpg = TPG(
+                    tag: Int(tag), enable: true,
+                    attributes: [
+                        "authentication": .int(TargetCLITree.authenticationOn(target) ? 1 : 0),
+                        "generate_node_acls": .int(target.generateNodeACLs ? 1 : 0),
+                        "demo_mode_write_protect": .int(0),
+                        "cache_dynamic_acls": .int(1),
+                    ],
+                    parameters: ["MaxConnections": .string("1"), "ErrorRecoveryLevel": .string("0")],
+                    luns: luns.map { lun in
+                        let object = configuration.storageObject(named: lun.storageObject)
+                        let group = lun.aluaGroup(inPortalGroup: tag) ?? object?.aluaGroups?.first?.name
+                        return LUN(
+                            index: lun.lun, storage_object: objectPath(lun), alias: nil,
+                            alua_tg_pt_gp_name: group ?? ALUAGroupConfiguration.defaultName)
+                    },
+                    node_acls: target.nodeACLs.map { acl in
+                        NodeACL(
+                            node_wwn: acl.initiatorName, chap_userid: acl.auth.userID, chap_password: acl.auth.password,
+                            chap_mutual_userid: acl.auth.mutualUserID, chap_mutual_password: acl.auth.mutualPassword,
+                            mapped_luns: luns.map { MappedLUN(index: $0.lun, tpg_lun: $0.lun, write_protect: false, alias: nil) },
+                            attributes: nil)
+                    },
+                    portals: configuration.portals.filter { $0.tag == tag }.map { portal in
+                        Portal(
+                            ip_address: portal.host.contains(":") ? "[\(portal.host)]" : portal.host, port: portal.port,
+                            iser: false, offload: false)
+                    })
+                tpg.chap_userid = tpgAuth.userID
+                tpg.chap_password = tpgAuth.password
+                tpg.chap_mutual_userid = tpgAuth.mutualUserID
+                tpg.chap_mutual_password = tpgAuth.mutualPassword
+                return tpg
+            }
+            return Target(wwn: target.name, fabric: "iscsi", tpgs: tpgs)
         }
         swift_iscsi = configuration
     }
@@ -262,7 +272,8 @@ public struct LIOSaveConfig: Codable, Equatable, Sendable {
             let steps = embedded.replayRequests().compactMap { request -> RestoreStep? in
                 guard request.mode == .portal else { return RestoreStep(request: request) }
                 let text = String((request.params ?? "").dropFirst("portal=".count))
-                if existingPortals.contains(where: { TargetCLITree.portalName($0) == text }) { return nil }
+                let address = text.split(separator: ",").first.map(String.init) ?? text
+                if existingPortals.contains(where: { $0.address == address }) { return nil }
                 return RestoreStep(request: request, tidOf: nil, optional: true)
             }
             return (steps, [])
@@ -314,18 +325,40 @@ public struct LIOSaveConfig: Codable, Equatable, Sendable {
             }
             steps.append(RestoreStep(request: config.creationRequest))
         }
-        var portalsSeen = Set(existingPortals)
+        var portalsSeen = existingPortals
         for target in targets ?? [] {
             guard target.fabric == "iscsi" else {
                 warnings.append("Skipping target \(target.wwn): fabric \(target.fabric) is not supported")
                 continue
             }
             let tpgs = target.tpgs ?? []
-            if tpgs.count > 1 { warnings.append("Target \(target.wwn): only its first TPG is restored") }
+            if tpgs.count > 1 {
+                warnings.append("Target \(target.wwn): LUNs, ACLs and CHAP come from its first TPG; here every TPG shares them")
+            }
             steps.append(
                 RestoreStep(request: AdminRequest(mode: .target, op: .new, targetName: target.wwn, allocateTID: true)))
-            guard let tpg = tpgs.first else { continue }
             func step(_ request: AdminRequest) { steps.append(RestoreStep(request: request, tidOf: target.wwn)) }
+            let tags = tpgs.enumerated().map { UInt16(clamping: $1.tag ?? $0 + 1) }
+            step(
+                AdminRequest(
+                    mode: .target, op: .update, name: "portal_groups",
+                    value: tags.isEmpty ? "none" : tags.map(String.init).joined(separator: ",")))
+            for (tpg, tag) in zip(tpgs, tags) {
+                for portal in tpg.portals ?? [] {
+                    var host = portal.ip_address
+                    if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+                    let config = PortalConfiguration(host: host, port: portal.port, tag: tag)
+                    guard !portalsSeen.contains(where: { $0.hasAddress(of: config) }) else { continue }
+                    portalsSeen.append(config)
+                    let spelled = host.contains(":") ? "[\(host)]" : host
+                    let suffix = tag == 1 ? "" : ",\(tag)"
+                    steps.append(
+                        RestoreStep(
+                            request: AdminRequest(mode: .portal, op: .new, params: "portal=\(spelled):\(portal.port)\(suffix)"),
+                            tidOf: nil, optional: true))
+                }
+            }
+            guard let tpg = tpgs.first else { continue }
             // LIO numbers LUNs from 0; here LUN 0 is the controller, so such a TPG moves up by one.
             let luns = tpg.luns ?? []
             let shift: UInt64 = luns.contains { $0.index == 0 } ? 1 : 0
@@ -362,18 +395,6 @@ public struct LIOSaveConfig: Codable, Equatable, Sendable {
                     AdminRequest(
                         mode: .tpg, op: .update, user: tpg.chap_userid, password: tpg.chap_password,
                         mutualUser: tpg.chap_mutual_userid, mutualPassword: tpg.chap_mutual_password))
-            }
-            for portal in tpg.portals ?? [] {
-                var host = portal.ip_address
-                if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-                let config = PortalConfiguration(host: host, port: portal.port)
-                if portalsSeen.insert(config).inserted {
-                    let spelled = host.contains(":") ? "[\(host)]" : host
-                    steps.append(
-                        RestoreStep(
-                            request: AdminRequest(mode: .portal, op: .new, params: "portal=\(spelled):\(portal.port)"),
-                            tidOf: nil, optional: true))
-                }
             }
         }
         return (steps, warnings)

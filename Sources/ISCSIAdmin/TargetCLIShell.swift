@@ -123,6 +123,12 @@ public final class TargetCLIShell {
         }
     }
 
+    /// Serves the target through exactly these TPG tags (an empty list: through none).
+    private func setPortalGroups(_ tree: TargetCLITree, _ wwn: String, _ tags: [UInt16]) throws {
+        let value = tags.isEmpty ? "none" : tags.sorted().map(String.init).joined(separator: ",")
+        try send(AdminRequest(mode: .target, op: .update, tid: try tid(tree, wwn), name: "portal_groups", value: value))
+    }
+
     private func tid(_ tree: TargetCLITree, _ wwn: String) throws -> Int32 {
         guard let target = tree.target(wwn) else { throw TargetCLIError("No such target \(wwn)") }
         return Int32(target.tid)
@@ -321,11 +327,26 @@ public final class TargetCLIShell {
                 (try? ISCSINameCheck.validate(wwn)) != nil
             else { throw TargetCLIError("WWN not valid as: iqn, naa, eui") }
             if tree.target(wwn) != nil { throw TargetCLIError("This Target already exists in configFS") }
-            try send(AdminRequest(mode: .target, op: .new, targetName: wwn, allocateTID: true))
+            let answer = try send(AdminRequest(mode: .target, op: .new, targetName: wwn, allocateTID: true))
+            guard let tid = Int32(answer.filter(\.isNumber)) else {
+                throw TargetCLIError("The daemon gave no target id for \(wwn): \(answer)")
+            }
+            // LIO serves a new target through its tpg1 only (tgt's targets are on every portal).
+            try send(AdminRequest(mode: .target, op: .update, tid: tid, name: "portal_groups", value: "1"))
             output("Created target \(wwn).\nCreated TPG 1.\n")
-        case .target:
-            throw TargetCLIError("Only one TPG (tpg1) per target is supported")
-        case .luns(let wwn):
+        case .target(let wwn):
+            let args = try Self.bind(arguments, to: ["tag"], command: "create")
+            let groups = tree.portalGroups(wwn)
+            var tag = (groups.max() ?? 0) + 1
+            if let text = args["tag"] {
+                guard let value = UInt16(text), value > 0 else { throw TargetCLIError("Invalid tag \(text): TPG tags are 1 to 65535") }
+                tag = value
+            }
+            if groups.contains(tag) { throw TargetCLIError("TPG \(tag) already exists") }
+            try setPortalGroups(tree, wwn, groups + [tag])
+            output("Created TPG \(tag).\n")
+        case .luns(let tpg):
+            let wwn = tpg.wwn
             let args = try Self.bind(arguments, to: ["storage_object", "lun", "add_mapped_luns"], command: "create")
             try Self.refuseUnmappedACLs(args)
             guard let objectPath = args["storage_object"] else { throw TargetCLIError("Missing required parameter storage_object") }
@@ -345,7 +366,8 @@ public final class TargetCLIShell {
             for acl in tree.target(wwn)?.nodeACLs ?? [] {
                 output("Created LUN \(number)->\(number) mapping in node ACL \(acl.initiatorName)\n")
             }
-        case .acls(let wwn):
+        case .acls(let tpg):
+            let wwn = tpg.wwn
             let args = try Self.bind(arguments, to: ["wwn", "add_mapped_luns"], command: "create")
             try Self.refuseUnmappedACLs(args)
             guard let name = args["wwn"] else { throw TargetCLIError("Missing required parameter wwn") }
@@ -353,17 +375,20 @@ public final class TargetCLIShell {
             try send(AdminRequest(mode: .nodeACL, op: .new, tid: try tid(tree, wwn), initiatorName: name))
             output("Created Node ACL for \(name)\n")
             for lun in tree.luns(wwn) { output("Created mapped LUN \(lun.lun).\n") }
-        case .portals:
+        case .portals(let tpg):
             let args = try Self.bind(arguments, to: ["ip_address", "ip_port"], command: "create")
             var host = args["ip_address"] ?? "0.0.0.0"
             if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
             if args["ip_port"] == nil { output("Using default IP port 3260\n") }
             guard let port = Int(args["ip_port"] ?? "3260"), (1...65535).contains(port) else { throw TargetCLIError("Invalid port") }
-            if tree.configuration.portals.contains(PortalConfiguration(host: host, port: port)) {
-                throw TargetCLIError("This NetworkPortal already exists in configFS")
+            let wanted = PortalConfiguration(host: host, port: port, tag: tpg.tag)
+            if let existing = tree.configuration.portals.first(where: { $0.hasAddress(of: wanted) }) {
+                if existing.tag == tpg.tag { throw TargetCLIError("This NetworkPortal already exists in configFS") }
+                throw TargetCLIError("\(existing.address) serves tpg\(existing.tag): a portal belongs to one TPG tag here")
             }
             let spelled = host.contains(":") ? "[\(host)]" : host
-            try send(AdminRequest(mode: .portal, op: .new, params: "portal=\(spelled):\(port)"))
+            let tag = tpg.tag == 1 ? "" : ",\(tpg.tag)"
+            try send(AdminRequest(mode: .portal, op: .new, params: "portal=\(spelled):\(port)\(tag)"))
             output("Created network portal \(spelled):\(port).\n")
         default:
             throw TargetCLIError("Command not found create")
@@ -399,24 +424,35 @@ public final class TargetCLIShell {
             }
             try send(AdminRequest(mode: .target, op: .delete, tid: Int32(target.tid), force: true))
             output("Deleted Target \(target.name).\n")
-        case .luns(let wwn):
+        case .target(let wwn):
+            let args = try Self.bind(arguments, to: ["tag"], command: "delete")
+            let groups = tree.portalGroups(wwn)
+            guard let text = args["tag"], let tag = UInt16(text), groups.contains(tag) else {
+                throw TargetCLIError("No such TPG: \(args["tag"] ?? "")")
+            }
+            try setPortalGroups(tree, wwn, groups.filter { $0 != tag })
+            output("Deleted TPG \(tag).\n")
+        case .luns(let tpg):
+            let wwn = tpg.wwn
             let args = try Self.bind(arguments, to: ["lun"], command: "delete")
             guard let text = args["lun"], let lun = UInt64(text.hasPrefix("lun") ? String(text.dropFirst(3)) : text),
                 tree.luns(wwn).contains(where: { $0.lun == lun })
             else { throw TargetCLIError("Invalid LUN \(args["lun"] ?? "")") }
             try send(AdminRequest(mode: .logicalUnit, op: .delete, tid: try tid(tree, wwn), lun: lun))
             output("Deleted LUN \(lun).\n")
-        case .acls(let wwn):
+        case .acls(let tpg):
+            let wwn = tpg.wwn
             let args = try Self.bind(arguments, to: ["wwn"], command: "delete")
             guard let name = args["wwn"], let acl = tree.target(wwn)?.nodeACLs.first(where: { $0.initiatorName.lowercased() == name.lowercased() })
             else { throw TargetCLIError("No such NodeACL in configfs: \(args["wwn"] ?? "")") }
             try send(AdminRequest(mode: .nodeACL, op: .delete, tid: try tid(tree, wwn), initiatorName: acl.initiatorName))
             output("Deleted Node ACL \(acl.initiatorName).\n")
-        case .portals:
+        case .portals(let tpg):
             let args = try Self.bind(arguments, to: ["ip_address", "ip_port"], command: "delete")
             var host = args["ip_address"] ?? ""
             if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-            guard let port = Int(args["ip_port"] ?? ""), tree.configuration.portals.contains(PortalConfiguration(host: host, port: port))
+            guard let port = Int(args["ip_port"] ?? ""),
+                tree.configuration.portals.contains(PortalConfiguration(host: host, port: port, tag: tpg.tag))
             else { throw TargetCLIError("No such NetworkPortal in configfs: \(args["ip_address"] ?? ""):\(args["ip_port"] ?? "")") }
             let spelled = host.contains(":") ? "[\(host)]" : host
             try send(AdminRequest(mode: .portal, op: .delete, params: "portal=\(spelled):\(port)"))
@@ -458,7 +494,8 @@ public final class TargetCLIShell {
             // LIO's discovery_auth is tgt's accounts bound without a target.
             let auth = tree.configuration.tpgCredentials(tid: 0)
             return ["discovery_auth": [("enable", auth.userID == nil ? "False" : "True")] + authValues(auth)]
-        case .tpg(let wwn):
+        case .tpg(let tpg):
+            let wwn = tpg.wwn
             guard let target = tree.target(wwn) else { return [:] }
             return [
                 "attribute": [
@@ -468,7 +505,8 @@ public final class TargetCLIShell {
                 ],
                 "auth": authValues(tree.configuration.tpgCredentials(of: target)),
             ]
-        case .acl(let wwn, let name):
+        case .acl(let tpg, let name):
+            let wwn = tpg.wwn
             let acl = tree.target(wwn)?.nodeACLs.first { $0.initiatorName == name }
             return ["auth": authValues(acl?.auth ?? CHAPCredentials())]
         default:
@@ -510,7 +548,8 @@ public final class TargetCLIShell {
             guard let preferencesPath else { throw TargetCLIError("Cannot save preferences: HOME is not set") }
             try preferences.save(to: preferencesPath)
             for (key, value) in pairs { output("Parameter \(key) is now '\(value)'.\n") }
-        case (.tpg(let wwn), "attribute"):
+        case (.tpg(let tpg), "attribute"):
+            let wwn = tpg.wwn
             let tid = try tid(tree, wwn)
             var requests: [AdminRequest] = []
             for (key, value) in pairs {
@@ -559,7 +598,8 @@ public final class TargetCLIShell {
                 try send(request)
             }
             for (key, value) in pairs { output("Parameter \(key) is now '\(value)'.\n") }
-        case (.tpg(let wwn), "auth"), (.acl(let wwn, _), "auth"):
+        case (.tpg(let tpg), "auth"), (.acl(let tpg, _), "auth"):
+            let wwn = tpg.wwn
             var request = AdminRequest(mode: .tpg, op: .update, tid: try tid(tree, wwn))
             if case .acl(_, let name) = node {
                 request.mode = .nodeACL
@@ -587,8 +627,9 @@ public final class TargetCLIShell {
                 lines.append(("readonly", object.readOnly ? "True" : "False"))
             }
         case .target(let wwn):
-            lines += [("wwn", wwn), ("tpgs", "1")]
-        case .lun(let wwn, let number):
+            lines += [("wwn", wwn), ("tpgs", String(tree.portalGroups(wwn).count))]
+        case .lun(let tpg, let number):
+            let wwn = tpg.wwn
             if let lun = tree.luns(wwn).first(where: { $0.lun == number }) {
                 lines += [("lun", String(number)), ("storage_object", lun.storageObject)]
             }

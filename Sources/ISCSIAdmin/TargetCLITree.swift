@@ -1,3 +1,14 @@
+/// One target portal group of one target: LIO's `/iscsi/WWN/tpgN`.
+public struct TPGPath: Hashable, Sendable {
+    public var wwn: String
+    public var tag: UInt16
+
+    public init(_ wwn: String, _ tag: UInt16 = 1) {
+        self.wwn = wwn
+        self.tag = tag
+    }
+}
+
 /// LIO's targetcli object tree, drawn from the daemon's configuration.
 public enum TargetCLINode: Hashable, Sendable {
     case root
@@ -7,14 +18,14 @@ public enum TargetCLINode: Hashable, Sendable {
     case storageObject(group: String, name: String)
     case iscsi
     case target(String)
-    case tpg(String)
-    case luns(String)
-    case lun(String, UInt64)
-    case acls(String)
-    case acl(String, String)
-    case mappedLUN(String, String, UInt64)
-    case portals(String)
-    case portal(String, String)
+    case tpg(TPGPath)
+    case luns(TPGPath)
+    case lun(TPGPath, UInt64)
+    case acls(TPGPath)
+    case acl(TPGPath, String)
+    case mappedLUN(TPGPath, String, UInt64)
+    case portals(TPGPath)
+    case portal(TPGPath, String)
 
     public static let backstoreGroups = ["block", "fileio", "pscsi", "ramdisk"]
 
@@ -26,7 +37,7 @@ public enum TargetCLINode: Hashable, Sendable {
         case .storageObject(_, let name): return name
         case .iscsi: return "iscsi"
         case .target(let wwn): return wwn
-        case .tpg: return "tpg1"
+        case .tpg(let tpg): return "tpg\(tpg.tag)"
         case .luns: return "luns"
         case .lun(_, let lun): return "lun\(lun)"
         case .acls: return "acls"
@@ -44,12 +55,12 @@ public enum TargetCLINode: Hashable, Sendable {
         case .backstoreGroup: return .backstores
         case .storageObject(let group, _): return .backstoreGroup(group)
         case .target: return .iscsi
-        case .tpg(let wwn): return .target(wwn)
-        case .luns(let wwn), .acls(let wwn), .portals(let wwn): return .tpg(wwn)
-        case .lun(let wwn, _): return .luns(wwn)
-        case .acl(let wwn, _): return .acls(wwn)
-        case .mappedLUN(let wwn, let acl, _): return .acl(wwn, acl)
-        case .portal(let wwn, _): return .portals(wwn)
+        case .tpg(let tpg): return .target(tpg.wwn)
+        case .luns(let tpg), .acls(let tpg), .portals(let tpg): return .tpg(tpg)
+        case .lun(let tpg, _): return .luns(tpg)
+        case .acl(let tpg, _): return .acls(tpg)
+        case .mappedLUN(let tpg, let acl, _): return .acl(tpg, acl)
+        case .portal(let tpg, _): return .portals(tpg)
         }
     }
 
@@ -61,10 +72,16 @@ public enum TargetCLINode: Hashable, Sendable {
 
     /// The target WWN this node belongs to, if any.
     public var targetWWN: String? {
+        if case .target(let wwn) = self { return wwn }
+        return portalGroup?.wwn
+    }
+
+    /// The TPG this node belongs to, if any.
+    public var portalGroup: TPGPath? {
         switch self {
-        case .target(let w), .tpg(let w), .luns(let w), .lun(let w, _), .acls(let w), .acl(let w, _),
-            .mappedLUN(let w, _, _), .portals(let w), .portal(let w, _):
-            return w
+        case .tpg(let t), .luns(let t), .lun(let t, _), .acls(let t), .acl(let t, _), .mappedLUN(let t, _, _),
+            .portals(let t), .portal(let t, _):
+            return t
         default: return nil
         }
     }
@@ -90,8 +107,12 @@ public struct TargetCLITree: Sendable {
         configuration.targets.first { $0.name.lowercased() == wwn.lowercased() }
     }
 
-    public static func portalName(_ portal: PortalConfiguration) -> String {
-        portal.host.contains(":") ? "[\(portal.host)]:\(portal.port)" : "\(portal.host):\(portal.port)"
+    public static func portalName(_ portal: PortalConfiguration) -> String { portal.address }
+
+    /// The TPG tags of a target as LIO lists its `tpgN` nodes.
+    public func portalGroups(_ wwn: String) -> [UInt16] {
+        guard let target = target(wwn) else { return [] }
+        return configuration.portalGroups(of: target)
     }
 
     public func children(of node: TargetCLINode) -> [TargetCLINode] {
@@ -102,15 +123,15 @@ public struct TargetCLITree: Sendable {
             return configuration.storageObjects.filter { Self.group(of: $0) == group }
                 .sorted { $0.name < $1.name }.map { .storageObject(group: group, name: $0.name) }
         case .iscsi: return configuration.targets.sorted { $0.name < $1.name }.map { .target($0.name) }
-        case .target(let wwn): return [.tpg(wwn)]
-        case .tpg(let wwn): return [.acls(wwn), .luns(wwn), .portals(wwn)]
-        case .luns(let wwn): return luns(wwn).map { .lun(wwn, $0.lun) }
-        case .acls(let wwn):
-            return (target(wwn)?.nodeACLs ?? []).sorted { $0.initiatorName < $1.initiatorName }
-                .map { .acl(wwn, $0.initiatorName) }
-        case .acl(let wwn, let name): return luns(wwn).map { .mappedLUN(wwn, name, $0.lun) }
-        case .portals(let wwn):
-            return configuration.portals.map { .portal(wwn, Self.portalName($0)) }
+        case .target(let wwn): return portalGroups(wwn).map { .tpg(TPGPath(wwn, $0)) }
+        case .tpg(let tpg): return [.acls(tpg), .luns(tpg), .portals(tpg)]
+        case .luns(let tpg): return luns(tpg.wwn).map { .lun(tpg, $0.lun) }
+        case .acls(let tpg):
+            return (target(tpg.wwn)?.nodeACLs ?? []).sorted { $0.initiatorName < $1.initiatorName }
+                .map { .acl(tpg, $0.initiatorName) }
+        case .acl(let tpg, let name): return luns(tpg.wwn).map { .mappedLUN(tpg, name, $0.lun) }
+        case .portals(let tpg):
+            return configuration.portals.filter { $0.tag == tpg.tag }.map { .portal(tpg, Self.portalName($0)) }
         default: return []
         }
     }
@@ -168,9 +189,9 @@ public struct TargetCLITree: Sendable {
             default: return "\(object.path ?? "") (\(size)) \(cache) \(status)"
             }
         case .iscsi: return "Targets: \(children(of: node).count)"
-        case .target: return "TPGs: 1"
-        case .tpg(let wwn):
-            guard let target = target(wwn) else { return "" }
+        case .target: return "TPGs: \(children(of: node).count)"
+        case .tpg(let tpg):
+            guard let target = target(tpg.wwn) else { return "" }
             var parts = [target.generateNodeACLs ? "gen-acls" : "no-gen-acls"]
             // The TPG's credentials (tgt's bound accounts) apply to every initiator without its own.
             if !Self.authenticationOn(target) {
@@ -183,16 +204,16 @@ public struct TargetCLITree: Sendable {
             }
             return parts.joined(separator: ", ")
         case .luns: return "LUNs: \(children(of: node).count)"
-        case .lun(let wwn, let number):
-            guard let lun = luns(wwn).first(where: { $0.lun == number }) else { return "" }
+        case .lun(let tpg, let number):
+            guard let lun = luns(tpg.wwn).first(where: { $0.lun == number }) else { return "" }
             guard let object = configuration.storageObject(named: lun.storageObject), let group = Self.group(of: object)
             else { return "\(lun.storageObject)" }
             let path = object.path.map { " (\($0))" } ?? ""
-            return "\(group)/\(object.name)\(path) (default_tg_pt_gp)"
+            return "\(group)/\(object.name)\(path) (\(aluaGroupName(of: lun, in: tpg.tag, object: object)))"
         case .acls: return "ACLs: \(children(of: node).count)"
-        case .acl(let wwn, let name):
+        case .acl(let tpg, let name):
             var parts: [String] = []
-            if let target = target(wwn), Self.authenticationOn(target) {
+            if let target = target(tpg.wwn), Self.authenticationOn(target) {
                 if let acl = target.nodeACLs.first(where: { $0.initiatorName == name }), acl.auth.userID != nil {
                     parts.append(acl.auth.mutualUserID != nil ? "mutual auth" : "1-way auth")
                 } else if !target.incomingUsers.isEmpty {
@@ -201,14 +222,19 @@ public struct TargetCLITree: Sendable {
             }
             parts.append("Mapped LUNs: \(children(of: node).count)")
             return parts.joined(separator: ", ")
-        case .mappedLUN(let wwn, _, let number):
-            let lun = luns(wwn).first { $0.lun == number }
+        case .mappedLUN(let tpg, _, let number):
+            let lun = luns(tpg.wwn).first { $0.lun == number }
             let object = lun.flatMap { configuration.storageObject(named: $0.storageObject) }
             let group = object.flatMap(Self.group(of:)) ?? "null"
             return "lun\(number) \(group)/\(lun?.storageObject ?? "") (rw)"
         case .portals: return "Portals: \(children(of: node).count)"
         case .portal: return "OK"
         }
+    }
+
+    /// The ALUA group a LUN uses in a TPG, as LIO's `ls` shows it.
+    func aluaGroupName(of lun: LUNConfiguration, in tag: UInt16, object: StorageObjectConfiguration) -> String {
+        lun.aluaGroup(inPortalGroup: tag) ?? object.aluaGroups?.first?.name ?? ALUAGroupConfiguration.defaultName
     }
 
     /// Whether logins to the target use CHAP as LIO's `authentication` attribute says; unset

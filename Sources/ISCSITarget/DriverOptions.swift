@@ -1,10 +1,12 @@
 import NIOCore
 
 /// tgtd's `--iscsi` options, as tgt takes them: `KEY=VALUE`, several per option separated by
-/// commas, the option repeatable. `portal=HOST:PORT` adds a portal; the rest set the engine's
-/// bounds (times in seconds, budgets in MiB).
+/// commas, the option repeatable. `portal=HOST:PORT` adds a portal, and a bare number after it
+/// (`portal=HOST:PORT,2`, the `ADDRESS,TPGT` spelling of SendTargets and iscsiadm) puts it in that
+/// target portal group instead of group 1; the rest set the engine's bounds (times in seconds,
+/// budgets in MiB).
 public struct ISCSIDriverOptions: Sendable {
-    public var portals: [Portal] = []
+    public var portals: [(portal: Portal, tag: UInt16)] = []
     public var configuration = TargetServerConfiguration()
 
     public struct ParseError: Error, CustomStringConvertible {
@@ -13,7 +15,7 @@ public struct ISCSIDriverOptions: Sendable {
 
     /// The keys besides `portal`, for the help text.
     public static let keys = [
-        "portal=HOST:PORT", "nop_interval=S (0: no pings)", "nop_timeout=S", "nop_count=N", "login_timeout=S",
+        "portal=HOST:PORT[,TPGT]", "nop_interval=S (0: no pings)", "nop_timeout=S", "nop_count=N", "login_timeout=S",
         "max_logins=N", "max_logins_per_address=N", "cmdsn_depth=N", "connection_data_budget=MiB",
         "data_budget=MiB",
     ]
@@ -21,7 +23,15 @@ public struct ISCSIDriverOptions: Sendable {
     public init(parsing options: [String]) throws(ParseError) {
         var nopCount: Int?
         for option in options {
+            var lastWasPortal = false
             for item in option.split(separator: ",", omittingEmptySubsequences: false) {
+                if lastWasPortal, let tag = UInt16(item) {
+                    guard tag > 0 else { throw ParseError(description: "bad --iscsi portal group tag 0: tags are 1 to 65535") }
+                    portals[portals.count - 1].tag = tag
+                    lastWasPortal = false
+                    continue
+                }
+                lastWasPortal = false
                 let parts = item.split(separator: "=", maxSplits: 1)
                 guard parts.count == 2 else {
                     throw ParseError(description: "bad --iscsi option '\(item)': expected KEY=VALUE")
@@ -32,7 +42,8 @@ public struct ISCSIDriverOptions: Sendable {
                     guard let portal = Portal(parsing: value) else {
                         throw ParseError(description: "bad --iscsi portal '\(value)': expected HOST:PORT")
                     }
-                    portals.append(portal)
+                    portals.append((portal, configuration.portalGroupTag))
+                    lastWasPortal = true
                     continue
                 }
                 guard let number = Int(value), number >= 0 else {

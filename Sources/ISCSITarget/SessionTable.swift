@@ -9,6 +9,8 @@ public final class TargetSessionRecord: @unchecked Sendable {
     public let initiatorName: String
     public let initiatorAlias: String?
     public let target: ExportedTarget?
+    /// The target portal group the session logged in through (with the target, its SCSI target port).
+    public let portalGroupTag: UInt16
     public let nexus: SCSINexus
     public let connectionID: UInt16
     public let peerAddress: SocketAddress?
@@ -17,10 +19,11 @@ public final class TargetSessionRecord: @unchecked Sendable {
 
     init(
         tsih: UInt16, isid: UInt64, initiatorName: String, initiatorAlias: String?, target: ExportedTarget?,
-        nexus: SCSINexus, connectionID: UInt16, peerAddress: SocketAddress?,
+        portalGroupTag: UInt16, nexus: SCSINexus, connectionID: UInt16, peerAddress: SocketAddress?,
         closeConnection: @escaping @Sendable (String) -> Void
     ) {
         self.tsih = tsih
+        self.portalGroupTag = portalGroupTag
         self.isid = isid
         self.initiatorName = initiatorName
         self.initiatorAlias = initiatorAlias
@@ -45,19 +48,20 @@ public final class SessionTable: @unchecked Sendable {
 
     struct NewSession {
         var record: TargetSessionRecord
-        /// A session with the same initiator, ISID and target that this login replaces (ERL 0
-        /// reinstatement): the caller closes it and tells the SCSI layer its nexus is gone.
+        /// A session with the same initiator, ISID, target and portal group that this login
+        /// replaces (ERL 0 reinstatement; through another group it is another I_T nexus): the caller closes it and tells the SCSI layer its nexus is gone.
         var reinstated: TargetSessionRecord?
     }
 
     func register(
         isid: UInt64, initiatorName: String, initiatorAlias: String?, target: ExportedTarget?,
-        connectionID: UInt16, peerAddress: SocketAddress?, closeConnection: @escaping @Sendable (String) -> Void
+        portalGroupTag: UInt16 = 1, connectionID: UInt16, peerAddress: SocketAddress?, closeConnection: @escaping @Sendable (String) -> Void
     ) -> NewSession {
         lock.withLock {
             let key = initiatorName.lowercased()
             let old = sessions.values.first {
                 $0.isid == isid && $0.initiatorName.lowercased() == key && $0.target === target
+                    && $0.portalGroupTag == portalGroupTag
             }
             if let old { sessions[old.tsih] = nil }
             var tsih = nextTSIH
@@ -68,7 +72,7 @@ public final class SessionTable: @unchecked Sendable {
             let portName = "\(initiatorName),i,0x\(hexString(isid, width: 12))"
             let record = TargetSessionRecord(
                 tsih: tsih, isid: isid, initiatorName: initiatorName, initiatorAlias: initiatorAlias,
-                target: target, nexus: SCSINexus(id: nexusID, initiatorPortName: portName),
+                target: target, portalGroupTag: portalGroupTag, nexus: SCSINexus(id: nexusID, initiatorPortName: portName),
                 connectionID: connectionID, peerAddress: peerAddress, closeConnection: closeConnection)
             sessions[tsih] = record
             return NewSession(record: record, reinstated: old)

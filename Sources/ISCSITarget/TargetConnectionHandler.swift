@@ -56,26 +56,33 @@ final class TargetConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     /// The login's outcome has been counted in the server's statistics.
     private var loginCounted = false
 
-    init(server: TargetServer) {
+    /// The target portal group of the portal this connection arrived on.
+    let portalGroupTag: UInt16
+
+    init(server: TargetServer, portalGroupTag: UInt16) {
         self.server = server
+        self.portalGroupTag = portalGroupTag
         self.logger = server.logger
         let configuration = server.configuration
         self.decoder = PDUFrameDecoder(
             limits: FramingLimits(
                 maxDataSegmentLength: configuration.loginMaxDataSegmentLength, headerDigest: false,
                 dataDigest: false, maxAHSLength: 1020))
-        self.login = Self.makeLoginMachine(server: server, peer: nil)
+        self.login = Self.makeLoginMachine(server: server, portalGroupTag: portalGroupTag, peer: nil)
     }
 
-    private static func makeLoginMachine(server: TargetServer, peer: SocketAddress?) -> LoginStateMachine {
+    private static func makeLoginMachine(server: TargetServer, portalGroupTag: UInt16, peer: SocketAddress?) -> LoginStateMachine {
         let registry = server.registry
         let configuration = server.configuration
         return LoginStateMachine(
-            configuration: configuration.negotiation, portalGroupTag: configuration.portalGroupTag,
+            configuration: configuration.negotiation, portalGroupTag: portalGroupTag,
             maxCmdSNWindow: configuration.commandWindow,
             resolveTarget: { targetName, initiatorName in
                 guard let target = registry.target(named: targetName) else {
                     return .failure(.notFound("no target named \(targetName)"))
+                }
+                guard target.isServed(throughPortalGroup: portalGroupTag) else {
+                    return .failure(.notFound("target \(targetName) has no portal group \(portalGroupTag)"))
                 }
                 guard target.device.isOnline else {
                     return .failure(.serviceUnavailable("target \(targetName) is offline"))
@@ -86,7 +93,8 @@ final class TargetConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
                 return .success(target)
             },
             sessionExists: { [sessions = server.sessions] tsih, isid, name in
-                sessions.session(tsih: tsih, isid: isid, initiatorName: name) != nil
+                // A session's connections all belong to one portal group (RFC 7143 4.4.1).
+                sessions.session(tsih: tsih, isid: isid, initiatorName: name)?.portalGroupTag == portalGroupTag
             },
             discoveryAuthentication: server.discoveryAuthentication, chapAlgorithms: configuration.chapAlgorithms)
     }
@@ -98,7 +106,7 @@ final class TargetConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
         if let peer = context.channel.remoteAddress { logger[metadataKey: "peer"] = "\(peer)" }
         server.connectionOpened(self)
         // ACLs need the peer address, known only now.
-        login = Self.makeLoginMachine(server: server, peer: context.channel.remoteAddress)
+        login = Self.makeLoginMachine(server: server, portalGroupTag: portalGroupTag, peer: context.channel.remoteAddress)
         startLoginClock(context: context)
     }
 
@@ -291,7 +299,8 @@ final class TargetConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
         let channel = context.channel
         let registered = server.sessions.register(
             isid: outcome.isid, initiatorName: outcome.initiatorName, initiatorAlias: outcome.initiatorAlias,
-            target: outcome.target, connectionID: outcome.connectionID, peerAddress: channel.remoteAddress,
+            target: outcome.target, portalGroupTag: portalGroupTag, connectionID: outcome.connectionID,
+            peerAddress: channel.remoteAddress,
             closeConnection: { [logger] reason in
                 logger.info("closing connection: \(reason)")
                 channel.close(promise: nil)
@@ -366,11 +375,12 @@ final class TargetConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
             targets = server.registry.target(named: value).map { [$0] } ?? []
         }
         targets = targets.filter { $0.admits(initiatorName: initiatorName, address: peer) }
-        let addresses = server.targetAddresses(localAddress: localAddress)
         var pairs: [TextKeyValue] = []
         for target in targets {
             pairs.append(TextKeyValue(key: "TargetName", value: target.name))
-            for address in addresses { pairs.append(TextKeyValue(key: "TargetAddress", value: address)) }
+            for address in server.targetAddresses(of: target, localAddress: localAddress) {
+                pairs.append(TextKeyValue(key: "TargetAddress", value: address))
+            }
         }
         return pairs
     }

@@ -17,6 +17,18 @@ public final class ExportedTarget: @unchecked Sendable {
     }
 
     private var _authentication = TargetAuthentication()
+    private var _portalGroups: Set<UInt16>?
+
+    /// The target portal groups the target is served through; nil is every one (tgt's way: each
+    /// target on each portal). LIO serves a target only through the TPGs made for it.
+    public var portalGroups: Set<UInt16>? {
+        get { lock.withLock { _portalGroups } }
+        set { lock.withLock { _portalGroups = newValue } }
+    }
+
+    public func isServed(throughPortalGroup tag: UInt16) -> Bool {
+        lock.withLock { _portalGroups?.contains(tag) ?? true }
+    }
 
     public var accessRules: [AccessRule] { lock.withLock { _rules } }
 

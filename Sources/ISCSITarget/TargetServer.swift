@@ -7,7 +7,7 @@ import SCSITarget
 
 /// Settings of the iSCSI engine that are not per target.
 public struct TargetServerConfiguration: Sendable {
-    /// The portal group every portal belongs to (tgt uses 1).
+    /// The portal group a portal belongs to unless it names one (tgt has only 1).
     public var portalGroupTag: UInt16 = 1
     /// Commands the initiator may have outstanding beyond ExpCmdSN.
     public var commandWindow: UInt32 = 128
@@ -82,7 +82,8 @@ public final class TargetServer: @unchecked Sendable {
     let group: EventLoopGroup
     let logger: Logger
     private let lock = NIOLock()
-    private var listeners: [Portal: Channel] = [:]
+    /// Each listening portal with the target portal group it belongs to.
+    private var listeners: [Portal: (channel: Channel, tag: UInt16)] = [:]
     private let connections = ConnectionSet()
     let logins: LoginGate
     /// What every connection's data draws on.
@@ -105,18 +106,26 @@ public final class TargetServer: @unchecked Sendable {
         self.dataBudget = DataBudget(limit: configuration.daemonDataBudget)
     }
 
-    /// Portals in the order they were added, with the port actually bound (for port 0).
-    public var portals: [Portal] {
+    /// Portals sorted by address, with the port actually bound (for port 0).
+    public var portals: [Portal] { taggedPortals.map(\.portal) }
+
+    /// Portals sorted by address, each with its target portal group tag.
+    public var taggedPortals: [(portal: Portal, tag: UInt16)] {
         lock.withLock {
-            listeners.map { portal, channel in
-                Portal(host: portal.host, port: channel.localAddress?.port ?? portal.port)
-            }.sorted { $0.description < $1.description }
+            listeners.map { portal, listener in
+                (Portal(host: portal.host, port: listener.channel.localAddress?.port ?? portal.port), listener.tag)
+            }.sorted { $0.portal.description < $1.portal.description }
         }
     }
 
-    /// Starts listening on a portal; returns the bound port.
+    /// The tag of the portal group a listening portal belongs to.
+    public func portalGroupTag(of portal: Portal) -> UInt16? { lock.withLock { listeners[portal]?.tag } }
+
+    /// Starts listening on a portal of target portal group `tag` (the server's default group when
+    /// nil); returns the bound port. Every connection it accepts logs in through that group.
     @discardableResult
-    public func addPortal(_ portal: Portal) throws -> Int {
+    public func addPortal(_ portal: Portal, tag: UInt16? = nil) throws -> Int {
+        let tag = tag ?? configuration.portalGroupTag
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -124,19 +133,19 @@ public final class TargetServer: @unchecked Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let handler = TargetConnectionHandler(server: self)
+                    let handler = TargetConnectionHandler(server: self, portalGroupTag: tag)
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }
         let channel = try bootstrap.bind(host: portal.host, port: portal.port).wait()
-        lock.withLock { listeners[portal] = channel }
+        lock.withLock { listeners[portal] = (channel, tag) }
         let port = channel.localAddress?.port ?? portal.port
         logger.info("listening on \(Portal(host: portal.host, port: port))")
         return port
     }
 
     public func removePortal(_ portal: Portal) throws {
-        let channel = lock.withLock { listeners.removeValue(forKey: portal) }
+        let channel = lock.withLock { listeners.removeValue(forKey: portal)?.channel }
         try channel?.close().wait()
     }
 
@@ -144,7 +153,7 @@ public final class TargetServer: @unchecked Sendable {
     public func shutdown() {
         let all = lock.withLock { () -> [Channel] in
             defer { listeners.removeAll() }
-            return Array(listeners.values)
+            return listeners.values.map(\.channel)
         }
         for channel in all { try? channel.close().wait() }
         connections.drainAll()
@@ -156,11 +165,10 @@ public final class TargetServer: @unchecked Sendable {
     func connectionOpened(_ connection: TargetConnectionHandler) { connections.insert(connection) }
     func connectionClosed(_ connection: TargetConnectionHandler) { connections.remove(connection) }
 
-    /// The addresses answered to SendTargets: each portal, with a wildcard replaced by the
-    /// address the initiator reached us on.
-    func targetAddresses(localAddress: SocketAddress?) -> [String] {
-        let tag = configuration.portalGroupTag
-        return portals.map { portal in
+    /// The addresses answered to SendTargets for `target`: each portal of a group it is served
+    /// through, with a wildcard replaced by the address the initiator reached us on.
+    func targetAddresses(of target: ExportedTarget, localAddress: SocketAddress?) -> [String] {
+        taggedPortals.filter { target.isServed(throughPortalGroup: $0.tag) }.map { portal, tag in
             var host = portal.host
             if host == "0.0.0.0" || host == "::" || host == "*" {
                 host = localAddress?.ipAddress ?? host

@@ -147,12 +147,34 @@ final class AdminControl: @unchecked Sendable {
             daemon.logger.info("target \(target.tid) state: \(value)")
             return .success()
         }
+        if name == "portal_groups" {
+            let groups = try Self.portalGroups(value)
+            daemon.model.update(tid: target.tid) { $0.portalGroups = groups }
+            target.portalGroups = groups.map(Set.init)
+            daemon.logger.info("target \(target.tid) portal groups: \(value)")
+            return .success()
+        }
         // tgtd compares these by prefix (strncmp) and the session keys ignoring case.
         let prefixes = ["RedirectAddress", "RedirectPort", "RedirectReason", "RedirectCallback", "nop_count", "nop_interval"]
         if prefixes.contains(where: { name.hasPrefix($0) }) || Self.sessionKeys.contains(name.lowercased()) {
             throw TgtadmError.unsupportedOperation
         }
         throw TgtadmError.invalidRequest.because("unknown target parameter \(name)")
+    }
+
+    /// `portal_groups` (ours): "all" (tgt's way, every group with a portal), "none" or tags "1,2".
+    static func portalGroups(_ value: String) throws -> [UInt16]? {
+        if value.lowercased() == "all" { return nil }
+        if value.lowercased() == "none" { return [] }
+        var tags: [UInt16] = []
+        for item in value.split(separator: ",", omittingEmptySubsequences: false) {
+            guard let tag = UInt16(item), tag > 0 else {
+                throw TgtadmError.invalidRequest.because(
+                    "portal_groups is all, none or tags from 1 to 65535 joined by commas, not \(value)")
+            }
+            if !tags.contains(tag) { tags.append(tag) }
+        }
+        return tags.sorted()
     }
 
     /// tgt takes any name; RFC 3720 names are what initiators can log in to, so only they are.
@@ -531,36 +553,41 @@ final class AdminControl: @unchecked Sendable {
     private func portal(_ request: AdminRequest) throws -> AdminResponse {
         switch request.op {
         case .show:
-            let tag = Int(daemon.server.configuration.portalGroupTag)
             return .success(
-                AdminTextFormatter.portals(daemon.server.portals.map { (address: $0.host, port: $0.port, tpgt: tag) }))
+                AdminTextFormatter.portals(
+                    daemon.server.taggedPortals.map { (address: $0.portal.host, port: $0.portal.port, tpgt: Int($0.tag)) }))
         case .new, .delete:
-            let (host, port) = try AdminPortalParameter.parse(request.params)
+            let (host, port, tag) = try AdminPortalParameter.parse(request.params)
             let portal = Portal(host: host, port: port)
+            let saved = PortalConfiguration(host: portal.host, port: portal.port, tag: tag ?? 1)
             if request.op == .new {
-                guard !daemon.server.portals.contains(portal) else {
-                    throw TgtadmError.invalidRequest.because("there is already a portal \(portal)")
+                if let existing = daemon.server.portalGroupTag(of: portal) {
+                    let group = existing == saved.tag ? "" : " (in portal group \(existing))"
+                    throw TgtadmError.invalidRequest.because("there is already a portal \(portal)\(group)")
                 }
                 do {
-                    try daemon.server.addPortal(portal)
+                    try daemon.server.addPortal(portal, tag: saved.tag)
                 } catch {
                     throw TgtadmError.invalidRequest.because("cannot listen on \(portal): \(Self.socketError(error))")
                 }
-                let saved = PortalConfiguration(host: portal.host, port: portal.port)
-                if !daemon.model.portals.contains(saved) { daemon.model.portals.append(saved) }
+                daemon.model.portals.removeAll { $0.hasAddress(of: saved) }
+                daemon.model.portals.append(saved)
             } else {
                 // tgt refuses to delete a portal it does not have (one saved that could not be
                 // opened again is still deleted).
-                let saved = PortalConfiguration(host: portal.host, port: portal.port)
-                guard daemon.server.portals.contains(portal) || daemon.model.portals.contains(saved) else {
+                let listening = daemon.server.portalGroupTag(of: portal)
+                guard listening != nil || daemon.model.portals.contains(where: { $0.hasAddress(of: saved) }) else {
                     throw TgtadmError.invalidRequest.because("there is no portal \(portal)")
+                }
+                if let tag, let listening, tag != listening {
+                    throw TgtadmError.invalidRequest.because("portal \(portal) is in portal group \(listening), not \(tag)")
                 }
                 do {
                     try daemon.server.removePortal(portal)
                 } catch {
                     throw TgtadmError.invalidRequest.because("cannot close portal \(portal): \(Self.socketError(error))")
                 }
-                daemon.model.portals.removeAll { $0 == saved }
+                daemon.model.portals.removeAll { $0.hasAddress(of: saved) }
             }
             return .success()
         default:
@@ -568,7 +595,6 @@ final class AdminControl: @unchecked Sendable {
         }
     }
 
-    /// An error of the socket layer in words.
     static func socketError(_ error: Error) -> String {
         if let error = error as? IOError { return String(cString: strerror(error.errnoCode)) }
         return "\(error)"

@@ -36,7 +36,9 @@ extension AdminControl {
     /// The running configuration with every portal the daemon listens on.
     func currentConfigurationJSON() throws -> String {
         var configuration = daemon.model
-        configuration.portals = daemon.server.portals.map { PortalConfiguration(host: $0.host, port: $0.port) }
+        configuration.portals = daemon.server.taggedPortals.map {
+            PortalConfiguration(host: $0.portal.host, port: $0.portal.port, tag: $0.tag)
+        }
         return try configuration.jsonText()
     }
 

@@ -105,7 +105,7 @@ struct TGTDCommand: ParsableCommand {
         let options = try driverOptions()
         let metricsAddress = try metricsAddress()
         var portals = options.portals
-        if portals.isEmpty { portals = [Portal(host: "0.0.0.0", port: 3260), Portal(host: "::", port: 3260)] }
+        if portals.isEmpty { portals = [(Portal(host: "0.0.0.0", port: 3260), 1), (Portal(host: "::", port: 3260), 1)] }
 
         var configuration = options.configuration
         if let chapAlgs { configuration.chapAlgorithms = CHAPAlgorithm.parseNames(chapAlgs) ?? CHAPAlgorithm.allCases }
@@ -121,9 +121,9 @@ struct TGTDCommand: ParsableCommand {
         // The control socket is up before the portals, so a portal that answers means the daemon
         // is ready for tgtadm too (scripts wait for the portal).
         try daemon.startControl()
-        for portal in portals where !daemon.server.portals.contains(portal) {
+        for (portal, tag) in portals where !daemon.server.portals.contains(portal) {
             do {
-                try daemon.server.addPortal(portal)
+                try daemon.server.addPortal(portal, tag: tag)
             } catch {
                 // An IPv6 wildcard on a host without IPv6 is not fatal when other portals work.
                 if portals.count > 1 && portal.host == "::" {

@@ -31,19 +31,19 @@ final class TargetCLITests: XCTestCase {
         XCTAssertEqual(try tree.resolve("/backstores/block", from: .root), .backstoreGroup("block"))
         XCTAssertEqual(try tree.resolve("/backstores/block/disk0", from: .root), .storageObject(group: "block", name: "disk0"))
         let luns = try tree.resolve("/iscsi/\(Self.iqn)/tpg1/luns", from: .root)
-        XCTAssertEqual(luns, .luns(Self.iqn))
-        XCTAssertEqual(try tree.resolve("../acls/", from: luns), .acls(Self.iqn))
-        XCTAssertEqual(try tree.resolve("lun1", from: luns), .lun(Self.iqn, 1))
+        XCTAssertEqual(luns, .luns(TPGPath(Self.iqn)))
+        XCTAssertEqual(try tree.resolve("../acls/", from: luns), .acls(TPGPath(Self.iqn)))
+        XCTAssertEqual(try tree.resolve("lun1", from: luns), .lun(TPGPath(Self.iqn), 1))
         XCTAssertEqual(try tree.resolve("..", from: .root), .root)
         XCTAssertEqual(try tree.resolve("../../..", from: luns), .iscsi)
         XCTAssertEqual(
             try tree.resolve("/iscsi/\(Self.iqn)/tpg1/acls/\(Self.initiator)/mapped_lun1", from: .root),
-            .mappedLUN(Self.iqn, Self.initiator, 1))
+            .mappedLUN(TPGPath(Self.iqn), Self.initiator, 1))
         XCTAssertEqual(try tree.resolve("/iscsi/\(Self.iqn)/tpg1/portals/0.0.0.0:3260", from: .root).name, "0.0.0.0:3260")
         XCTAssertThrowsError(try tree.resolve("/iscsi/iqn.2000-01.x:none", from: .root)) { error in
             XCTAssertEqual((error as? TargetCLIError)?.message, "No such path /iscsi/iqn.2000-01.x:none")
         }
-        XCTAssertEqual(TargetCLINode.lun(Self.iqn, 1).path, "/iscsi/\(Self.iqn)/tpg1/luns/lun1")
+        XCTAssertEqual(TargetCLINode.lun(TPGPath(Self.iqn), 1).path, "/iscsi/\(Self.iqn)/tpg1/luns/lun1")
     }
 
     func testRendersLIOTree() {
@@ -116,8 +116,12 @@ final class TargetCLITests: XCTestCase {
         XCTAssertEqual(daemon.requests.last?.backingStore, "/dev/sdb")
         try shell.execute("cd /iscsi")
         try shell.execute("create")
-        XCTAssertEqual(daemon.requests.last?.targetName, Self.iqn)
-        XCTAssertEqual(daemon.requests.last?.allocateTID, true)
+        let created = daemon.requests.suffix(2).map { $0 }
+        XCTAssertEqual(created.first?.targetName, Self.iqn)
+        XCTAssertEqual(created.first?.allocateTID, true)
+        // Served through its tpg1 only, as LIO makes it.
+        XCTAssertEqual(created.last?.tid, 7)
+        XCTAssertEqual([created.last?.name, created.last?.value], ["portal_groups", "1"])
         XCTAssertTrue(output().contains("Created target \(Self.iqn)."))
         daemon.configuration = Self.sample()
         try shell.execute("cd /iscsi/\(Self.iqn)/tpg1/luns")
@@ -127,7 +131,7 @@ final class TargetCLITests: XCTestCase {
         XCTAssertNil(daemon.requests.last?.lun)
         XCTAssertTrue(output().hasPrefix("Created LUN 2."))
         try shell.execute("cd /iscsi/\(Self.iqn)/tpg1/acls/")
-        XCTAssertEqual(shell.current, .acls(Self.iqn))
+        XCTAssertEqual(shell.current, .acls(TPGPath(Self.iqn)))
         try shell.execute("create \(Self.iqn):xsk")
         XCTAssertEqual(daemon.requests.last?.mode, .nodeACL)
         XCTAssertEqual(daemon.requests.last?.initiatorName, "\(Self.iqn):xsk")

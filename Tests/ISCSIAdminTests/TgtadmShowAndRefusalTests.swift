@@ -84,7 +84,7 @@ final class TgtadmShowAndRefusalTests: XCTestCase {
 
     func testPortalParameter() throws {
         func parse(_ text: String) throws -> String {
-            let (host, port) = try AdminPortalParameter.parse(text)
+            let (host, port, _) = try AdminPortalParameter.parse(text)
             return "\(host) \(port)"
         }
         XCTAssertEqual(try parse("portal=127.0.0.1:4354"), "127.0.0.1 4354")

@@ -9,7 +9,8 @@ final class DriverOptionsTests: XCTestCase {
             "portal=127.0.0.1:3261", "portal=[::1]:3262,login_timeout=5,max_logins=40",
             "max_logins_per_address=4,cmdsn_depth=32,connection_data_budget=8,data_budget=64",
         ])
-        XCTAssertEqual(options.portals, [Portal(host: "127.0.0.1", port: 3261), Portal(host: "::1", port: 3262)])
+        XCTAssertEqual(options.portals.map(\.portal), [Portal(host: "127.0.0.1", port: 3261), Portal(host: "::1", port: 3262)])
+        XCTAssertEqual(options.portals.map(\.tag), [1, 1])
         let c = options.configuration
         XCTAssertEqual(c.loginTimeout, .seconds(5))
         XCTAssertEqual(c.maxLoginsInProgress, 40)
@@ -17,6 +18,15 @@ final class DriverOptionsTests: XCTestCase {
         XCTAssertEqual(c.commandWindow, 32)
         XCTAssertEqual(c.connectionDataBudget, 8 << 20)
         XCTAssertEqual(c.daemonDataBudget, 64 << 20)
+    }
+
+    func testABareNumberAfterAPortalIsItsPortalGroupTag() throws {
+        let options = try ISCSIDriverOptions(parsing: ["portal=127.0.0.1:3261,2,portal=127.0.0.1:3262,nop_interval=3", "portal=[::1]:3263,7"])
+        XCTAssertEqual(options.portals.map(\.portal.port), [3261, 3262, 3263])
+        XCTAssertEqual(options.portals.map(\.tag), [2, 1, 7])
+        XCTAssertThrowsError(try ISCSIDriverOptions(parsing: ["portal=127.0.0.1:3261,0"]))
+        // A number with nothing to attach to is still a malformed option.
+        XCTAssertThrowsError(try ISCSIDriverOptions(parsing: ["nop_interval=3,2"]))
     }
 
     func testNopCountIsTgtsWayOfSayingTheTimeout() throws {
