@@ -13,6 +13,7 @@ bash scripts/integration.sh
 bash scripts/hostile-initiator.sh
 bash scripts/seeds-admin.sh
 bash scripts/config-matrix.sh
+bash scripts/portal-groups.sh
 bash scripts/tgtadm-bad-input.sh
 bash scripts/control-sockets.sh
 bash scripts/initiator.sh

@@ -359,6 +359,14 @@ public final class TargetCLIShell {
                 }
                 lun = value
             }
+            // A target's TPGs share its LUNs: mapping the object again through another TPG (as
+            // one does in LIO for a second path) finds it there already.
+            if tree.portalGroups(wwn).count > 1,
+                let mapped = tree.luns(wwn).first(where: { $0.storageObject == name && (lun == nil || $0.lun == lun) })
+            {
+                output("LUN \(mapped.lun) (\(name)) is already served through tpg\(tpg.tag): a target's TPGs share its LUNs.\n")
+                return
+            }
             let answer = try send(
                 AdminRequest(mode: .logicalUnit, op: .new, tid: try tid(tree, wwn), lun: lun, storageObject: name))
             let number = lun ?? UInt64(answer.filter(\.isNumber)) ?? 0
