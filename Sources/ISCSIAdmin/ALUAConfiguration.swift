@@ -26,11 +26,11 @@ public struct ALUAGroupConfiguration: Codable, Equatable, Sendable {
             }
         }
 
-        /// As LIO's `alua_access_state` info and multipath-tools print it.
+        /// As targetcli's `ls` names it.
         public var name: String {
             switch self {
-            case .activeOptimized: return "Active/Optimized"
-            case .activeNonOptimized: return "Active/NonOptimized"
+            case .activeOptimized: return "Active/optimized"
+            case .activeNonOptimized: return "Active/non-optimized"
             case .standby: return "Standby"
             case .unavailable: return "Unavailable"
             case .offline: return "Offline"

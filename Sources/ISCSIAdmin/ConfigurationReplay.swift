@@ -30,6 +30,7 @@ extension DaemonConfiguration {
         }
         for object in configuration.storageObjects where DaemonConfiguration.isNamed(object) {
             requests.append(object.creationRequest)
+            requests += configuration.aluaGroupRequests(of: object)
         }
         for target in configuration.targets {
             let tid = Int32(target.tid)
@@ -57,6 +58,15 @@ extension DaemonConfiguration {
                 }
                 for params in lun.parameters {
                     requests.append(AdminRequest(mode: .logicalUnit, op: .update, tid: tid, lun: lun.lun, params: params))
+                }
+                if let object = configuration.storageObject(named: lun.storageObject), !DaemonConfiguration.isNamed(object) {
+                    requests += configuration.aluaGroupRequests(of: object)
+                }
+                for member in lun.aluaMembership ?? [] {
+                    requests.append(
+                        AdminRequest(
+                            mode: .logicalUnit, op: .update, tid: tid, lun: lun.lun,
+                            params: "alua_tg_pt_gp=\(member.portalGroup):\(member.group)"))
                 }
             }
             for entry in target.access {

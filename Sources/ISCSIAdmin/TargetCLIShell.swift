@@ -11,7 +11,7 @@ public final class TargetCLIShell {
     public typealias Backend = (AdminRequest) throws -> AdminResponse
 
     private let backend: Backend
-    private let output: (String) -> Void
+    let output: (String) -> Void
     public private(set) var current: TargetCLINode = .root
     /// Where saveconfig/restoreconfig read and write without a file argument.
     public var defaultSaveFile = "/etc/target/saveconfig.json"
@@ -106,7 +106,7 @@ public final class TargetCLIShell {
     // MARK: Daemon
 
     @discardableResult
-    private func send(_ request: AdminRequest) throws -> String {
+    func send(_ request: AdminRequest) throws -> String {
         let response = try backend(request)
         guard response.exitCode == 0 else {
             throw TargetCLIError(response.message ?? "the daemon refused the request (exit \(response.exitCode))")
@@ -129,7 +129,7 @@ public final class TargetCLIShell {
         try send(AdminRequest(mode: .target, op: .update, tid: try tid(tree, wwn), name: "portal_groups", value: value))
     }
 
-    private func tid(_ tree: TargetCLITree, _ wwn: String) throws -> Int32 {
+    func tid(_ tree: TargetCLITree, _ wwn: String) throws -> Int32 {
         guard let target = tree.target(wwn) else { throw TargetCLIError("No such target \(wwn)") }
         return Int32(target.tid)
     }
@@ -295,6 +295,7 @@ public final class TargetCLIShell {
             }
             try send(request)
             let created = try loadTree().configuration.storageObject(named: name)
+            try addDefaultALUAGroup(object: name)
             output("Created fileio \(name) with size \(created?.size ?? size ?? 0)\n")
         case .backstoreGroup("block"):
             let args = try Self.bind(arguments, to: ["name", "dev", "readonly", "wwn", "exclusive"], command: "create")
@@ -307,6 +308,7 @@ public final class TargetCLIShell {
             object.readOnly = try Self.flagArgument(args, "readonly") ?? false
             object.serial = args["wwn"]
             try send(object.creationRequest)
+            try addDefaultALUAGroup(object: name)
             output("Created block storage object \(name) using \(dev).\n")
         case .backstoreGroup("ramdisk"):
             let args = try Self.bind(arguments, to: ["name", "size", "nullio", "wwn"], command: "create")
@@ -317,9 +319,12 @@ public final class TargetCLIShell {
             var object = StorageObjectConfiguration(name: name, kind: .ramdisk, size: size)
             object.serial = args["wwn"]
             try send(object.creationRequest)
+            try addDefaultALUAGroup(object: name)
             output("Created ramdisk \(name) with size \(text).\n")
         case .backstoreGroup(let group):
             throw TargetCLIError("\(group) storage objects are not supported")
+        case .aluaGroups(_, let object):
+            try createALUAGroup(object: object, arguments)
         case .iscsi:
             let args = try Self.bind(arguments, to: ["wwn"], command: "create")
             let wwn = args["wwn"]?.lowercased() ?? generatedIQN()
@@ -417,6 +422,8 @@ public final class TargetCLIShell {
 
     private func delete(_ tree: TargetCLITree, _ node: TargetCLINode, _ arguments: [String]) throws {
         switch node {
+        case .aluaGroups(_, let object):
+            try deleteALUAGroup(object: object, arguments)
         case .backstoreGroup(let group):
             let args = try Self.bind(arguments, to: ["name", "save"], command: "delete")
             guard let name = args["name"],
@@ -517,6 +524,8 @@ public final class TargetCLIShell {
             let wwn = tpg.wwn
             let acl = tree.target(wwn)?.nodeACLs.first { $0.initiatorName == name }
             return ["auth": authValues(acl?.auth ?? CHAPCredentials())]
+        case .aluaGroup, .lun:
+            return aluaValues(tree, node).map { ["alua": $0] } ?? [:]
         default:
             return [:]
         }
@@ -551,6 +560,8 @@ public final class TargetCLIShell {
         guard !pairs.isEmpty else { throw TargetCLIError("Missing parameters for group \(group)") }
         let authKeys = ["userid", "password", "mutual_userid", "mutual_password"]
         switch (node, group) {
+        case (.aluaGroup, "alua"), (.lun, "alua"):
+            try setALUA(tree, node, pairs)
         case (_, "global"):
             for (key, value) in pairs { try preferences.set(key, value) }
             guard let preferencesPath else { throw TargetCLIError("Cannot save preferences: HOME is not set") }

@@ -16,6 +16,9 @@ public enum TargetCLINode: Hashable, Sendable {
     /// "block", "fileio", "pscsi" or "ramdisk".
     case backstoreGroup(String)
     case storageObject(group: String, name: String)
+    /// A storage object's `alua` directory and one ALUA group in it.
+    case aluaGroups(group: String, name: String)
+    case aluaGroup(group: String, name: String, alua: String)
     case iscsi
     case target(String)
     case tpg(TPGPath)
@@ -35,6 +38,8 @@ public enum TargetCLINode: Hashable, Sendable {
         case .backstores: return "backstores"
         case .backstoreGroup(let group): return group
         case .storageObject(_, let name): return name
+        case .aluaGroups: return "alua"
+        case .aluaGroup(_, _, let alua): return alua
         case .iscsi: return "iscsi"
         case .target(let wwn): return wwn
         case .tpg(let tpg): return "tpg\(tpg.tag)"
@@ -54,6 +59,8 @@ public enum TargetCLINode: Hashable, Sendable {
         case .backstores, .iscsi: return .root
         case .backstoreGroup: return .backstores
         case .storageObject(let group, _): return .backstoreGroup(group)
+        case .aluaGroups(let group, let name): return .storageObject(group: group, name: name)
+        case .aluaGroup(let group, let name, _): return .aluaGroups(group: group, name: name)
         case .target: return .iscsi
         case .tpg(let tpg): return .target(tpg.wwn)
         case .luns(let tpg), .acls(let tpg), .portals(let tpg): return .tpg(tpg)
@@ -122,6 +129,10 @@ public struct TargetCLITree: Sendable {
         case .backstoreGroup(let group):
             return configuration.storageObjects.filter { Self.group(of: $0) == group }
                 .sorted { $0.name < $1.name }.map { .storageObject(group: group, name: $0.name) }
+        case .storageObject(let group, let name):
+            return configuration.storageObject(named: name)?.aluaGroups?.isEmpty == false ? [.aluaGroups(group: group, name: name)] : []
+        case .aluaGroups(let group, let name):
+            return (configuration.storageObject(named: name)?.aluaGroups ?? []).map { .aluaGroup(group: group, name: name, alua: $0.name) }
         case .iscsi: return configuration.targets.sorted { $0.name < $1.name }.map { .target($0.name) }
         case .target(let wwn): return portalGroups(wwn).map { .tpg(TPGPath(wwn, $0)) }
         case .tpg(let tpg): return [.acls(tpg), .luns(tpg), .portals(tpg)]
@@ -188,6 +199,10 @@ public struct TargetCLITree: Sendable {
             case .block: return "\(object.path ?? "") (\(size)) \(object.readOnly ? "ro " : "")\(cache) \(status)"
             default: return "\(object.path ?? "") (\(size)) \(cache) \(status)"
             }
+        case .aluaGroups: return "ALUA Groups: \(children(of: node).count)"
+        case .aluaGroup(_, let name, let alua):
+            let state = aluaGroup(object: name, alua)?.state.name ?? ""
+            return "ALUA state: \(state)"
         case .iscsi: return "Targets: \(children(of: node).count)"
         case .target: return "TPGs: \(children(of: node).count)"
         case .tpg(let tpg):
@@ -230,6 +245,10 @@ public struct TargetCLITree: Sendable {
         case .portals: return "Portals: \(children(of: node).count)"
         case .portal: return "OK"
         }
+    }
+
+    public func aluaGroup(object: String, _ name: String) -> ALUAGroupConfiguration? {
+        configuration.storageObject(named: object)?.aluaGroups?.first { $0.name == name }
     }
 
     /// The ALUA group a LUN uses in a TPG, as LIO's `ls` shows it.

@@ -385,6 +385,23 @@ final class AdminControl: @unchecked Sendable {
         guard let options = device.logicalUnitOptions(lun),
             let info = device.logicalUnits.first(where: { $0.lun == lun })
         else { throw TgtadmError.noLogicalUnit }
+        var request = request
+        if let params = request.params {
+            let (alua, rest) = Self.splitALUAParameters(params)
+            if !alua.isEmpty {
+                // ALUA keys edit the model (the unit's storage object and its group per TPG),
+                // all or none, and are replayed from it rather than from the recorded text.
+                var edited = daemon.model
+                for (key, value) in alua { try edited.applyALUAParameter(tid: target.tid, lun: lun, key: key, value: value) }
+                daemon.model = edited
+                applyALUA(tid: target.tid)
+                daemon.logger.info("target \(target.tid) LUN \(lun) ALUA: \(alua.map { "\($0)=\($1)" }.joined(separator: ","))")
+                guard !rest.isEmpty || request.backingStore != nil || request.bsOFlags != nil || request.blockSize != nil else {
+                    return .success()
+                }
+            }
+            request.params = rest.isEmpty ? nil : rest
+        }
         var parts: [String] = []
         if let path = request.backingStore { parts.append("path=\(path)") }
         if let flags = request.bsOFlags { parts.append("bsoflags=\(flags)") }
@@ -415,6 +432,22 @@ final class AdminControl: @unchecked Sendable {
         if let params = request.params { recordParameters(params, tid: target.tid, lun: lun) }
         daemon.logger.info("target \(target.tid) LUN \(lun) updated: \(request.params ?? "")")
         return answer ?? .success()
+    }
+
+    /// The ALUA keys of a `--params` text (see `DaemonConfiguration.aluaParameterKeys`) and
+    /// the rest, in order.
+    static func splitALUAParameters(_ params: String) -> (alua: [(String, String)], rest: String) {
+        var alua: [(String, String)] = []
+        var rest: [Substring] = []
+        for token in params.split(separator: ",", omittingEmptySubsequences: false) {
+            let parts = token.split(separator: "=", maxSplits: 1)
+            if parts.count == 2, DaemonConfiguration.aluaParameterKeys.contains(String(parts[0])) {
+                alua.append((String(parts[0]), String(parts[1])))
+            } else {
+                rest.append(token)
+            }
+        }
+        return (alua, rest.joined(separator: ","))
     }
 
     /// Why tgtd's lu_config refuses a `--params` token (see `LogicalUnitParameters.Step.invalid`).

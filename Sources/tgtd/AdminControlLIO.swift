@@ -142,6 +142,9 @@ extension AdminControl {
     /// LIO's storage-object attributes that change a running unit: emulate_tpu and emulate_tpws
     /// (both switch this target's one thin-provisioning setting), applied to every LUN mapping it.
     private func updateStorageObject(_ name: String, _ request: AdminRequest) throws -> AdminResponse {
+        if let attribute = request.name, attribute.hasPrefix("alua") {
+            return try updateALUA(object: name, attribute: attribute, value: request.value ?? "")
+        }
         guard daemon.namedStores[name] != nil, let index = daemon.model.storageObjects.firstIndex(where: { $0.name == name }) else {
             throw Refusal("No storage object named \(name)")
         }
@@ -162,6 +165,32 @@ extension AdminControl {
             throw Refusal("storage object attribute \(attribute) cannot be changed here (emulate_tpu, emulate_tpws can)")
         }
         return .success()
+    }
+
+    /// ALUA groups of a storage object (a tgtadm LUN's too): `alua_create` NAME:ID,
+    /// `alua_delete` NAME, `alua:GROUP:KEY` VALUE.
+    private func updateALUA(object: String, attribute: String, value: String) throws -> AdminResponse {
+        var edited = daemon.model
+        switch attribute {
+        case "alua_create":
+            let parts = value.split(separator: ":", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let id = UInt16(parts[1]) else { throw Refusal("alua_create takes NAME:ID, not \(value)") }
+            try edited.createALUAGroup(object: object, name: parts[0], id: id)
+        case "alua_delete":
+            try edited.deleteALUAGroup(object: object, name: value)
+        default:
+            let parts = attribute.split(separator: ":", maxSplits: 2).map(String.init)
+            guard parts.count == 3, parts[0] == "alua" else { throw Refusal("unknown storage object attribute \(attribute)") }
+            try edited.setALUAGroupAttribute(object: object, group: parts[1], key: parts[2], value: value)
+        }
+        daemon.model = edited
+        for (tid, _) in daemon.model.mappings(of: object) { applyALUA(tid: tid) }
+        return .success()
+    }
+
+    /// Pushes the ALUA groups of every unit of `tid` from the model to the running target.
+    func applyALUA(tid: Int) {
+        // Wired to SCSITargetDevice.setALUA once the engine has it.
     }
 
     private static func required(_ flag: Bool?, _ parts: [String]) throws -> Bool {
