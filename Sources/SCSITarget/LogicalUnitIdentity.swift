@@ -8,6 +8,9 @@ struct LogicalUnitIdentity: Sendable {
     let serial: String
     let standardInquiry: ByteBuffer
     private let vpdPages: [(code: UInt8, page: ByteBuffer)]
+    private let peripheral: UInt8
+    /// The logical unit's designators of VPD 0x83, to which a target port's are added.
+    private let unitDesignators: [Designator]
 
     /// Reported as OPTIMAL TRANSFER LENGTH unless `optimal_xfer_len` sets one: large enough
     /// that longer transfers gain nothing, small enough to keep a command's buffers modest.
@@ -17,7 +20,7 @@ struct LogicalUnitIdentity: Sendable {
     /// thin provisioned unit. `blockSize` is 0 for a unit that moves no data (the controller).
     init(
         targetID: Int, lun: UInt64, deviceType: PeripheralDeviceType, options: LogicalUnitOptions,
-        maximumWriteSame: UInt32, unmapGranularity: UInt32 = 1, blockSize: Int = 0
+        maximumWriteSame: UInt32, unmapGranularity: UInt32 = 1, blockSize: Int = 0, targetPortGroupSupport: UInt8 = 0
     ) {
         let scsiID = options.scsiID ?? "IET     " + Self.hex(UInt64(targetID), width: 4) + Self.hex(lun, width: 4)
         let serial = options.serialNumber ?? "beaf\(targetID)\(lun)"
@@ -32,9 +35,13 @@ struct LogicalUnitIdentity: Sendable {
                 VersionDescriptor.sbc3, VersionDescriptor.iSCSI, isController ? VersionDescriptor.scc2 : VersionDescriptor.spc3,
             ])
         standard.removable = options.removable && !isController
+        standard.targetPortGroupSupport = targetPortGroupSupport
         standardInquiry = ByteBuffer(bytes: standard.bytes)
 
         let peripheral = deviceType.rawValue
+        self.peripheral = peripheral
+        let unitDesignators = Self.designators(scsiID: scsiID, targetID: targetID, lun: lun)
+        self.unitDesignators = unitDesignators
         let thin = options.thinProvisioning && !isController
         var limits = VPDPage.BlockLimits()
         limits.maximumCompareAndWriteLength = UInt8(CompareAndWriteCommand.maximumBlocks)  // what tgtd reports
@@ -61,8 +68,7 @@ struct LogicalUnitIdentity: Sendable {
             (VPDPage.unitSerialNumber, VPDPage.unitSerialNumberPage(peripheral: peripheral, serial: serial)),
             (
                 VPDPage.deviceIdentification,
-                VPDPage.deviceIdentificationPage(
-                    peripheral: peripheral, designators: Self.designators(scsiID: scsiID, targetID: targetID, lun: lun))
+                VPDPage.deviceIdentificationPage(peripheral: peripheral, designators: unitDesignators)
             ),
             (VPDPage.blockLimits, VPDPage.blockLimitsPage(peripheral: peripheral, limits: limits)),
             (VPDPage.blockDeviceCharacteristics, VPDPage.blockDeviceCharacteristicsPage(peripheral: peripheral, rotationRate: options.rotationRate)),
@@ -79,6 +85,12 @@ struct LogicalUnitIdentity: Sendable {
 
     func vpdPage(_ code: UInt8) -> ByteBuffer? {
         vpdPages.first { $0.code == code }?.page
+    }
+
+    /// DEVICE IDENTIFICATION with the designators of the target port the command came through
+    /// after the unit's (with ALUA; without, the page is `vpdPage(0x83)`, tgt's).
+    func deviceIdentificationPage(adding portDesignators: [Designator]) -> ByteBuffer {
+        ByteBuffer(bytes: VPDPage.deviceIdentificationPage(peripheral: peripheral, designators: unitDesignators + portDesignators))
     }
 
     /// Same standard INQUIRY data and same VPD pages, byte for byte.
