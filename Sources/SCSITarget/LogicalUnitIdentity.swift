@@ -40,7 +40,8 @@ struct LogicalUnitIdentity: Sendable {
 
         let peripheral = deviceType.rawValue
         self.peripheral = peripheral
-        let unitDesignators = Self.designators(scsiID: scsiID, targetID: targetID, lun: lun)
+        let unitDesignators = Self.designators(
+            scsiID: scsiID, administratorSet: options.scsiID != nil, targetID: targetID, lun: lun)
         self.unitDesignators = unitDesignators
         let thin = options.thinProvisioning && !isController
         var limits = VPDPage.BlockLimits()
@@ -102,11 +103,16 @@ struct LogicalUnitIdentity: Sendable {
     /// tgt's three designators: the SCSI ID as a T10 vendor ID (36 bytes, zero padded), a
     /// locally assigned NAA from target and LUN numbers, and an IEEE registered extended NAA
     /// whose value is the SCSI ID read as hexadecimal digits (other characters count as 0).
-    static func designators(scsiID: String, targetID: Int, lun: UInt64) -> [Designator] {
+    ///
+    /// When the administrator set the SCSI ID (`administratorSet`), the locally assigned NAA
+    /// comes from it alone, so that gateways exporting one store under different target IDs
+    /// (or LUNs) present one identity and multipath joins their paths.
+    static func designators(scsiID: String, administratorSet: Bool = false, targetID: Int, lun: UInt64) -> [Designator] {
         var t10 = Array(scsiID.utf8.prefix(36))
         t10 += [UInt8](repeating: 0, count: 36 - t10.count)
 
-        let numeric = (UInt64(truncatingIfNeeded: targetID) << 32 | lun) & 0x0FFF_FFFF_FFFF_FFFF | 0x3000_0000_0000_0000
+        let local = administratorSet ? fnv1a(scsiID.utf8) : UInt64(truncatingIfNeeded: targetID) << 32 | lun
+        let numeric = local & 0x0FFF_FFFF_FFFF_FFFF | 0x3000_0000_0000_0000
 
         var high: UInt64 = 0
         var low: UInt64 = 0
@@ -121,6 +127,11 @@ struct LogicalUnitIdentity: Sendable {
             Designator(codeSet: .binary, type: .naa, value: bigEndianBytes(numeric)),
             Designator(codeSet: .binary, type: .naa, value: bigEndianBytes(high) + bigEndianBytes(low)),
         ]
+    }
+
+    /// 64-bit FNV-1a: stable across processes and builds, unlike Swift's seeded `Hasher`.
+    static func fnv1a(_ bytes: some Sequence<UInt8>) -> UInt64 {
+        bytes.reduce(0xCBF2_9CE4_8422_2325) { ($0 ^ UInt64($1)) &* 0x0000_0100_0000_01B3 }
     }
 
     private static func hexValue(_ character: UInt8) -> UInt8 {
