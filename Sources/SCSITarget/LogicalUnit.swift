@@ -20,7 +20,7 @@ final class LogicalUnit: @unchecked Sendable {
     private(set) var nexuses: ContiguousArray<NexusState> = []
     /// The I_T nexus holding an SPC-2 RESERVE.
     var reservationHolder: UInt64?
-    /// SPC-4 persistent reservations: registrations and the reservation, keyed by initiator port.
+    /// SPC-4 persistent reservations: registrations and the reservation, keyed by I_T nexus name.
     var persistent = PersistentReservationState()
     /// Serializes COMPARE AND WRITE, and the writes arriving while one runs.
     var exclusiveGate = ExclusiveGate()
@@ -98,9 +98,10 @@ final class LogicalUnit: @unchecked Sendable {
         }
     }
 
-    /// A unit attention for every I_T nexus of the initiator `port` (all its sessions here).
-    func postAttention(_ code: AdditionalSenseCode, toPort port: String) {
-        for index in nexuses.indices where nexuses[index].portName == port {
+    /// A unit attention for every session of the I_T nexuses `registration` covers.
+    func postAttention(_ code: AdditionalSenseCode, to registration: PersistentRegistration) {
+        for index in nexuses.indices
+        where registration.covers(ITNexusName(initiatorPort: nexuses[index].portName, targetPort: nexuses[index].targetPort)) {
             nexuses[index].post(code)
         }
     }

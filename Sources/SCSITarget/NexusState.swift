@@ -7,7 +7,7 @@ struct NexusState {
 
     let id: UInt64
     /// The SCSI initiator port of the nexus: persistent reservations and their unit
-    /// attentions follow the port, which outlives the session (SPC-4 5.13).
+    /// attentions follow it and the target port, which outlive the session (SPC-4 5.13).
     let portName: String
     /// RELATIVE TARGET PORT IDENTIFIER of the target port it came through.
     let targetPort: UInt16

@@ -92,7 +92,8 @@ public final class SCSITargetDevice: @unchecked Sendable {
     // MARK: Nexus events
 
     /// The nexus is gone (session closed or lost): its SPC-2 reservation and unit attentions go
-    /// too. Persistent reservation registrations belong to the initiator port and stay.
+    /// too. Persistent reservation registrations belong to the I_T nexus name (initiator port
+    /// and target port), which outlives the session, and stay.
     public func nexusLost(_ nexus: SCSINexus) {
         lock.withLock {
             for case let unit? in units { unit.forget(nexus.id) }
@@ -259,7 +260,7 @@ public final class SCSITargetDevice: @unchecked Sendable {
                 return .rejected(.reservationConflict)
             }
             if unit.persistent.reservation != nil,
-                PersistentReservationAccess.of(cdb).conflicts(unit.persistent, port: nexus.initiatorPortName)
+                PersistentReservationAccess.of(cdb).conflicts(unit.persistent, nexus: nexus.itNexusName)
             {
                 return .rejected(.reservationConflict)
             }
