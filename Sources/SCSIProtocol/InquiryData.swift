@@ -19,6 +19,9 @@ public struct StandardInquiryData: Sendable {
     public var qualifier: PeripheralQualifier = .connected
     public var deviceType: PeripheralDeviceType
     public var removable = false
+    /// TPGS (byte 5 bits 5-4): 01b implicit, 10b explicit asymmetric access; 0 without ALUA,
+    /// as tgt reports.
+    public var targetPortGroupSupport: UInt8 = 0
     public var vendor: String
     public var product: String
     public var revision: String
@@ -41,6 +44,7 @@ public struct StandardInquiryData: Sendable {
         data[2] = 0x05  // SPC-3
         data[3] = 0x12  // HiSup, RESPONSE DATA FORMAT 2
         data[4] = UInt8(Self.length - 5)
+        data[5] = (targetPortGroupSupport & 0x03) << 4
         data[7] = 0x02  // CmdQue
         data.replaceSubrange(8..<16, with: Self.padded(vendor, to: 8))
         data.replaceSubrange(16..<32, with: Self.padded(product, to: 16))

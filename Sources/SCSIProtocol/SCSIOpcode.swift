@@ -37,6 +37,7 @@ public enum SCSIOpcode {
     public static let serviceActionIn16: UInt8 = 0x9E
     public static let reportLUNs: UInt8 = 0xA0
     public static let maintenanceIn: UInt8 = 0xA3
+    public static let maintenanceOut: UInt8 = 0xA4
     public static let read12: UInt8 = 0xA8
     public static let write12: UInt8 = 0xAA
     public static let writeAndVerify12: UInt8 = 0xAE
@@ -63,4 +64,8 @@ public enum SCSIServiceAction {
     public static let getLBAStatus: UInt16 = 0x12
     /// MAINTENANCE IN / REPORT SUPPORTED OPERATION CODES.
     public static let reportSupportedOperationCodes: UInt16 = 0x0C
+    /// MAINTENANCE IN / REPORT TARGET PORT GROUPS.
+    public static let reportTargetPortGroups: UInt16 = 0x0A
+    /// MAINTENANCE OUT / SET TARGET PORT GROUPS.
+    public static let setTargetPortGroups: UInt16 = 0x0A
 }

@@ -28,6 +28,12 @@ public struct AdditionalSenseCode: Hashable, Sendable, CustomStringConvertible {
     }
 
     public static let noAdditionalSense = Self(0x00, 0x00)
+    /// LOGICAL UNIT NOT ACCESSIBLE through this target port (SPC-4 5.15.2.4): its group is
+    /// transitioning, in standby, unavailable or offline.
+    public static let asymmetricAccessStateTransition = Self(0x04, 0x0A)
+    public static let targetPortInStandbyState = Self(0x04, 0x0B)
+    public static let targetPortInUnavailableState = Self(0x04, 0x0C)
+    public static let targetPortOffline = Self(0x04, 0x12)
     public static let invalidFieldInCommandInformationUnit = Self(0x0E, 0x03)
     public static let writeError = Self(0x0C, 0x00)
     public static let unrecoveredReadError = Self(0x11, 0x00)
@@ -46,6 +52,7 @@ public struct AdditionalSenseCode: Hashable, Sendable, CustomStringConvertible {
     public static let reservationsPreempted = Self(0x2A, 0x03)
     public static let reservationsReleased = Self(0x2A, 0x04)
     public static let registrationsPreempted = Self(0x2A, 0x05)
+    public static let asymmetricAccessStateChanged = Self(0x2A, 0x06)
     public static let capacityDataHasChanged = Self(0x2A, 0x09)
     public static let commandsClearedByAnotherInitiator = Self(0x2F, 0x00)
     public static let savingParametersNotSupported = Self(0x39, 0x00)

@@ -120,15 +120,58 @@ public struct Designator: Sendable, Equatable {
     public var association: Association
     public var type: DesignatorType
     public var value: [UInt8]
+    /// PROTOCOL IDENTIFIER with PIV set (SPC-4 7.8.6.1), for target port designators; nil
+    /// leaves both zero, as for logical unit designators.
+    public var protocolIdentifier: UInt8?
 
-    public init(codeSet: CodeSet, association: Association = .logicalUnit, type: DesignatorType, value: [UInt8]) {
+    public init(
+        codeSet: CodeSet, association: Association = .logicalUnit, type: DesignatorType, value: [UInt8],
+        protocolIdentifier: UInt8? = nil
+    ) {
         self.codeSet = codeSet
         self.association = association
         self.type = type
         self.value = value
+        self.protocolIdentifier = protocolIdentifier
     }
 
     public var bytes: [UInt8] {
-        [codeSet.rawValue, association.rawValue << 4 | type.rawValue, 0, UInt8(value.count)] + value
+        let protocolNibble = (protocolIdentifier ?? 0) << 4
+        let piv: UInt8 = protocolIdentifier == nil ? 0 : 0x80
+        return [protocolNibble | codeSet.rawValue, piv | association.rawValue << 4 | type.rawValue, 0, UInt8(value.count)]
+            + value
+    }
+}
+
+/// PROTOCOL IDENTIFIER values (SPC-4 7.6.1).
+public enum ProtocolIdentifier {
+    public static let iSCSI: UInt8 = 0x5
+}
+
+extension Designator {
+    /// RELATIVE TARGET PORT (type 4) of an iSCSI target port (SPC-4 7.8.6.5).
+    public static func relativeTargetPort(_ id: UInt16) -> Designator {
+        Designator(
+            codeSet: .binary, association: .targetPort, type: .relativeTargetPort, value: [0, 0, UInt8(id >> 8), UInt8(id & 0xFF)],
+            protocolIdentifier: ProtocolIdentifier.iSCSI)
+    }
+
+    /// TARGET PORT GROUP (type 5) the iSCSI target port belongs to (SPC-4 7.8.6.6).
+    public static func targetPortGroup(_ id: UInt16) -> Designator {
+        Designator(
+            codeSet: .binary, association: .targetPort, type: .targetPortGroup, value: [0, 0, UInt8(id >> 8), UInt8(id & 0xFF)],
+            protocolIdentifier: ProtocolIdentifier.iSCSI)
+    }
+
+    /// SCSI NAME STRING (type 8) of an iSCSI target port, "iqn...,t,0x0001" (SPC-4 7.8.6.11):
+    /// UTF-8, NUL terminated and padded to a multiple of four bytes, at most 256. Nil for an
+    /// empty name.
+    public static func scsiNameString(ofTargetPort name: String) -> Designator? {
+        var value = Array(name.utf8.prefix(255))
+        guard !value.isEmpty else { return nil }
+        value.append(0)
+        while value.count % 4 != 0 { value.append(0) }
+        return Designator(
+            codeSet: .utf8, association: .targetPort, type: .scsiName, value: value, protocolIdentifier: ProtocolIdentifier.iSCSI)
     }
 }

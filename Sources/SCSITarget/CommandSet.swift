@@ -100,13 +100,39 @@ extension CommandSet {
             PrimaryCommands.reportSupportedOperationCodes, serviceAction: SCSIServiceAction.reportSupportedOperationCodes),
     ]
 
-    static let controller = CommandSet(primary)
+    /// What a unit with target port groups adds (SPC-4 6.37, 6.47): REPORT TARGET PORT GROUPS
+    /// always, SET TARGET PORT GROUPS when some group allows explicit transitions. Without
+    /// groups neither exists, as with tgt.
+    enum ALUACommands: Int, CaseIterable {
+        case none, report, reportAndSet
 
+        fileprivate var descriptors: [CommandDescriptor] {
+            let report = CommandSet.command(
+                SCSIOpcode.maintenanceIn, [0xEA, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0], .allowedWhenReserved,
+                TargetPortGroupCommands.report, serviceAction: SCSIServiceAction.reportTargetPortGroups)
+            let set = CommandSet.command(
+                SCSIOpcode.maintenanceOut, [0x0A, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0], [],
+                TargetPortGroupCommands.set, serviceAction: SCSIServiceAction.setTargetPortGroups,
+                dataOut: .parameterList(offset: 6, width: 4))
+            switch self {
+            case .none: return []
+            case .report: return [report]
+            case .reportAndSet: return [report, set]
+            }
+        }
+    }
+
+    private static let controllers = ALUACommands.allCases.map { CommandSet(primary + $0.descriptors) }
     /// A fully provisioned disk (tgtd's command set plus persistent reservations, COMPARE AND
-    /// WRITE and GET LBA STATUS).
-    static let disk = CommandSet(diskCommands(thin: false))
-    /// A thin provisioned disk also answers UNMAP.
-    static let thinDisk = CommandSet(diskCommands(thin: true))
+    /// WRITE and GET LBA STATUS); a thin provisioned one also answers UNMAP.
+    private static let disks = ALUACommands.allCases.map { CommandSet(diskCommands(thin: false) + $0.descriptors) }
+    private static let thinDisks = ALUACommands.allCases.map { CommandSet(diskCommands(thin: true) + $0.descriptors) }
+
+    static func controller(alua: ALUACommands = .none) -> CommandSet { controllers[alua.rawValue] }
+
+    static func disk(thin: Bool, alua: ALUACommands = .none) -> CommandSet {
+        (thin ? thinDisks : disks)[alua.rawValue]
+    }
 
     private static func diskCommands(thin: Bool) -> [CommandDescriptor] {
         let lba4: [UInt8] = [0xFF, 0xFF, 0xFF, 0xFF]

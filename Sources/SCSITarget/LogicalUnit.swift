@@ -20,7 +20,7 @@ final class LogicalUnit: @unchecked Sendable {
     private(set) var nexuses: ContiguousArray<NexusState> = []
     /// The I_T nexus holding an SPC-2 RESERVE.
     var reservationHolder: UInt64?
-    /// SPC-4 persistent reservations: registrations and the reservation, keyed by initiator port.
+    /// SPC-4 persistent reservations: registrations and the reservation, keyed by I_T nexus name.
     var persistent = PersistentReservationState()
     /// Serializes COMPARE AND WRITE, and the writes arriving while one runs.
     var exclusiveGate = ExclusiveGate()
@@ -78,7 +78,7 @@ final class LogicalUnit: @unchecked Sendable {
         for index in nexuses.indices where nexuses[index].id == nexus.id {
             return index
         }
-        nexuses.append(NexusState(id: nexus.id, portName: nexus.initiatorPortName))
+        nexuses.append(NexusState(id: nexus.id, portName: nexus.initiatorPortName, targetPort: nexus.targetPort.relativeID))
         return nexuses.count - 1
     }
 
@@ -98,9 +98,10 @@ final class LogicalUnit: @unchecked Sendable {
         }
     }
 
-    /// A unit attention for every I_T nexus of the initiator `port` (all its sessions here).
-    func postAttention(_ code: AdditionalSenseCode, toPort port: String) {
-        for index in nexuses.indices where nexuses[index].portName == port {
+    /// A unit attention for every session of the I_T nexuses `registration` covers.
+    func postAttention(_ code: AdditionalSenseCode, to registration: PersistentRegistration) {
+        for index in nexuses.indices
+        where registration.covers(ITNexusName(initiatorPort: nexuses[index].portName, targetPort: nexuses[index].targetPort)) {
             nexuses[index].post(code)
         }
     }
@@ -143,7 +144,8 @@ final class LogicalUnit: @unchecked Sendable {
     func replaceOptions(_ options: LogicalUnitOptions) {
         let old = profile
         let new = LogicalUnitProfile(
-            lun: lun, targetID: targetID, deviceType: deviceType, blockSize: blockSize, options: options)
+            lun: lun, targetID: targetID, deviceType: deviceType, blockSize: blockSize, options: options,
+            alua: old.alua, aluaStatus: old.aluaStatus)
         profile = new
         if old.options.readOnly != options.readOnly {
             postAttention(.modeParametersChanged)
@@ -162,9 +164,9 @@ final class LogicalUnit: @unchecked Sendable {
     }
 }
 
-/// What a logical unit presents, derived once from its options: INQUIRY data, the command
-/// table, READ CAPACITY(16) and Block Limits values. Immutable, so a command can keep the one it
-/// was admitted with while tgtadm installs another.
+/// What a logical unit presents, derived once from its options and target port groups:
+/// INQUIRY data, the command table, READ CAPACITY(16) and Block Limits values, ALUA states.
+/// Immutable, so a command can keep the one it was admitted with while tgtadm installs another.
 final class LogicalUnitProfile: Sendable {
     let options: LogicalUnitOptions
     let identity: LogicalUnitIdentity
@@ -173,19 +175,33 @@ final class LogicalUnitProfile: Sendable {
     let physicalBlockExponent: UInt8
     let maximumWriteSameBlocks: UInt32
     let isThinProvisioned: Bool
+    /// Empty groups: no ALUA.
+    let alua: ALUAConfiguration
+    /// STATUS CODE of REPORT TARGET PORT GROUPS, one per group of `alua`.
+    let aluaStatus: [UInt8]
+    /// VPD 0x83 as each target port shows it (ALUA only).
+    private let portPages = PortPageCache()
 
-    init(lun: UInt64, targetID: Int, deviceType: PeripheralDeviceType, blockSize: Int, options: LogicalUnitOptions) {
+    init(
+        lun: UInt64, targetID: Int, deviceType: PeripheralDeviceType, blockSize: Int, options: LogicalUnitOptions,
+        alua: ALUAConfiguration = .init(), aluaStatus: [UInt8] = []
+    ) {
         self.options = options
+        self.alua = alua
+        self.aluaStatus = aluaStatus + [UInt8](repeating: 0, count: max(0, alua.groups.count - aluaStatus.count))
+        let aluaCommands: CommandSet.ALUACommands =
+            alua.groups.isEmpty ? .none : alua.allowsExplicit ? .reportAndSet : .report
         if deviceType == .storageArrayController {
-            commands = .controller
+            commands = CommandSet.controller(alua: aluaCommands)
             physicalBlockExponent = 0
             maximumWriteSameBlocks = 0
             isThinProvisioned = false
             identity = LogicalUnitIdentity(
-                targetID: targetID, lun: lun, deviceType: deviceType, options: options, maximumWriteSame: 0)
+                targetID: targetID, lun: lun, deviceType: deviceType, options: options, maximumWriteSame: 0,
+                targetPortGroupSupport: alua.targetPortGroupSupport)
             return
         }
-        commands = options.thinProvisioning ? .thinDisk : .disk
+        commands = CommandSet.disk(thin: options.thinProvisioning, alua: aluaCommands)
         maximumWriteSameBlocks = options.maximumWriteSameBlocks
         isThinProvisioned = options.thinProvisioning
         let ratio = options.physicalBlockSize / blockSize
@@ -194,7 +210,40 @@ final class LogicalUnitProfile: Sendable {
         identity = LogicalUnitIdentity(
             targetID: targetID, lun: lun, deviceType: deviceType, options: options,
             maximumWriteSame: options.maximumWriteSameBlocks, unmapGranularity: 1 << UInt32(exponent),
-            blockSize: blockSize)
+            blockSize: blockSize, targetPortGroupSupport: alua.targetPortGroupSupport)
+    }
+
+    /// The group `port` belongs to; nil without ALUA.
+    func group(of port: UInt16) -> ALUAGroup? {
+        alua.groupIndex(of: port).map { alua.groups[$0] }
+    }
+
+    /// VPD 0x83 for a command through `port`: tgt's page without ALUA; with it, the unit's
+    /// designators and then the port's relative ID, its group and its name.
+    func deviceIdentificationPage(for port: TargetPort) -> ByteBuffer? {
+        guard let group = group(of: port.relativeID) else { return identity.vpdPage(VPDPage.deviceIdentification) }
+        return portPages.page(for: port) {
+            var designators = [Designator.relativeTargetPort(port.relativeID), .targetPortGroup(group.id)]
+            if let name = Designator.scsiNameString(ofTargetPort: port.name) { designators.append(name) }
+            return identity.deviceIdentificationPage(adding: designators)
+        }
+    }
+}
+
+/// Pages built once per target port; a target has a handful of ports, and the bound only
+/// keeps a misconfigured daemon from growing it without end.
+final class PortPageCache: @unchecked Sendable {
+    private static let limit = 64
+    private let lock = DeviceLock()
+    private var pages: [TargetPort: ByteBuffer] = [:]
+
+    func page(for port: TargetPort, build: () -> ByteBuffer) -> ByteBuffer {
+        if let page = lock.withLock({ pages[port] }) { return page }
+        let page = build()
+        lock.withLock {
+            if pages.count < Self.limit { pages[port] = page }
+        }
+        return page
     }
 }
 

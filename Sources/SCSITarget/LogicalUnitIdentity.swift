@@ -8,6 +8,9 @@ struct LogicalUnitIdentity: Sendable {
     let serial: String
     let standardInquiry: ByteBuffer
     private let vpdPages: [(code: UInt8, page: ByteBuffer)]
+    private let peripheral: UInt8
+    /// The logical unit's designators of VPD 0x83, to which a target port's are added.
+    private let unitDesignators: [Designator]
 
     /// Reported as OPTIMAL TRANSFER LENGTH unless `optimal_xfer_len` sets one: large enough
     /// that longer transfers gain nothing, small enough to keep a command's buffers modest.
@@ -17,7 +20,7 @@ struct LogicalUnitIdentity: Sendable {
     /// thin provisioned unit. `blockSize` is 0 for a unit that moves no data (the controller).
     init(
         targetID: Int, lun: UInt64, deviceType: PeripheralDeviceType, options: LogicalUnitOptions,
-        maximumWriteSame: UInt32, unmapGranularity: UInt32 = 1, blockSize: Int = 0
+        maximumWriteSame: UInt32, unmapGranularity: UInt32 = 1, blockSize: Int = 0, targetPortGroupSupport: UInt8 = 0
     ) {
         let scsiID = options.scsiID ?? "IET     " + Self.hex(UInt64(targetID), width: 4) + Self.hex(lun, width: 4)
         let serial = options.serialNumber ?? "beaf\(targetID)\(lun)"
@@ -32,9 +35,14 @@ struct LogicalUnitIdentity: Sendable {
                 VersionDescriptor.sbc3, VersionDescriptor.iSCSI, isController ? VersionDescriptor.scc2 : VersionDescriptor.spc3,
             ])
         standard.removable = options.removable && !isController
+        standard.targetPortGroupSupport = targetPortGroupSupport
         standardInquiry = ByteBuffer(bytes: standard.bytes)
 
         let peripheral = deviceType.rawValue
+        self.peripheral = peripheral
+        let unitDesignators = Self.designators(
+            scsiID: scsiID, administratorSet: options.scsiID != nil, targetID: targetID, lun: lun)
+        self.unitDesignators = unitDesignators
         let thin = options.thinProvisioning && !isController
         var limits = VPDPage.BlockLimits()
         limits.maximumCompareAndWriteLength = UInt8(CompareAndWriteCommand.maximumBlocks)  // what tgtd reports
@@ -61,8 +69,7 @@ struct LogicalUnitIdentity: Sendable {
             (VPDPage.unitSerialNumber, VPDPage.unitSerialNumberPage(peripheral: peripheral, serial: serial)),
             (
                 VPDPage.deviceIdentification,
-                VPDPage.deviceIdentificationPage(
-                    peripheral: peripheral, designators: Self.designators(scsiID: scsiID, targetID: targetID, lun: lun))
+                VPDPage.deviceIdentificationPage(peripheral: peripheral, designators: unitDesignators)
             ),
             (VPDPage.blockLimits, VPDPage.blockLimitsPage(peripheral: peripheral, limits: limits)),
             (VPDPage.blockDeviceCharacteristics, VPDPage.blockDeviceCharacteristicsPage(peripheral: peripheral, rotationRate: options.rotationRate)),
@@ -81,6 +88,12 @@ struct LogicalUnitIdentity: Sendable {
         vpdPages.first { $0.code == code }?.page
     }
 
+    /// DEVICE IDENTIFICATION with the designators of the target port the command came through
+    /// after the unit's (with ALUA; without, the page is `vpdPage(0x83)`, tgt's).
+    func deviceIdentificationPage(adding portDesignators: [Designator]) -> ByteBuffer {
+        ByteBuffer(bytes: VPDPage.deviceIdentificationPage(peripheral: peripheral, designators: unitDesignators + portDesignators))
+    }
+
     /// Same standard INQUIRY data and same VPD pages, byte for byte.
     func presentsSameData(as other: LogicalUnitIdentity) -> Bool {
         standardInquiry == other.standardInquiry && vpdPages.count == other.vpdPages.count
@@ -90,11 +103,16 @@ struct LogicalUnitIdentity: Sendable {
     /// tgt's three designators: the SCSI ID as a T10 vendor ID (36 bytes, zero padded), a
     /// locally assigned NAA from target and LUN numbers, and an IEEE registered extended NAA
     /// whose value is the SCSI ID read as hexadecimal digits (other characters count as 0).
-    static func designators(scsiID: String, targetID: Int, lun: UInt64) -> [Designator] {
+    ///
+    /// When the administrator set the SCSI ID (`administratorSet`), the locally assigned NAA
+    /// comes from it alone, so that gateways exporting one store under different target IDs
+    /// (or LUNs) present one identity and multipath joins their paths.
+    static func designators(scsiID: String, administratorSet: Bool = false, targetID: Int, lun: UInt64) -> [Designator] {
         var t10 = Array(scsiID.utf8.prefix(36))
         t10 += [UInt8](repeating: 0, count: 36 - t10.count)
 
-        let numeric = (UInt64(truncatingIfNeeded: targetID) << 32 | lun) & 0x0FFF_FFFF_FFFF_FFFF | 0x3000_0000_0000_0000
+        let local = administratorSet ? fnv1a(scsiID.utf8) : UInt64(truncatingIfNeeded: targetID) << 32 | lun
+        let numeric = local & 0x0FFF_FFFF_FFFF_FFFF | 0x3000_0000_0000_0000
 
         var high: UInt64 = 0
         var low: UInt64 = 0
@@ -109,6 +127,11 @@ struct LogicalUnitIdentity: Sendable {
             Designator(codeSet: .binary, type: .naa, value: bigEndianBytes(numeric)),
             Designator(codeSet: .binary, type: .naa, value: bigEndianBytes(high) + bigEndianBytes(low)),
         ]
+    }
+
+    /// 64-bit FNV-1a: stable across processes and builds, unlike Swift's seeded `Hasher`.
+    static func fnv1a(_ bytes: some Sequence<UInt8>) -> UInt64 {
+        bytes.reduce(0xCBF2_9CE4_8422_2325) { ($0 ^ UInt64($1)) &* 0x0000_0100_0000_01B3 }
     }
 
     private static func hexValue(_ character: UInt8) -> UInt8 {

@@ -7,16 +7,19 @@ struct NexusState {
 
     let id: UInt64
     /// The SCSI initiator port of the nexus: persistent reservations and their unit
-    /// attentions follow the port, which outlives the session (SPC-4 5.13).
+    /// attentions follow it and the target port, which outlive the session (SPC-4 5.13).
     let portName: String
+    /// RELATIVE TARGET PORT IDENTIFIER of the target port it came through.
+    let targetPort: UInt16
     private(set) var attentions: [AdditionalSenseCode]
     /// PREVENT ALLOW MEDIUM REMOVAL with PREVENT=1 is in effect for this nexus.
     var preventsRemoval = false
 
     /// A nexus new to the unit starts with POWER ON, RESET, OR BUS DEVICE RESET OCCURRED.
-    init(id: UInt64, portName: String) {
+    init(id: UInt64, portName: String, targetPort: UInt16) {
         self.id = id
         self.portName = portName
+        self.targetPort = targetPort
         self.attentions = [.powerOnResetOrBusDeviceReset]
     }
 

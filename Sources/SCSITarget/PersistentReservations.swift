@@ -23,20 +23,37 @@ enum PersistentReservationType: UInt8, Sendable {
     static let capabilityMask: (UInt8, UInt8) = (0x80 | 0x40 | 0x20 | 0x08 | 0x02, 0x01)
 }
 
-/// One registered I_T nexus. Our target has one SCSI target port, so the initiator port name
-/// ("iqn…,i,0x<ISID>") identifies the I_T nexus; the iSCSI session carrying it may come and go.
+/// An I_T nexus as persistent reservations name it (SPC-4 5.13): the initiator port
+/// ("iqn…,i,0x<ISID>") and the relative ID of the target port. One initiator logged in through
+/// two target portal groups is two I_T nexuses; the iSCSI session carrying one may come and go.
+struct ITNexusName: Hashable, Sendable {
+    var initiatorPort: String
+    var targetPort: UInt16
+}
+
+extension SCSINexus {
+    var itNexusName: ITNexusName { ITNexusName(initiatorPort: initiatorPortName, targetPort: targetPort.relativeID) }
+}
+
+/// One registration: the I_T nexus it was made through and, with ALL_TG_PT, every other I_T
+/// nexus of that initiator port through any target port (SPC-4 5.13.7). It is one entry
+/// either way, as READ FULL STATUS reports it (RELATIVE TARGET PORT IDENTIFIER then unused).
 struct PersistentRegistration: Sendable, Equatable {
-    var port: String
+    var nexus: ITNexusName
     var key: UInt64
-    /// ALL_TG_PT was set when registering (every target port: there is only one).
     var allTargetPorts: Bool
+
+    func covers(_ other: ITNexusName) -> Bool {
+        other.initiatorPort == nexus.initiatorPort && (allTargetPorts || other.targetPort == nexus.targetPort)
+    }
 }
 
 /// The persistent reservation held on a logical unit.
 struct PersistentReservation: Sendable, Equatable {
     var type: PersistentReservationType
-    /// The holder for the single-holder types; nil for all registrants types.
-    var holder: String?
+    /// The holder's registration (its `nexus`) for the single-holder types; nil for all
+    /// registrants types.
+    var holder: ITNexusName?
 }
 
 /// Registrations and the reservation of one logical unit (SPC-4 5.13), guarded by the device
@@ -45,40 +62,42 @@ struct PersistentReservationState: Sendable {
     /// PRGENERATION: bumped by every REGISTER, REGISTER AND IGNORE EXISTING KEY, CLEAR, PREEMPT,
     /// PREEMPT AND ABORT and REGISTER AND MOVE that succeeds (not by RESERVE or RELEASE).
     var generation: UInt32 = 0
-    /// In registration order, one per initiator port.
+    /// In registration order; at most one covers any I_T nexus.
     var registrations: [PersistentRegistration] = []
     var reservation: PersistentReservation?
 
-    func registration(of port: String) -> PersistentRegistration? {
-        registrations.first { $0.port == port }
+    /// The registration covering `nexus`.
+    func registration(of nexus: ITNexusName) -> PersistentRegistration? {
+        registrations.first { $0.covers(nexus) }
     }
 
-    func isRegistered(_ port: String) -> Bool {
-        registrations.contains { $0.port == port }
+    func isRegistered(_ nexus: ITNexusName) -> Bool {
+        registrations.contains { $0.covers(nexus) }
     }
 
-    /// True when `port` holds the reservation: the named holder, or any registrant of an all
-    /// registrants reservation.
-    func isHolder(_ port: String) -> Bool {
+    /// True when `nexus` holds the reservation: through the holder's registration, or as any
+    /// registrant of an all registrants reservation.
+    func isHolder(_ nexus: ITNexusName) -> Bool {
         guard let reservation else { return false }
-        if reservation.type.isAllRegistrants { return isRegistered(port) }
-        return reservation.holder == port
+        if reservation.type.isAllRegistrants { return isRegistered(nexus) }
+        return reservation.holder != nil && registration(of: nexus)?.nexus == reservation.holder
     }
 
     /// The RESERVATION KEY READ RESERVATION reports: the holder's key, 0 for all registrants.
     var reservationKey: UInt64 {
         guard let reservation, !reservation.type.isAllRegistrants, let holder = reservation.holder else { return 0 }
-        return registration(of: holder)?.key ?? 0
+        return registrations.first { $0.nexus == holder }?.key ?? 0
     }
 
     mutating func bumpGeneration() { generation &+= 1 }
 
-    /// Removes the registration of `port`; a reservation it held alone goes with it
+    /// Removes the registration covering `nexus`; a reservation it held alone goes with it
     /// (SPC-4 5.13.11.2.2). Returns the type of a reservation so released, for the caller's
     /// unit attentions.
     @discardableResult
-    mutating func unregister(_ port: String) -> PersistentReservationType? {
-        registrations.removeAll { $0.port == port }
+    mutating func unregister(_ nexus: ITNexusName) -> PersistentReservationType? {
+        guard let index = registrations.firstIndex(where: { $0.covers(nexus) }) else { return nil }
+        let removed = registrations.remove(at: index)
         guard let reservation else { return nil }
         if reservation.type.isAllRegistrants {
             // The reservation lasts while any registrant remains.
@@ -88,7 +107,7 @@ struct PersistentReservationState: Sendable {
             }
             return nil
         }
-        if reservation.holder == port {
+        if reservation.holder == removed.nexus {
             self.reservation = nil
             return reservation.type
         }
@@ -140,11 +159,11 @@ enum PersistentReservationAccess {
         }
     }
 
-    /// True when a command of this class from `port` conflicts with `reservation`.
-    func conflicts(_ state: PersistentReservationState, port: String) -> Bool {
+    /// True when a command of this class through `nexus` conflicts with `reservation`.
+    func conflicts(_ state: PersistentReservationState, nexus: ITNexusName) -> Bool {
         guard let reservation = state.reservation else { return false }
-        if state.isHolder(port) { return false }
-        let registered = state.isRegistered(port)
+        if state.isHolder(nexus) { return false }
+        let registered = state.isRegistered(nexus)
         switch self {
         case .allowed, .reservationManagement:
             return false

@@ -11,9 +11,6 @@ enum PersistentReserveCommands {
     /// The basic PERSISTENT RESERVE OUT parameter list (SPC-4 6.17.3).
     static let basicParameterListLength = 24
 
-    /// Relative port identifier of our one target port, reported in READ FULL STATUS.
-    static let relativeTargetPortIdentifier: UInt16 = 1
-
     // MARK: PERSISTENT RESERVE IN
 
     static func reserveIn(_ context: CommandContext) -> CommandOutcome {
@@ -54,7 +51,7 @@ enum PersistentReserveCommands {
     }
 
     /// REPORT CAPABILITIES (SPC-4 6.16.4): CRH (RESERVE/RELEASE follow SPC-4 5.13.3), ATP_C
-    /// (one target port, so ALL_TG_PT is trivially honoured), no SPEC_I_PT, no persistence
+    /// (ALL_TG_PT registers through every target port), no SPEC_I_PT, no persistence
     /// through power loss; ALLOW COMMANDS 011b; every reservation type.
     static let reportCapabilities: [UInt8] = [
         0, 8,
@@ -65,18 +62,18 @@ enum PersistentReserveCommands {
     ]
 
     /// READ FULL STATUS (SPC-4 6.16.5): one descriptor per registration, with the initiator
-    /// port's iSCSI TransportID.
+    /// port's iSCSI TransportID and the target port it was made through (none with ALL_TG_PT).
     static func readFullStatus(_ state: PersistentReservationState) -> [UInt8] {
         var descriptors: [UInt8] = []
         for registration in state.registrations {
-            let holder = state.isHolder(registration.port)
-            let transportID = iSCSITransportID(registration.port)
+            let holder = state.isHolder(registration.nexus)
+            let transportID = iSCSITransportID(registration.nexus.initiatorPort)
             descriptors += .bigEndian(registration.key, count: 8)
             descriptors += [0, 0, 0, 0]
             descriptors += [(registration.allTargetPorts ? 0x02 : 0) | (holder ? 0x01 : 0)]
             descriptors += [holder ? state.reservation?.type.rawValue ?? 0 : 0]
             descriptors += [0, 0, 0, 0]
-            descriptors += .bigEndian(UInt64(registration.allTargetPorts ? 0 : relativeTargetPortIdentifier), count: 2)
+            descriptors += .bigEndian(UInt64(registration.allTargetPorts ? 0 : registration.nexus.targetPort), count: 2)
             descriptors += .bigEndian(UInt64(transportID.count), count: 4)
             descriptors += transportID
         }
@@ -128,8 +125,8 @@ enum PersistentReserveCommands {
         }
         let result: PersistentReserveOutResult = context.device.lock.withLock {
             let unit = context.unit
-            let result = unit.persistent.apply(request, from: context.nexus.initiatorPortName)
-            for (port, code) in result.attentions { unit.postAttention(code, toPort: port) }
+            let result = unit.persistent.apply(request, from: context.nexus.itNexusName)
+            for (registration, code) in result.attentions { unit.postAttention(code, to: registration) }
             return result
         }
         switch result.status {
@@ -182,6 +179,8 @@ enum PersistentReserveCommands {
                 return .failure(.invalidField(parameterByte: 24))
             }
             request.moveTo = port
+            // RELATIVE TARGET PORT IDENTIFIER of the I_T nexus to move to.
+            request.moveToTargetPort = UInt16(list[18]) << 8 | UInt16(list[19])
             return .success(request)
         }
         let flags = list[20]

@@ -22,8 +22,10 @@ struct PersistentReserveOutRequest: Sendable, Equatable {
     var serviceActionKey: UInt64 = 0
     var allTargetPorts = false
     var activatePersistThroughPowerLoss = false
-    /// REGISTER AND MOVE: the I_T nexus to move to, and whether to drop our registration.
+    /// REGISTER AND MOVE: the I_T nexus to move to (initiator port and relative target port,
+    /// 0 meaning the one the command came through), and whether to drop our registration.
     var moveTo: String? = nil
+    var moveToTargetPort: UInt16 = 0
     var unregisterAfterMove = false
 }
 
@@ -35,8 +37,8 @@ struct PersistentReserveOutResult: Equatable {
         case check(AdditionalSenseCode)
     }
     var status: Status
-    /// Unit attentions for the I_T nexuses of these initiator ports.
-    var attentions: [(port: String, code: AdditionalSenseCode)] = []
+    /// Unit attentions for the I_T nexuses these registrations cover.
+    var attentions: [(to: PersistentRegistration, code: AdditionalSenseCode)] = []
 
     static let good = Self(status: .good)
     static let conflict = Self(status: .reservationConflict)
@@ -44,14 +46,15 @@ struct PersistentReserveOutResult: Equatable {
     static let invalidFieldInParameterList = Self(status: .check(.invalidFieldInParameterList))
 
     static func == (lhs: Self, rhs: Self) -> Bool {
-        lhs.status == rhs.status && lhs.attentions.map(\.port) == rhs.attentions.map(\.port)
+        lhs.status == rhs.status && lhs.attentions.map(\.to) == rhs.attentions.map(\.to)
             && lhs.attentions.map(\.code) == rhs.attentions.map(\.code)
     }
 }
 
 extension PersistentReservationState {
-    /// Applies one PERSISTENT RESERVE OUT from initiator port `port` (SPC-4 5.13.7 to 5.13.11).
-    mutating func apply(_ request: PersistentReserveOutRequest, from port: String) -> PersistentReserveOutResult {
+    /// Applies one PERSISTENT RESERVE OUT received through I_T nexus `port` (SPC-4 5.13.7 to
+    /// 5.13.11).
+    mutating func apply(_ request: PersistentReserveOutRequest, from port: ITNexusName) -> PersistentReserveOutResult {
         // Persist through power loss is not supported (PTPL_C 0).
         if request.activatePersistThroughPowerLoss,
             [.register, .registerAndIgnoreExistingKey, .registerAndMove].contains(request.action)
@@ -75,25 +78,31 @@ extension PersistentReservationState {
     }
 
     /// The caller's registration if it exists and RESERVATION KEY matches it.
-    private func authenticated(_ request: PersistentReserveOutRequest, _ port: String) -> PersistentRegistration? {
+    private func authenticated(_ request: PersistentReserveOutRequest, _ port: ITNexusName) -> PersistentRegistration? {
         guard let registration = registration(of: port), registration.key == request.reservationKey else { return nil }
         return registration
     }
 
-    private func others(than port: String) -> [String] {
-        registrations.map(\.port).filter { $0 != port }
+    /// The registrations other than the one covering `port`.
+    private func others(than port: ITNexusName) -> [PersistentRegistration] {
+        registrations.filter { !$0.covers(port) }
     }
 
-    private mutating func register(_ request: PersistentReserveOutRequest, from port: String)
+    private mutating func register(_ request: PersistentReserveOutRequest, from port: ITNexusName)
         -> PersistentReserveOutResult
     {
         let ignoreKey = request.action == .registerAndIgnoreExistingKey
-        guard let index = registrations.firstIndex(where: { $0.port == port }) else {
+        guard let index = registrations.firstIndex(where: { $0.covers(port) }) else {
             // Not registered: RESERVATION KEY must be zero for REGISTER.
             if !ignoreKey && request.reservationKey != 0 { return .conflict }
             guard request.serviceActionKey != 0 else { return .good }
+            // ALL_TG_PT would register I_T nexuses of this initiator port that already are,
+            // through other target ports: refused rather than silently re-keying them.
+            if request.allTargetPorts && registrations.contains(where: { $0.nexus.initiatorPort == port.initiatorPort }) {
+                return .conflict
+            }
             registrations.append(
-                PersistentRegistration(port: port, key: request.serviceActionKey, allTargetPorts: request.allTargetPorts))
+                PersistentRegistration(nexus: port, key: request.serviceActionKey, allTargetPorts: request.allTargetPorts))
             bumpGeneration()
             return .good
         }
@@ -105,7 +114,7 @@ extension PersistentReservationState {
             bumpGeneration()
             var result = PersistentReserveOutResult.good
             if let released, released.isRegistrantsOnly {
-                result.attentions = registrations.map { ($0.port, .reservationsReleased) }
+                result.attentions = registrations.map { ($0, .reservationsReleased) }
             }
             return result
         }
@@ -114,7 +123,7 @@ extension PersistentReservationState {
         return .good
     }
 
-    private mutating func reserve(_ request: PersistentReserveOutRequest, from port: String)
+    private mutating func reserve(_ request: PersistentReserveOutRequest, from port: ITNexusName)
         -> PersistentReserveOutResult
     {
         guard authenticated(request, port) != nil else { return .conflict }
@@ -125,11 +134,11 @@ extension PersistentReservationState {
             // The holder may repeat its reservation; any other request conflicts.
             return isHolder(port) && reservation.type == type ? .good : .conflict
         }
-        reservation = PersistentReservation(type: type, holder: type.isAllRegistrants ? nil : port)
+        reservation = PersistentReservation(type: type, holder: type.isAllRegistrants ? nil : registration(of: port)?.nexus)
         return .good
     }
 
-    private mutating func release(_ request: PersistentReserveOutRequest, from port: String)
+    private mutating func release(_ request: PersistentReserveOutRequest, from port: ITNexusName)
         -> PersistentReserveOutResult
     {
         guard authenticated(request, port) != nil else { return .conflict }
@@ -145,7 +154,7 @@ extension PersistentReservationState {
         return result
     }
 
-    private mutating func clear(_ request: PersistentReserveOutRequest, from port: String)
+    private mutating func clear(_ request: PersistentReserveOutRequest, from port: ITNexusName)
         -> PersistentReserveOutResult
     {
         guard authenticated(request, port) != nil else { return .conflict }
@@ -158,17 +167,17 @@ extension PersistentReservationState {
 
     /// PREEMPT and PREEMPT AND ABORT (SPC-4 5.13.11.4). Aborting the preempted nexuses' tasks is
     /// the transport's business; here both behave alike.
-    private mutating func preempt(_ request: PersistentReserveOutRequest, from port: String)
+    private mutating func preempt(_ request: PersistentReserveOutRequest, from port: ITNexusName)
         -> PersistentReserveOutResult
     {
-        guard authenticated(request, port) != nil else { return .conflict }
+        guard let caller = authenticated(request, port) else { return .conflict }
         let key = request.serviceActionKey
         var result = PersistentReserveOutResult.good
 
         // Removes the registrations holding `key` (except the caller's); false if none did.
         func removeRegistrations(withKey key: UInt64) -> Bool {
-            let victims = registrations.filter { $0.key == key && $0.port != port }.map(\.port)
-            registrations.removeAll { $0.key == key && $0.port != port }
+            let victims = registrations.filter { $0.key == key && !$0.covers(port) }
+            registrations.removeAll { $0.key == key && !$0.covers(port) }
             result.attentions += victims.map { ($0, .registrationsPreempted) }
             return !victims.isEmpty || registrations.contains { $0.key == key }
         }
@@ -187,9 +196,9 @@ extension PersistentReservationState {
             if key == 0 {
                 // Everyone else loses their registration; the caller takes a new reservation.
                 let victims = others(than: port)
-                registrations.removeAll { $0.port != port }
+                registrations.removeAll { !$0.covers(port) }
                 result.attentions = victims.map { ($0, .registrationsPreempted) }
-                self.reservation = PersistentReservation(type: type, holder: type.isAllRegistrants ? nil : port)
+                self.reservation = PersistentReservation(type: type, holder: type.isAllRegistrants ? nil : caller.nexus)
             } else {
                 guard removeRegistrations(withKey: key) else { return .conflict }
             }
@@ -197,18 +206,20 @@ extension PersistentReservationState {
             return result
         }
         guard key != 0 else { return .invalidFieldInParameterList }
-        guard let holder = reservation.holder, let holderKey = registration(of: holder)?.key, holderKey == key else {
+        guard let holder = reservation.holder, let holderKey = registrations.first(where: { $0.nexus == holder })?.key,
+            holderKey == key
+        else {
             // Not the holder's key: remove those registrations, the reservation stays.
             guard removeRegistrations(withKey: key) else { return .conflict }
             bumpGeneration()
             return result
         }
         _ = removeRegistrations(withKey: key)
-        self.reservation = PersistentReservation(type: type, holder: type.isAllRegistrants ? nil : port)
+        self.reservation = PersistentReservation(type: type, holder: type.isAllRegistrants ? nil : caller.nexus)
         if type != reservation.type {
             // Registrants left in place learn that the old reservation is gone.
-            let preempted = Set(result.attentions.map(\.port))
-            result.attentions += others(than: port).filter { !preempted.contains($0) }.map { ($0, .reservationsReleased) }
+            let preempted = Set(result.attentions.map(\.to.nexus))
+            result.attentions += others(than: port).filter { !preempted.contains($0.nexus) }.map { ($0, .reservationsReleased) }
         }
         bumpGeneration()
         return result
@@ -216,23 +227,32 @@ extension PersistentReservationState {
 
     /// REGISTER AND MOVE (SPC-4 5.13.8): the holder hands its reservation to another I_T nexus,
     /// registering it with SERVICE ACTION RESERVATION KEY.
-    private mutating func registerAndMove(_ request: PersistentReserveOutRequest, from port: String)
+    /// A RELATIVE TARGET PORT IDENTIFIER of 0 (reserved) names the caller's target port, as the
+    /// field was ignored before target ports were told apart.
+    private mutating func registerAndMove(_ request: PersistentReserveOutRequest, from port: ITNexusName)
         -> PersistentReserveOutResult
     {
         guard let caller = registration(of: port) else { return .conflict }
         guard caller.key == request.reservationKey else { return .conflict }
-        guard let reservation, !reservation.type.isAllRegistrants, reservation.holder == port else { return .conflict }
-        guard request.scope == 0, request.serviceActionKey != 0, let destination = request.moveTo, destination != port
-        else { return .invalidFieldInParameterList }
-        if let index = registrations.firstIndex(where: { $0.port == destination }) {
+        guard let reservation, !reservation.type.isAllRegistrants, reservation.holder == caller.nexus else { return .conflict }
+        guard request.scope == 0, request.serviceActionKey != 0, let initiator = request.moveTo else {
+            return .invalidFieldInParameterList
+        }
+        let destination = ITNexusName(
+            initiatorPort: initiator, targetPort: request.moveToTargetPort == 0 ? port.targetPort : request.moveToTargetPort)
+        guard !caller.covers(destination) else { return .invalidFieldInParameterList }
+        let moved: ITNexusName
+        if let index = registrations.firstIndex(where: { $0.covers(destination) }) {
             registrations[index].key = request.serviceActionKey
+            moved = registrations[index].nexus
         } else {
             registrations.append(
-                PersistentRegistration(port: destination, key: request.serviceActionKey, allTargetPorts: false))
+                PersistentRegistration(nexus: destination, key: request.serviceActionKey, allTargetPorts: false))
+            moved = destination
         }
-        self.reservation = PersistentReservation(type: reservation.type, holder: destination)
+        self.reservation = PersistentReservation(type: reservation.type, holder: moved)
         if request.unregisterAfterMove {
-            registrations.removeAll { $0.port == port }
+            registrations.removeAll { $0.nexus == caller.nexus }
         }
         bumpGeneration()
         return .good

@@ -30,7 +30,11 @@ enum PrimaryCommands {
         let allocationLength = Int(cdb.uint16(at: 3))
         var data: ByteBuffer
         if cdb[1] & 0x01 != 0 {
-            guard let page = identity.vpdPage(cdb[2]) else { return .invalidField(cdbByte: 2) }
+            // With ALUA, 0x83 also names the target port the command came through.
+            let page =
+                cdb[2] == VPDPage.deviceIdentification
+                ? context.profile.deviceIdentificationPage(for: context.nexus.targetPort) : identity.vpdPage(cdb[2])
+            guard let page else { return .invalidField(cdbByte: 2) }
             data = page
         } else {
             guard cdb[2] == 0 else { return .invalidField(cdbByte: 2) }

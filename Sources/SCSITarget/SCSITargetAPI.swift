@@ -9,9 +9,13 @@ public struct SCSINexus: Hashable, Sendable, CustomStringConvertible {
     public var id: UInt64
     /// The initiator port name, e.g. "iqn.1994-05.com.redhat:x,i,0x00023d000001".
     public var initiatorPortName: String
-    public init(id: UInt64, initiatorPortName: String) {
+    /// The target port (iSCSI target portal group) the session came through: ALUA states and
+    /// persistent reservations are per I_T nexus, initiator port and target port together.
+    public var targetPort: TargetPort
+    public init(id: UInt64, initiatorPortName: String, targetPort: TargetPort = TargetPort()) {
         self.id = id
         self.initiatorPortName = initiatorPortName
+        self.targetPort = targetPort
     }
     public var description: String { "\(initiatorPortName)#\(id)" }
 }

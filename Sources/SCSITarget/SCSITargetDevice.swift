@@ -18,6 +18,15 @@ public final class SCSITargetDevice: @unchecked Sendable {
     private var units: [LogicalUnit?]
     /// tgt's target state "offline". Guarded by `lock`.
     var targetOfflineLocked = false
+    /// Guarded by `lock`.
+    private var aluaChangeHandler: (@Sendable (_ lun: UInt64, _ groupID: UInt16, _ state: ALUAState) -> Void)?
+
+    /// Called after a SET TARGET PORT GROUPS changed a group's state, once per group, outside
+    /// the device's lock, so that the daemon can persist it.
+    public var onALUAChange: (@Sendable (_ lun: UInt64, _ groupID: UInt16, _ state: ALUAState) -> Void)? {
+        get { lock.withLock { aluaChangeHandler } }
+        set { lock.withLock { aluaChangeHandler = newValue } }
+    }
 
     public init(targetID: Int, targetName: String) {
         self.targetID = targetID
@@ -83,7 +92,8 @@ public final class SCSITargetDevice: @unchecked Sendable {
     // MARK: Nexus events
 
     /// The nexus is gone (session closed or lost): its SPC-2 reservation and unit attentions go
-    /// too. Persistent reservation registrations belong to the initiator port and stay.
+    /// too. Persistent reservation registrations belong to the I_T nexus name (initiator port
+    /// and target port), which outlives the session, and stay.
     public func nexusLost(_ nexus: SCSINexus) {
         lock.withLock {
             for case let unit? in units { unit.forget(nexus.id) }
@@ -203,6 +213,8 @@ public final class SCSITargetDevice: @unchecked Sendable {
         case offline
         case targetOffline
         case unsupportedControl(byte: Int)
+        /// The target port's group is in a state that refuses this command.
+        case notAccessible(AdditionalSenseCode)
 
         var outcome: CommandOutcome {
             switch self {
@@ -213,12 +225,13 @@ public final class SCSITargetDevice: @unchecked Sendable {
             case .offline: return .check(.notReady, .logicalUnitNotReadyManualInterventionRequired)
             case .targetOffline: return .done(SCSICommandResult(status: .busy))
             case .unsupportedControl(let byte): return .invalidField(cdbByte: UInt16(byte))
+            case .notAccessible(let code): return .check(.notReady, code)
             }
         }
     }
 
     /// The checks every command passes, under the lock, in the order LIO makes them: pending unit
-    /// attention, supported opcode, reservation conflict (SPC-2, then persistent), medium present,
+    /// attention, the target port group's access state, supported opcode, reservation conflict (SPC-2, then persistent), medium present,
     /// CONTROL byte. A unit without reservations pays two nil checks for them.
     private func admit(_ cdb: CDB, lun: UInt64, nexus: SCSINexus) -> Admission {
         lock.withLock {
@@ -236,12 +249,18 @@ public final class SCSITargetDevice: @unchecked Sendable {
             if !traits.contains(.ignoresUnitAttention), let code = unit.takeAttention(at: index) {
                 return .rejected(.unitAttention(code))
             }
+            // After unit attentions and before the opcode, as LIO checks it.
+            if let group = unit.profile.group(of: nexus.targetPort.relativeID),
+                let code = ALUAAccess.refusal(cdb, in: group.state)
+            {
+                return .rejected(.notAccessible(code))
+            }
             guard let handler = unit.commands.handlers[Int(opcode)] else { return .rejected(.invalidOpcode) }
             if let holder = unit.reservationHolder, holder != nexus.id, !Self.allowedWhenReserved(cdb, traits) {
                 return .rejected(.reservationConflict)
             }
             if unit.persistent.reservation != nil,
-                PersistentReservationAccess.of(cdb).conflicts(unit.persistent, port: nexus.initiatorPortName)
+                PersistentReservationAccess.of(cdb).conflicts(unit.persistent, nexus: nexus.itNexusName)
             {
                 return .rejected(.reservationConflict)
             }

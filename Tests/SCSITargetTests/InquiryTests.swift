@@ -1,3 +1,4 @@
+import NIOCore
 import SCSIProtocol
 import Backstore
 import XCTest
@@ -120,5 +121,35 @@ final class InquiryTests: XCTestCase {
         let ids = assertGood(inquiry(harness, evpd: true, page: 0x83))
         XCTAssertEqual(Array(ids[8..<12]), Array("ab12".utf8))
         XCTAssertEqual(Array(ids.suffix(16)), hex("6000000000000000000000000000ab12"), "NAA 6 from the hex digits")
+    }
+
+    /// Two gateways (tgtd processes with their own target IDs, even other LUNs) exporting one
+    /// store under the administrator's scsi_id and scsi_sn present one logical unit: VPD 0x80
+    /// and 0x83 are byte for byte the same, so multipath joins their paths.
+    func testAdministratorsSCSIIDGivesTheSameIdentityOnEveryGateway() throws {
+        let options = LogicalUnitOptions(serialNumber: "gw-disk-7", scsiID: "gw-disk-7")
+        let first = SCSITargetDevice(targetID: 1, targetName: "iqn.2026-11.test:gw1")
+        let second = SCSITargetDevice(targetID: 7, targetName: "iqn.2026-11.test:gw2")
+        try first.addLogicalUnit(1, backstore: MemoryBackstore(size: 1 << 20), options: options)
+        try second.addLogicalUnit(3, backstore: MemoryBackstore(size: 1 << 20), options: options)
+        let loop = ImmediateEventLoop()
+        func page(_ device: SCSITargetDevice, lun: UInt64, _ code: UInt8) -> [UInt8] {
+            var result: SCSICommandResult?
+            let request = SCSICommandRequest(
+                lun: lun, cdb: ByteBuffer(bytes: [SCSIOpcode.inquiry, 1, code, 1, 0, 0]), expectedDataTransferLength: 256)
+            device.execute(request, nexus: Harness.nexusA, on: loop).whenSuccess { result = $0 }
+            return result.map { assertGood($0) } ?? []
+        }
+        for code: UInt8 in [0x80, 0x83] {
+            XCTAssertEqual(page(first, lun: 1, code), page(second, lun: 3, code), "page \(code)")
+        }
+        // The locally assigned NAA is a hash of the scsi_id: "3" and 60 bits.
+        let naa = Array(page(first, lun: 1, 0x83)[48..<56])
+        XCTAssertEqual(naa[0] >> 4, 3)
+        XCTAssertNotEqual(naa, hex("3000000100000001"), "not from target and LUN numbers")
+
+        // Without scsi_id the designators stay tgt's, from target ID and LUN.
+        try first.addLogicalUnit(2, backstore: MemoryBackstore(size: 1 << 20))
+        XCTAssertEqual(Array(page(first, lun: 2, 0x83)[48..<56]), hex("3000000100000002"))
     }
 }

@@ -419,9 +419,9 @@ final class PersistentReservationTests: XCTestCase {
         var request = PersistentReserveOutRequest(action: .register)
         request.serviceActionKey = 5
         request.activatePersistThroughPowerLoss = true
-        XCTAssertEqual(state.apply(request, from: "p"), .invalidFieldInParameterList)
+        XCTAssertEqual(state.apply(request, from: ITNexusName(initiatorPort: "p", targetPort: 1)), .invalidFieldInParameterList)
         request.activatePersistThroughPowerLoss = false
-        XCTAssertEqual(state.apply(request, from: "p"), .good)
-        XCTAssertEqual(state.registrations, [PersistentRegistration(port: "p", key: 5, allTargetPorts: false)])
+        XCTAssertEqual(state.apply(request, from: ITNexusName(initiatorPort: "p", targetPort: 1)), .good)
+        XCTAssertEqual(state.registrations, [PersistentRegistration(nexus: ITNexusName(initiatorPort: "p", targetPort: 1), key: 5, allTargetPorts: false)])
     }
 }

@@ -127,3 +127,45 @@ final class InquiryDataTests: XCTestCase {
         XCTAssertEqual(StandardInquiryData.padded("a\u{7}b", to: 4), Array("a b ".utf8))
     }
 }
+
+final class TargetPortGroupsDataTests: XCTestCase {
+    func testReportLayouts() {
+        let group = TargetPortGroupsData.Descriptor(
+            preferred: true, state: 2, supportedStates: TargetPortGroupsData.supportedStates, groupID: 0x0102,
+            statusCode: 1, ports: [1, 0x0203])
+        XCTAssertEqual(
+            TargetPortGroupsData.report([group], extendedHeader: false), hex("00000010" + "82cf010200010002" + "00000001" + "00000203"))
+        XCTAssertEqual(
+            TargetPortGroupsData.report([group], extendedHeader: true, implicitTransitionSeconds: 10),
+            hex("00000014" + "100a0000" + "82cf010200010002" + "00000001" + "00000203"))
+        XCTAssertEqual(TargetPortGroupsData.report([], extendedHeader: false), [0, 0, 0, 0])
+        // TARGET PORT COUNT is one byte: no more than 255 ports are listed.
+        var crowded = group
+        crowded.ports = Array(1...300)
+        XCTAssertEqual(TargetPortGroupsData.report([crowded], extendedHeader: false).count, 4 + 8 + 4 * 255)
+    }
+
+    func testSetParsingNeverReadsPastWhatCame() throws {
+        let list: [UInt8] = [0, 0, 0, 0, 0xF1, 0xFF, 0, 2, 0x02, 0, 0x12, 0x34]
+        XCTAssertEqual(
+            try TargetPortGroupsData.parseSet(list, listLength: 12),
+            [.init(state: 1, groupOrPort: 2, offset: 4), .init(state: 2, groupOrPort: 0x1234, offset: 8)])
+        XCTAssertEqual(try TargetPortGroupsData.parseSet(list, listLength: 8), [.init(state: 1, groupOrPort: 2, offset: 4)])
+        XCTAssertEqual(try TargetPortGroupsData.parseSet([], listLength: 0), [])
+        XCTAssertEqual(try TargetPortGroupsData.parseSet([0, 0, 0, 0], listLength: 4), [])
+        for (bytes, length) in [(list, 16), (list, 10), (list, 3), (Array(list.prefix(7)), 8)] {
+            XCTAssertThrowsError(try TargetPortGroupsData.parseSet(bytes, listLength: length), "length \(length)") {
+                XCTAssertEqual($0 as? TargetPortGroupsData.ParseError, .lengthError)
+            }
+        }
+    }
+
+    func testTargetPortDesignators() {
+        XCTAssertEqual(Designator.relativeTargetPort(0x0102).bytes, [0x51, 0x94, 0, 4, 0, 0, 1, 2])
+        XCTAssertEqual(Designator.targetPortGroup(7).bytes, [0x51, 0x95, 0, 4, 0, 0, 0, 7])
+        XCTAssertEqual(Designator.scsiNameString(ofTargetPort: "iqn.x,t,0x1")?.bytes, [0x53, 0x98, 0, 12] + Array("iqn.x,t,0x1".utf8) + [0])
+        XCTAssertEqual(Designator.scsiNameString(ofTargetPort: "iqn.xy,t,0x1")?.bytes.count, 4 + 16, "NUL, then padding to 4")
+        XCTAssertNil(Designator.scsiNameString(ofTargetPort: ""))
+        XCTAssertEqual(Designator(codeSet: .binary, type: .naa, value: [1]).bytes, [1, 3, 0, 1, 1], "no PIV without a protocol")
+    }
+}

@@ -2,7 +2,9 @@
 // RAM logical unit, with two nexuses so reservations and unit attentions come into play.
 //
 // Input: byte 0 configures LUN 1 (bit 0 4096-byte blocks, else 512; bit 1 thin provisioning;
-// bit 2 removable; bit 3 read-only; bit 4 no write cache), then commands: a header byte (bits
+// bit 2 removable; bit 3 read-only; bit 4 no write cache; bit 5 ALUA: the first nexus's target
+// port in an active/optimized group, the second's in a standby one, both explicit, so SET TARGET
+// PORT GROUPS moves them), then commands: a header byte (bits
 // 0-1 the LUN: 1, 0, 1 or 7 (absent); bit 2 the second nexus; bit 3 Data-Out follows), 16 CDB
 // bytes, and with Data-Out a 2-byte length (up to 16 KiB) and the bytes.
 //
@@ -19,8 +21,14 @@ import SCSITarget
 
 private let nexuses = [
     SCSINexus(id: 1, initiatorPortName: "iqn.2026-11.org.example:a,i,0x023d000001"),
-    SCSINexus(id: 2, initiatorPortName: "iqn.2026-11.org.example:b,i,0x023d000002"),
+    SCSINexus(
+        id: 2, initiatorPortName: "iqn.2026-11.org.example:b,i,0x023d000002",
+        targetPort: TargetPort(relativeID: 2, name: "iqn.2026-11.org.example:disk,t,0x0002")),
 ]
+private let twoGroups = ALUAConfiguration(groups: [
+    ALUAGroup(id: 1, state: .activeOptimized, preferred: true, explicit: true, ports: [1]),
+    ALUAGroup(id: 2, state: .standby, explicit: true, ports: [2]),
+])
 private let blockCount = 64
 private let loop = EmbeddedEventLoop()
 
@@ -88,6 +96,7 @@ public func fuzzSCSI(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     } catch {
         fuzzCheck(false, "addLogicalUnit failed: \(error)")
     }
+    if flags & 0x20 != 0 { device.setALUA(lun: 1, twoGroups) }
 
     while !input.isAtEnd {
         let header = input.byte()
