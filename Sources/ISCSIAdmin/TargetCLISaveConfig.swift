@@ -57,11 +57,32 @@ public struct LIOSaveConfig: Codable, Equatable, Sendable {
         public var aio: Bool?
         public var nullio: Bool?
         public var attributes: [String: LIOScalar]?
+        public var alua_tpgs: [ALUATPG]?
 
         public init(name: String, plugin: String) {
             self.name = name
             self.plugin = plugin
         }
+    }
+
+    /// One ALUA group of a storage object (rtslib's dump of `alua/NAME`).
+    public struct ALUATPG: Codable, Equatable, Sendable {
+        public var name: String
+        public var tg_pt_gp_id: Int
+        public var alua_access_state: Int?
+        public var alua_access_type: Int?
+        public var preferred: Int?
+        public var alua_access_status: Int?
+        public var nonop_delay_msecs: Int?
+        public var trans_delay_msecs: Int?
+        public var implicit_trans_secs: Int?
+        public var alua_support_active_optimized: Int?
+        public var alua_support_active_nonoptimized: Int?
+        public var alua_support_standby: Int?
+        public var alua_support_unavailable: Int?
+        public var alua_support_offline: Int?
+        public var alua_support_transitioning: Int?
+        public var alua_write_metadata: Int?
     }
 
     public struct LUN: Codable, Equatable, Sendable {
@@ -169,6 +190,16 @@ public struct LIOSaveConfig: Codable, Equatable, Sendable {
                 entry.size = object.size
                 entry.write_back = configuration.writeBack(of: object)
                 entry.aio = false
+            }
+            // An empty list (not LIO's way: every LIO object has a group) keeps a tgt unit without ALUA.
+            entry.alua_tpgs = (object.aluaGroups ?? []).map { group in
+                    ALUATPG(
+                        name: group.name, tg_pt_gp_id: Int(group.id), alua_access_state: group.state.rawValue,
+                        alua_access_type: group.accessType.rawValue, preferred: group.preferred ? 1 : 0, alua_access_status: 0,
+                        nonop_delay_msecs: 100, trans_delay_msecs: 0, implicit_trans_secs: 0,
+                        alua_support_active_optimized: 1, alua_support_active_nonoptimized: 1, alua_support_standby: 1,
+                        alua_support_unavailable: 1, alua_support_offline: 1, alua_support_transitioning: 1,
+                        alua_write_metadata: 0)
             }
             entry.wwn = params["scsi_sn"] ?? object.serial
                 ?? mapping.map { TgtAdminDump.defaultSCSISN(tid: $0.tid, lun: $0.lun.lun) }
@@ -292,6 +323,7 @@ public struct LIOSaveConfig: Codable, Equatable, Sendable {
                         mutualUser: text("discovery_mutual_userid"), mutualPassword: text("discovery_mutual_password"))))
         }
         var known: [String: StorageObjectConfiguration.Kind] = [:]
+        var firstALUAGroup: [String: String] = [:]
         var blockSizes: [String: Int] = [:]
         for object in storage_objects ?? [] {
             let kind: StorageObjectConfiguration.Kind
@@ -324,6 +356,19 @@ public struct LIOSaveConfig: Codable, Equatable, Sendable {
                 config.thinProvisioning = true
             }
             steps.append(RestoreStep(request: config.creationRequest))
+            // An object LIO wrote without its groups had the default one, as every LIO object.
+            let groups = object.alua_tpgs ?? [LIOSaveConfig.ALUATPG(name: ALUAGroupConfiguration.defaultName, tg_pt_gp_id: 0)]
+            for group in groups {
+                func update(_ name: String, _ value: String) {
+                    steps.append(
+                        RestoreStep(request: AdminRequest(mode: .storageObject, op: .update, name: name, value: value, storageObject: object.name)))
+                }
+                update("alua_create", "\(group.name):\(group.tg_pt_gp_id)")
+                if let state = group.alua_access_state { update("alua:\(group.name):alua_access_state", String(state)) }
+                if let type = group.alua_access_type { update("alua:\(group.name):alua_access_type", String(type)) }
+                if let preferred = group.preferred { update("alua:\(group.name):preferred", String(preferred)) }
+            }
+            firstALUAGroup["/backstores/\(object.plugin)/\(object.name)"] = groups.first?.name
         }
         var portalsSeen = existingPortals
         for target in targets ?? [] {
@@ -375,6 +420,13 @@ public struct LIOSaveConfig: Codable, Equatable, Sendable {
                 let name = String(lun.storage_object.split(separator: "/").last ?? "")
                 let blockSize = blockSizes[lun.storage_object].flatMap { $0 == 512 ? nil : String($0) }
                 step(AdminRequest(mode: .logicalUnit, op: .new, lun: number, blockSize: blockSize, storageObject: name))
+                // The group this LUN uses through each TPG (LIO keeps one per TPG's LUN).
+                for (other, tag) in zip(tpgs, tags) {
+                    guard let mapped = (other.luns ?? []).first(where: { $0.index == lun.index && $0.storage_object == lun.storage_object }),
+                        let group = mapped.alua_tg_pt_gp_name, group != firstALUAGroup[lun.storage_object]
+                    else { continue }
+                    step(AdminRequest(mode: .logicalUnit, op: .update, lun: number, params: "alua_tg_pt_gp=\(tag):\(group)"))
+                }
             }
             for acl in tpg.node_acls ?? [] {
                 step(

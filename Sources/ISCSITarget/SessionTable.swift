@@ -72,7 +72,12 @@ public final class SessionTable: @unchecked Sendable {
             let portName = "\(initiatorName),i,0x\(hexString(isid, width: 12))"
             let record = TargetSessionRecord(
                 tsih: tsih, isid: isid, initiatorName: initiatorName, initiatorAlias: initiatorAlias,
-                target: target, portalGroupTag: portalGroupTag, nexus: SCSINexus(id: nexusID, initiatorPortName: portName),
+                target: target, portalGroupTag: portalGroupTag,
+                nexus: SCSINexus(
+                    id: nexusID, initiatorPortName: portName,
+                    targetPort: TargetPort(
+                        relativeID: portalGroupTag,
+                        name: target.map { "\($0.name),t,0x\(hexString(UInt64(portalGroupTag), width: 4))" } ?? "")),
                 connectionID: connectionID, peerAddress: peerAddress, closeConnection: closeConnection)
             sessions[tsih] = record
             return NewSession(record: record, reinstated: old)

@@ -2,6 +2,7 @@ import Backstore
 import ISCSIAdmin
 import ISCSIProtocol
 import ISCSITarget
+import NIOConcurrencyHelpers
 import NIOCore
 import SCSITarget
 
@@ -29,7 +30,12 @@ final class AdminControl: @unchecked Sendable {
     func stop() { server?.stop() }
 
     /// Applies a request and, when it may have changed something, saves the configuration.
+    /// Held while a request or an initiator's SET TARGET PORT GROUPS edits the model.
+    let modelLock = NIOLock()
+
     func handle(_ request: AdminRequest) -> AdminResponse {
+        modelLock.lock()
+        defer { modelLock.unlock() }
         let response = apply(request)
         if ![.show, .stat].contains(request.op) { daemon.persistence.save() }
         return response
@@ -74,7 +80,11 @@ final class AdminControl: @unchecked Sendable {
             guard let name = request.targetName else { throw TgtadmError.invalidRequest.because("a new target needs a name") }
             try Self.validateTargetName(name)
             do {
-                _ = try registry.createTarget(tid: Int(tid), name: name)
+                let target = try registry.createTarget(tid: Int(tid), name: name)
+                let tid = target.tid
+                target.device.onALUAChange = { [weak self] lun, groupID, state in
+                    self?.aluaChangedByInitiator(tid: tid, lun: lun, groupID: groupID, state: state)
+                }
             } catch {
                 throw TgtadmError.targetExists
             }
@@ -151,6 +161,7 @@ final class AdminControl: @unchecked Sendable {
             let groups = try Self.portalGroups(value)
             daemon.model.update(tid: target.tid) { $0.portalGroups = groups }
             target.portalGroups = groups.map(Set.init)
+            applyALUA(tid: target.tid)
             daemon.logger.info("target \(target.tid) portal groups: \(value)")
             return .success()
         }
@@ -622,6 +633,8 @@ final class AdminControl: @unchecked Sendable {
                 }
                 daemon.model.portals.removeAll { $0.hasAddress(of: saved) }
             }
+            // Targets served through every group gain or lose a target port.
+            applyALUAEverywhere()
             return .success()
         default:
             throw TgtadmError.unsupportedOperation

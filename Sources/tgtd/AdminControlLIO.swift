@@ -188,11 +188,6 @@ extension AdminControl {
         return .success()
     }
 
-    /// Pushes the ALUA groups of every unit of `tid` from the model to the running target.
-    func applyALUA(tid: Int) {
-        // Wired to SCSITargetDevice.setALUA once the engine has it.
-    }
-
     private static func required(_ flag: Bool?, _ parts: [String]) throws -> Bool {
         guard let flag else { throw Refusal("\(parts[0]) takes 0 or 1, not \(parts[1])") }
         return flag
@@ -237,6 +232,7 @@ extension AdminControl {
             return AdminResponse(exitCode: EINVAL, message: "cannot map \(name) as LUN \(lun): \(error)")
         }
         daemon.model.update(tid: target.tid) { $0.luns.append(LUNConfiguration(lun: lun, storageObject: name, blockSize: blockSize)) }
+        applyALUA(tid: target.tid)
         daemon.logger.info("target \(target.tid) LUN \(lun) maps storage object \(name)")
         return .success("\(lun)\n")
     }

@@ -111,9 +111,12 @@ final class TargetCLITests: XCTestCase {
         try shell.execute("cd /backstores/block")
         XCTAssertEqual(shell.prompt, "/backstores/block> ")
         try shell.execute("create disk9 /dev/sdb")
-        XCTAssertEqual(daemon.requests.last?.mode, .storageObject)
-        XCTAssertEqual(daemon.requests.last?.bsType, "block")
-        XCTAssertEqual(daemon.requests.last?.backingStore, "/dev/sdb")
+        let made = daemon.requests.suffix(2).map { $0 }
+        XCTAssertEqual(made.first?.mode, .storageObject)
+        XCTAssertEqual(made.first?.bsType, "block")
+        XCTAssertEqual(made.first?.backingStore, "/dev/sdb")
+        // As in LIO, the new object has its default ALUA group.
+        XCTAssertEqual([made.last?.name, made.last?.value], ["alua_create", "default_tg_pt_gp:0"])
         try shell.execute("cd /iscsi")
         try shell.execute("create")
         let created = daemon.requests.suffix(2).map { $0 }
