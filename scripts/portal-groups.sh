@@ -142,4 +142,41 @@ $before"
   logs_in "$P4" $IQC || fail "after restoreconfig $source: login through tpg2 refused"
   ok "restoreconfig $source: the same targets, groups and portals"
 done
+# ALUA: tpg1 in default_tg_pt_gp (Active/optimized), tpg2 in a Standby group of the object.
+T /backstores/fileio/c/alua create secondary 2 >/dev/null
+T /backstores/fileio/c/alua/secondary set alua alua_access_state=2 >/dev/null
+T /iscsi/$IQC/tpg2/luns/lun1 set alua alua_tg_pt_gp_name=secondary >/dev/null
+tree=$(T ls /backstores/fileio/c)
+echo "$tree" | grep -q "secondary .*\[ALUA state: Standby\]" || fail "targetcli ls does not show the standby group:
+$tree"
+ok "targetcli: an ALUA group made Standby and tpg2's LUN put in it"
+mkfifo "$WORK/to-check"
+python3 scripts/alua-check.py $IQC "$P1" "$P2" <"$WORK/to-check" >"$WORK/alua.out" 2>&1 &
+CHECK=$!
+exec 7>"$WORK/to-check"
+for _ in $(seq 1 100); do grep -q "^waiting\|^FAIL" "$WORK/alua.out" && break; sleep 0.1; done
+grep "^ok" "$WORK/alua.out" || true
+grep -q "^waiting" "$WORK/alua.out" || { exec 7>&-; fail "alua-check: $(grep -v '^ok' "$WORK/alua.out")"; }
+state=$(T /backstores/fileio/c/alua/default_tg_pt_gp get alua alua_access_state | grep '^alua_access_state=')
+[ "$state" = "alua_access_state=2" ] || fail "an initiator's SET TARGET PORT GROUPS did not reach the model: $state"
+ok "SET TARGET PORT GROUPS from an initiator is in the model (targetcli get alua: $state)"
+T /backstores/fileio/c/alua/default_tg_pt_gp set alua alua_access_state=0 >/dev/null
+T /backstores/fileio/c/alua/secondary set alua alua_access_state=2 >/dev/null
+echo >&7
+exec 7>&-
+wait "$CHECK" || fail "alua-check: $(grep -v '^ok' "$WORK/alua.out")"
+grep "^ok" "$WORK/alua.out" | tail -n 1
+
+# tgtadm's LU parameters say the same per portal group, and a restart keeps every state.
+A --op update --mode logicalunit --tid 1 --lun 1 --params alua_state=2:standby,alua_preferred=1:1
+out=$(A --op update --mode logicalunit --tid 1 --lun 1 --params alua_state=2:sleepy 2>&1) && fail "alua_state sleepy accepted"
+ok "tgtadm refuses a bad ALUA state: $out"
+stop
+start
+state=$(T /backstores/fileio/c/alua/secondary get alua alua_access_state | grep '^alua_access_state=')
+[ "$state" = "alua_access_state=2" ] || fail "after a restart the standby group is $state"
+groups=$(T ls /backstores/fileio/tgt_1_1)
+echo "$groups" | grep -q "tpg2 .*\[ALUA state: Standby\]" || fail "tgtadm's alua_state=2:standby is not in the tree after a restart:
+$groups"
+ok "after a restart: targetcli's and tgtadm's ALUA groups and states are back"
 echo "portal-groups: all checks passed"

@@ -57,7 +57,7 @@ extension DaemonConfiguration {
         switch key {
         case "alua_access_state":
             guard let state = ALUAGroupConfiguration.State(name: value) else {
-                throw AdminRefusal("alua_access_state is 0 (Active/Optimized), 1 (Active/NonOptimized), 2 (Standby), 3 (Unavailable), 14 (Offline) or 15 (Transitioning), not \(value)")
+                throw AdminRefusal("alua_access_state is 0 (Active/optimized), 1 (Active/non-optimized), 2 (Standby), 3 (Unavailable), 14 (Offline) or 15 (Transitioning), not \(value)")
             }
             entry.state = state
         case "alua_access_type":

@@ -323,7 +323,7 @@ public struct LIOSaveConfig: Codable, Equatable, Sendable {
                         mutualUser: text("discovery_mutual_userid"), mutualPassword: text("discovery_mutual_password"))))
         }
         var known: [String: StorageObjectConfiguration.Kind] = [:]
-        var firstALUAGroup: [String: String] = [:]
+        var aluaGroupNames: [String: [String]] = [:]
         var blockSizes: [String: Int] = [:]
         for object in storage_objects ?? [] {
             let kind: StorageObjectConfiguration.Kind
@@ -368,7 +368,7 @@ public struct LIOSaveConfig: Codable, Equatable, Sendable {
                 if let type = group.alua_access_type { update("alua:\(group.name):alua_access_type", String(type)) }
                 if let preferred = group.preferred { update("alua:\(group.name):preferred", String(preferred)) }
             }
-            firstALUAGroup["/backstores/\(object.plugin)/\(object.name)"] = groups.first?.name
+            aluaGroupNames["/backstores/\(object.plugin)/\(object.name)"] = groups.map(\.name)
         }
         var portalsSeen = existingPortals
         for target in targets ?? [] {
@@ -423,7 +423,8 @@ public struct LIOSaveConfig: Codable, Equatable, Sendable {
                 // The group this LUN uses through each TPG (LIO keeps one per TPG's LUN).
                 for (other, tag) in zip(tpgs, tags) {
                     guard let mapped = (other.luns ?? []).first(where: { $0.index == lun.index && $0.storage_object == lun.storage_object }),
-                        let group = mapped.alua_tg_pt_gp_name, group != firstALUAGroup[lun.storage_object]
+                        let group = mapped.alua_tg_pt_gp_name, let names = aluaGroupNames[lun.storage_object],
+                        names.contains(group), group != names.first
                     else { continue }
                     step(AdminRequest(mode: .logicalUnit, op: .update, lun: number, params: "alua_tg_pt_gp=\(tag):\(group)"))
                 }
