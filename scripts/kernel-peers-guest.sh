@@ -241,19 +241,38 @@ grep -E 'sd |scsi|iscsi|connection[0-9]|session[0-9]|sd[a-z]' /tmp/dmesg.warn |
   grep -vE 'detected conn error \(10(1[01]|20)\)|Power-on or device reset occurred' >/tmp/dmesg.bad
 if [ -s /tmp/dmesg.bad ]; then fail linux-dmesg "$(head -n 3 /tmp/dmesg.bad | tr '\n' '|')"; else pass linux-dmesg; fi
 
-# --- stage 3: dm-multipath over two portals ------------------------------------------------------
+# --- stage 3: dm-multipath over two target portal groups with ALUA -------------------------------
+# Target 5's unit is Active/optimized through TPG 1 (portal HOST_PORT) and Active/non-optimized
+# through TPG 2 (MPATH_PORT): multipath-tools' alua prioritiser must put them in two path groups.
 start mpath-map
 cat >/etc/multipath.conf <<EOF
 defaults {
     user_friendly_names no
     find_multipaths no
     polling_interval 2
-    path_grouping_policy multibus
+    path_grouping_policy group_by_prio
+    prio alua
+    failback immediate
 }
 blacklist {
     devnode "^vd[a-z]"
 }
 EOF
+# mp_groups MAP: one line per path group, in multipath's order: "PRIO STATUS DEV..."
+mp_groups() {
+  multipath -ll "$1" 2>/dev/null | awk '
+    /policy=/ { if (g != "") print g; p = $0; sub(/.*prio=/, "", p); sub(/ .*/, "", p)
+                s = $0; sub(/.*status=/, "", s); sub(/ .*/, "", s); g = p " " s; next }
+    { for (i = 1; i <= NF; i++) if ($i ~ /^sd[a-z]+$/) g = g " " $i }
+    END { if (g != "") print g }'
+}
+# mp_verify MAP SIZE: fio writes SIZE of random 4-128 KiB blocks through the map, 16 in flight,
+# and reads every block back against its checksum.
+mp_verify() {
+  fio --name=mpverify --filename=$1 --direct=1 --ioengine=libaio --iodepth=16 --rw=randwrite --bsrange=4k-128k \
+    --size=$2 --verify=crc32c --verify_fatal=1 --do_verify=1 --output=/tmp/mpfio.out >/dev/null 2>&1 &&
+    grep -q "err= 0" /tmp/mpfio.out
+}
 P2=10.0.2.2:$MPATH_PORT
 iscsiadm -m iface -I kpb -o new >/dev/null
 iscsiadm -m iface -I kpb -o update -n iface.initiatorname -v "$GUEST_IQN_B" >/dev/null
@@ -267,21 +286,38 @@ if login $IQN_MPATH $P && login $IQN_MPATH $P2 kpb && d1=$(wait_disk $IQN_MPATH 
   for _ in $(seq 1 30); do
     multipath -r >/dev/null 2>&1
     maps=$(dmsetup ls --target multipath 2>/dev/null | awk '{print $1}')
-    [ "$(echo "$maps" | grep -c .)" = 1 ] && [ "$(multipath -ll | tr -s ' ' | grep -c 'active ready running')" = 2 ] && break
+    [ "$(echo "$maps" | grep -c .)" = 1 ] && [ "$(mp_groups "$maps" | wc -l)" = 2 ] && break
     sleep 1
   done
   multipath -ll >$S/multipath-ll.txt 2>&1
   n=$(echo "$maps" | grep -c .)
+  groups=$(mp_groups "$maps" | tr '\n' '|')
   if [ "$n" != 1 ]; then fail mpath-map "$n maps: $(echo $maps) ($d1, $d2)"
-  elif [ "$(tr -s ' ' <$S/multipath-ll.txt | grep -c 'active ready running')" != 2 ]; then fail mpath-map "not 2 active paths: $(cat $S/multipath-ll.txt | tr '\n' '|')"
+  elif ! grep -q "hwhandler='1 alua'" $S/multipath-ll.txt; then fail mpath-map "no alua hardware handler: $(tr '\n' '|' <$S/multipath-ll.txt)"
+  elif [ "$groups" != "50 active $d1|10 enabled $d2|" ]; then
+    fail mpath-map "path groups '$groups', expected '50 active $d1|10 enabled $d2|': $(tr '\n' '|' <$S/multipath-ll.txt)"
   else MAP=/dev/mapper/$maps; pass mpath-map; fi
 else fail mpath-map "logins/disks: $(cat /tmp/login.out | tr '\n' ' ') '$d1' '$d2'"; fi
 
 if [ -n "$MAP" ]; then
+  start mpath-alua-follow
+  if ! out=$(rpc alua-swap); then fail mpath-alua-follow "host: $out"
+  else
+    ok=0
+    for _ in $(seq 1 60); do
+      [ "$(mp_groups $MAP | tr '\n' '|')" = "50 active $d2|10 enabled $d1|" ] && { ok=1; break; }
+      sleep 1
+    done
+    multipath -ll $MAP >$S/multipath-ll-after-swap.txt 2>&1
+    if [ $ok != 1 ]; then fail mpath-alua-follow "after targetcli's swap the groups are '$(mp_groups $MAP | tr '\n' '|')'"
+    else pass mpath-alua-follow; fi
+  fi
+
   start mpath-path-loss
-  writer $MAP 10 & wpid=$!
+  # fio verification through the map while the now active group's portal (TPG 2) goes away.
+  mp_verify $MAP 96M & fpid=$!
   sleep 3
-  if ! out=$(rpc drop-portal); then fail mpath-path-loss "host: $out"; touch /tmp/writer.stop; wait $wpid
+  if ! out=$(rpc drop-portal); then fail mpath-path-loss "host: $out"; wait $fpid
   else
     log "host: $out"
     ok=0
@@ -290,12 +326,11 @@ if [ -n "$MAP" ]; then
       grep -q 'failed faulty' /tmp/mp.txt && grep -q 'active ready running' /tmp/mp.txt && { ok=1; break; }
       sleep 1
     done
-    touch /tmp/writer.stop; wait $wpid
+    wait $fpid; frc=$?
     cp /tmp/mp.txt $S/multipath-ll-after-loss.txt
     if [ $ok != 1 ]; then fail mpath-path-loss "multipath never showed one failed and one active path: $(tr '\n' '|' </tmp/mp.txt)"
-    elif [ "$(cat /tmp/writer.fail)" != 0 ]; then fail mpath-path-loss "$(cat /tmp/writer.fail) write passes failed: $(tail -n 2 /tmp/writer.err | tr '\n' ' ')"
-    elif [ "$(readback $MAP)" != "$want" ]; then fail mpath-path-loss "data read back differs"
-    else pass mpath-path-loss; log "$(cat /tmp/writer.passes) passes"; fi
+    elif [ $frc != 0 ]; then fail mpath-path-loss "fio: $(grep -m 3 -i 'err\|verify' /tmp/mpfio.out | tr '\n' ' ')"
+    else pass mpath-path-loss; fi
   fi
 
   start mpath-path-returns
@@ -303,11 +338,12 @@ if [ -n "$MAP" ]; then
   else
     ok=0
     for _ in $(seq 1 120); do
-      [ "$(multipath -ll $MAP 2>/dev/null | tr -s ' ' | grep -c 'active ready running')" = 2 ] && { ok=1; break; }
+      [ "$(mp_groups $MAP | tr '\n' '|')" = "50 active $d2|10 enabled $d1|" ] &&
+        [ "$(multipath -ll $MAP 2>/dev/null | tr -s ' ' | grep -c 'active ready running')" = 2 ] && { ok=1; break; }
       sleep 1
     done
     if [ $ok != 1 ]; then fail mpath-path-returns "the path did not come back: $(multipath -ll $MAP | tr '\n' '|')"
-    elif [ "$(readback $MAP)" != "$want" ]; then fail mpath-path-returns "data read back differs"
+    elif ! mp_verify $MAP 16M; then fail mpath-path-returns "fio: $(grep -m 3 -i 'err\|verify' /tmp/mpfio.out | tr '\n' ' ')"
     else pass mpath-path-returns; fi
   fi
 fi

@@ -9,7 +9,7 @@
 # qemu-system-x86_64, no debootstrap, no room) it says so in one line and exits 1, or 0 when
 # SKIP_KERNEL_PEERS=1 is set. The guest only ever talks to 10.0.2.2 (this host's loopback).
 #
-# Ports: iSCSI 4701 and 4702 (multipath), LIO forwarded to 127.0.0.1:4710, tgtd control port 470.
+# Ports: iSCSI 4701 and 4702 (TPG 2, multipath with ALUA), LIO forwarded to 127.0.0.1:4710, tgtd control port 470.
 # KEEP=1 keeps the work directory (guest.log, console.log, dmesg, tgtd.log).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -63,7 +63,7 @@ if ! IMG=$(bash scripts/kernel-peers-image.sh 2>"$WORK/image.err" | tail -n 1) |
 fi
 if grep -q "built in" "$WORK/image.err"; then TIMINGS+=("image-build=$(($(date +%s) - t))s"); else TIMINGS+=("image=cached"); fi
 
-# --- our tgtd: five targets on portal 4701, plus 4702 for multipath ------------------------------
+# --- our tgtd: five targets on portal 4701 (TPG 1), plus 4702 (TPG 2) for multipath over ALUA ----
 start_tgtd() {
   "$BIN/tgtd" -f -C $CP --iscsi "portal=127.0.0.1:$PORT" --state-dir "$WORK/state" >>"$WORK/tgtd.log" 2>&1 &
   TGTD_PID=$!
@@ -110,7 +110,8 @@ setup_target() {  # setup_target TID IQN SIZE_MB [PARAMS]
     "${ADM[@]}" --op bind --mode account --tid 2 --user "$CHAP_USER" &&
     "${ADM[@]}" --op bind --mode account --tid 3 --user "$CHAP_USER" &&
     "${ADM[@]}" --op bind --mode account --tid 3 --user "$CHAP_OUT_USER" --outgoing &&
-    "${ADM[@]}" --op new --mode portal --param "portal=127.0.0.1:$PORT2"
+    "${ADM[@]}" --op new --mode portal --param "portal=127.0.0.1:$PORT2,2" &&
+    "${ADM[@]}" --op update --mode logicalunit --tid 5 --lun 1 --params "alua_state=1:active,alua_state=2:nonoptimized"
 } >"$WORK/setup.log" 2>&1 || { fail tgtd-setup "$(tail -n 3 "$WORK/setup.log" | tr '\n' ' ')"; exit 1; }
 
 cp scripts/kernel-peers-guest.sh "$SHARE/guest.sh"
@@ -132,7 +133,7 @@ handle() {
     drop-portal)
       # The portal goes away (no listener) and the connections that came through it are dropped:
       # the session from the second path is the one whose initiator is $GUEST_IQN_B.
-      "${ADM[@]}" --op delete --mode portal --param "portal=127.0.0.1:$PORT2" || return 1
+      "${ADM[@]}" --op delete --mode portal --param "portal=127.0.0.1:$PORT2,2" || return 1
       local conns sid cid n=0
       conns=$("${ADM[@]}" --op show --mode conn --tid 5) || return 1
       while read -r sid cid; do
@@ -143,7 +144,13 @@ handle() {
       [ $n -ge 1 ] || { echo "no connection from $GUEST_IQN_B: $conns"; return 1; }
       echo "portal $PORT2 deleted, $n connection(s) of $GUEST_IQN_B dropped"
       ;;
-    add-portal) "${ADM[@]}" --op new --mode portal --param "portal=127.0.0.1:$PORT2" && echo "portal $PORT2 back" ;;
+    add-portal) "${ADM[@]}" --op new --mode portal --param "portal=127.0.0.1:$PORT2,2" && echo "portal $PORT2 back" ;;
+    alua-swap)
+      # With targetcli, as an administrator moves the active path: TPG 2's group becomes
+      # Active/optimized, TPG 1's Active/non-optimized.
+      "$BIN/targetcli" -C $CP /backstores/fileio/tgt_5_1/alua/tpg2 set alua alua_access_state=0 &&
+        "$BIN/targetcli" -C $CP /backstores/fileio/tgt_5_1/alua/tpg1 set alua alua_access_state=1
+      ;;
     *) echo "unknown request $1"; return 1 ;;
   esac
 }
