@@ -184,7 +184,10 @@ public final class MultipathRunner: SCSICommandRunner, @unchecked Sendable {
             state = s
         }
         // Sent without fail-fast (one path): the session already waited; the error stands.
-        guard failFast, command.attempts < Self.maxAttempts else { return command.completion(.failure(error)) }
+        guard failFast, command.attempts < Self.maxAttempts else {
+            lock.withLock { selector.finished(id: id) }
+            return command.completion(.failure(error))
+        }
         let ready = lock.withLock { () -> [Pending] in
             selector.finished(id: id)
             if let state {
