@@ -1,4 +1,5 @@
 import BlockDevice
+import Foundation
 import ISCSIInitiator
 import NIOConcurrencyHelpers
 import NIOCore
@@ -301,5 +302,41 @@ public final class MultipathRunner: SCSICommandRunner, @unchecked Sendable {
         lock.withLock {
             Status(paths: selector.paths, policy: selector.policy, waiting: queue.count, noPathSince: queue.since)
         }
+    }
+}
+
+extension MultipathSettings {
+    /// The `multipath.*` keys of iscsid.conf: `polling_interval` (seconds), `no_path_retry`
+    /// (polling intervals, or `fail`), `path_selector` (`round-robin` or `queue-length`, a
+    /// trailing ` 0` as dm writes it allowed). Returns the settings and one line per value it
+    /// could not use (that key keeps its default).
+    public static func parse(_ value: (String) -> String?) -> (MultipathSettings, [String]) {
+        var settings = MultipathSettings()
+        var problems: [String] = []
+        if let text = value("multipath.polling_interval") {
+            if let seconds = Int64(text.trimmingCharacters(in: .whitespaces)), seconds > 0, seconds <= 3600 {
+                settings.pollingInterval = .seconds(seconds)
+            } else {
+                problems.append("multipath.polling_interval = \(text): not a number of seconds from 1 to 3600")
+            }
+        }
+        if let text = value("multipath.no_path_retry")?.trimmingCharacters(in: .whitespaces) {
+            if text == "fail" {
+                settings.noPathRetry = nil
+            } else if let count = Int(text), count >= 0, count <= 86_400 {
+                settings.noPathRetry = count == 0 ? nil : count
+            } else {
+                problems.append("multipath.no_path_retry = \(text): use a number of polling intervals or \"fail\" (\"queue\", waiting for ever, is not offered)")
+            }
+        }
+        if let text = value("multipath.path_selector") {
+            let name = text.split(separator: " ").first.map(String.init) ?? ""
+            if let policy = PathSelector.Policy(rawValue: name) {
+                settings.policy = policy
+            } else {
+                problems.append("multipath.path_selector = \(text): use round-robin or queue-length")
+            }
+        }
+        return (settings, problems)
     }
 }

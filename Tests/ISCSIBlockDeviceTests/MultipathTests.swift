@@ -157,6 +157,47 @@ final class MultipathTests: XCTestCase {
         XCTAssertEqual(failing.add(1, now: t0), .fail("no path to the LU (no_path_retry fail)"))
     }
 
+    // MARK: Listing and settings
+
+    func testListingInMultipathFormat() {
+        func path(_ id: Int, _ state: ALUAState, connected: Bool = true, failed: Bool = false) -> PathSelector.Path {
+            PathSelector.Path(id: id, connected: connected, failed: failed, state: state)
+        }
+        let map = MultipathMapView(
+            wwid: "360000000000000000000000000beaf10", device: "loop3", vendor: "IET", product: "VIRTUAL-DISK",
+            bytes: 64 << 20, queueIfNoPath: true, alua: true, policy: .queueLength,
+            paths: [
+                .init(host: 2, lun: 1, portal: "127.0.0.1:4801", path: path(2, .activeOptimized)),
+                .init(host: 1, lun: 1, portal: "127.0.0.1:4802", path: path(1, .activeOptimized, failed: true)),
+                .init(host: 3, lun: 1, portal: "[::1]:4803", path: path(3, .activeNonOptimized, connected: false)),
+            ])
+        XCTAssertEqual(MultipathMapView.render([map]), """
+            360000000000000000000000000beaf10 loop3 IET,VIRTUAL-DISK
+            size=64M features='1 queue_if_no_path' hwhandler='1 alua' wp=rw
+            |-+- policy='queue-length 0' prio=50 status=active
+            | |- 1:0:0:1 session1 127.0.0.1:4802 failed faulty running
+            | `- 2:0:0:1 session2 127.0.0.1:4801 active ready running
+            `-+- policy='queue-length 0' prio=10 status=disabled
+              `- 3:0:0:1 session3 [::1]:4803 failed faulty offline
+
+            """)
+        XCTAssertEqual(MultipathMapView.size(1 << 30), "1.0G")
+        XCTAssertEqual(MultipathMapView.size(20 << 30), "20G")
+    }
+
+    func testSettingsFromIscsidConf() {
+        let conf = ["multipath.polling_interval": "2", "multipath.no_path_retry": "fail", "multipath.path_selector": "round-robin 0"]
+        let (settings, problems) = MultipathSettings.parse { conf[$0] }
+        XCTAssertEqual(problems, [])
+        XCTAssertEqual(settings.pollingInterval, .seconds(2))
+        XCTAssertNil(settings.noPathRetry)
+        XCTAssertEqual(settings.policy, .roundRobin)
+        let (defaults, bad) = MultipathSettings.parse { ["multipath.no_path_retry": "queue"][$0] }
+        XCTAssertEqual(defaults.noPathRetry, 120, "a bad value keeps the default")
+        XCTAssertEqual(bad.count, 1)
+        XCTAssertEqual(MultipathSettings.parse { ["multipath.no_path_retry": "12"][$0] }.0.noPathLimit, .seconds(12))
+    }
+
     // MARK: Runner against fake paths
 
     private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
