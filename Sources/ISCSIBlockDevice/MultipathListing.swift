@@ -76,7 +76,7 @@ extension SessionBlockDevices {
                 return MultipathMapView.PathView(host: path.id, lun: info.lun, portal: "\(address):\(info.port)", path: path)
             }
             return MultipathMapView(
-                wwid: device.key, device: device.name, vendor: device.inquiry.vendor, product: device.inquiry.product,
+                wwid: device.wwid, device: device.name, vendor: device.inquiry.vendor, product: device.inquiry.product,
                 bytes: device.backend.byteCount, queueIfNoPath: device.runner.settings.noPathRetry != nil,
                 alua: device.runner.alua, policy: status.policy, paths: paths)
         }

@@ -17,14 +17,21 @@ import Glibc
 /// sessions, as dm-multipath builds one map over several sd devices. LUs without a usable
 /// identity get a device per session.
 ///
+/// Unlike dm-multipath, which goes by the WWID alone, paths are merged only under the same target
+/// name: tgt derives its default scsi_id from the target id and LUN ("IET     00010001"), so the
+/// first LU of every tgtd anywhere has the same WWID, and merging those would write one LU's data
+/// to another. Portals and port groups of one target, and gateways exporting one IQN, all match.
+///
 /// Not thread-safe: iscsid calls it from its session actor. The blocking calls it makes (mount,
 /// LOOP_CONFIGURE, opening the FUSE file) are served by the FUSE worker threads and the
 /// sessions' event loops, never by the caller's thread.
 public final class SessionBlockDevices: @unchecked Sendable {
     /// One LU's block device, shared by every path to it.
     public final class Device: @unchecked Sendable {
-        /// multipath's WWID, or "session<sid>-lun<n>" for a LU without an identity.
+        /// "<wwid> <target>", or "session<sid>-lun<n>" for a LU without an identity.
         public let key: String
+        /// multipath's name for the map: the WWID, else the key.
+        public var wwid: String { identity?.wwid ?? key }
         public let identity: LUIdentity?
         public let inquiry: StandardInquiry
         public let fileName: String
@@ -153,13 +160,13 @@ public final class SessionBlockDevices: @unchecked Sendable {
         let capacity = try await session.readCapacity16(lun: lun)
         let link = byPathDirectory + "/" + Self.byPathName(address: address, port: port, target: target, lun: lun)
         let path = Path(lun: lun, link: link, address: address, port: port, target: target)
-        let key = identity?.wwid ?? "session\(sid)-lun\(lun)"
+        let key = identity.map { "\($0.wwid) \(target)" } ?? "session\(sid)-lun\(lun)"
 
         if let device = devicesByKey[key] {
             // Another path to a LU we already have a device for.
             guard capacity.bytes == device.backend.byteCount, Int(capacity.blockSize) == device.backend.blockSize else {
                 throw BlockDeviceSetupError(
-                    "lun \(lun) has the identity of \(device.loop.path) (\(key)) but another size or block size: not used as a path")
+                    "lun \(lun) has the identity of \(device.loop.path) (\(device.wwid)) but another size or block size: not used as a path")
             }
             try makeLink(link, to: device.loop.path)
             device.runner.addPath(id: sid, session: session, lun: lun, group: ports.group, relativePort: ports.relativePort)
@@ -178,7 +185,9 @@ public final class SessionBlockDevices: @unchecked Sendable {
             runner: runner, blockSize: blockSize, byteCount: capacity.bytes, maxTransferBytes: limits.transfer,
             provisioning: limits.provisioning)
         let fileSystem = try mountedFileSystem()
-        let fileName = identity.map { "lu-" + Self.safeName($0.wwid) } ?? key
+        var fileName = identity.map { "lu-" + Self.safeName($0.wwid) } ?? key
+        // The same WWID under another target name (tgt's defaults) needs a file of its own.
+        if devicesByKey.values.contains(where: { $0.fileName == fileName }) { fileName += "-session\(sid)-lun\(lun)" }
         let file = try fileSystem.addFile(name: fileName, backend: backend)
         let loop: LoopDevice
         do {
