@@ -30,7 +30,7 @@ command -v fio >/dev/null || { echo "fio is needed (apt-get install fio)" >&2; e
 truncate -s 1G "$LUN"
 for n in 1 2; do
   port=$((4802 + n))
-  "$BIN/tgtd" -f -C "48$((2 + n))" --iscsi "portal=127.0.0.1:$port" >"$WORK/gw$n.log" 2>&1 &
+  "$BIN/tgtd" -f -C "48$((2 + n))" --iscsi "portal=127.0.0.1:$port" --state-dir "$WORK/state-$n" >"$WORK/gw$n.log" 2>&1 &
   GW_PID[$n]=$!
   wait_port $port
   export_lun "$BIN/tgtadm" "48$((2 + n))" "$IQN" "$LUN"
