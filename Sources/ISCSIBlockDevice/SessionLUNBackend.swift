@@ -7,21 +7,21 @@ import NIOCore
 import Glibc
 #endif
 
-/// One LUN of an iSCSI session as the storage of a block device: file reads and writes from the
-/// FUSE layer become READ(16)/WRITE(16) on the session's event loop, a flush becomes SYNCHRONIZE
-/// CACHE. Requests larger than the target's transfer limit are split and run in parallel.
+/// A LUN as the storage of a block device: file reads and writes from the FUSE layer become
+/// READ(16)/WRITE(16), a flush becomes SYNCHRONIZE CACHE. Requests larger than the target's
+/// transfer limit are split and run in parallel. Commands go through a runner: one session
+/// (`SinglePathRunner`) or every path to the LU (`MultipathRunner`).
 ///
-/// While the session is re-establishing its connection the library holds commands and retries
-/// them within `replacement_timeout`; after that they fail and the kernel sees EIO, as it does for
-/// a command the target leaves unanswered past the library's command timeout and error handler.
+/// With one session, while it re-establishes its connection the library holds commands and
+/// retries them within `replacement_timeout`; after that they fail and the kernel sees EIO, as it
+/// does for a command the target leaves unanswered past the library's command timeout and error
+/// handler.
 public final class SessionLUNBackend: BlockDeviceBackend, @unchecked Sendable {
-    public let session: ISCSISession
-    public let lun: UInt64
+    public let runner: SCSICommandRunner
     public let blockSize: Int
     /// Bytes per command at most.
     public let maxTransferBytes: Int
     private let capacity: NIOLockedValueBox<UInt64>
-    private let loop: EventLoop
     public let provisioning: Provisioning
 
     /// What the LUN offers for giving space back and writing zeros (READ CAPACITY(16), the
@@ -45,16 +45,24 @@ public final class SessionLUNBackend: BlockDeviceBackend, @unchecked Sendable {
     /// reset, a capacity change or a login), ABORTED COMMAND, BUSY or TASK SET FULL.
     static let retries = 5
 
-    public init(
+    /// LUN `lun` of `session` alone.
+    public convenience init(
         session: ISCSISession, lun: UInt64, blockSize: Int, byteCount: UInt64, maxTransferBytes: Int,
         provisioning: Provisioning = Provisioning()
     ) {
-        self.session = session
+        self.init(
+            runner: SinglePathRunner(path: SessionPath(session: session, lun: lun)), blockSize: blockSize,
+            byteCount: byteCount, maxTransferBytes: maxTransferBytes, provisioning: provisioning)
+    }
+
+    public init(
+        runner: SCSICommandRunner, blockSize: Int, byteCount: UInt64, maxTransferBytes: Int,
+        provisioning: Provisioning = Provisioning()
+    ) {
+        self.runner = runner
         self.provisioning = provisioning
-        self.lun = lun
         self.blockSize = blockSize
         self.capacity = NIOLockedValueBox(byteCount)
-        self.loop = session.eventLoop
         self.maxTransferBytes = max(blockSize, maxTransferBytes / blockSize * blockSize)
     }
 
@@ -87,15 +95,17 @@ public final class SessionLUNBackend: BlockDeviceBackend, @unchecked Sendable {
             }
         }
         let count = (length + maxTransferBytes - 1) / maxTransferBytes
-        let join = Join(pieces: count) { (result: Result<[[ByteBuffer]], BlockDeviceError>) in
+        let join = Join(pieces: count, reads: true) { (result: Result<[[ByteBuffer]], BlockDeviceError>) in
             completion(result.map { $0.flatMap { $0 } })
         }
-        join.parts = Array(repeating: [], count: count)
         for index in 0..<count {
             let at = index * maxTransferBytes
             let piece = min(maxTransferBytes, length - at)
             run(opcode: 0x88, offset: offset + UInt64(at), bytes: piece, dataOut: nil) { result in
-                join.finish(result.map { response in join.parts![index] = response.dataSegments })
+                switch result {
+                case .success(let response): join.finish(.success(()), part: index, data: response.dataSegments)
+                case .failure(let error): join.finish(.failure(error))
+                }
             }
         }
     }
@@ -123,7 +133,7 @@ public final class SessionLUNBackend: BlockDeviceBackend, @unchecked Sendable {
         var cdb = ByteBufferAllocator().buffer(capacity: 10)
         cdb.writeInteger(UInt8(0x35))  // SYNCHRONIZE CACHE(10): whole LUN
         cdb.writeRepeatingByte(0, count: 9)
-        execute(cdb: cdb, dataOut: nil, expected: 0, attempt: 0) { result in
+        runner.run(cdb: cdb, dataOut: nil, expected: 0) { result in
             switch result {
             case .success: completion(.success(()))
             // A LUN without a cache to flush (INVALID COMMAND OPERATION CODE) has nothing to do.
@@ -159,7 +169,7 @@ public final class SessionLUNBackend: BlockDeviceBackend, @unchecked Sendable {
         while done < blocks {
             let count = min(limit, blocks - done)
             let (cdb, data) = deallocate ? Self.unmap(lba: first + done, blocks: count) : writeSameZeros(lba: first + done, blocks: count)
-            execute(cdb: cdb, dataOut: data, expected: 0, attempt: 0) { join.finish($0.map { _ in () }) }
+            runner.run(cdb: cdb, dataOut: data, expected: 0) { join.finish($0.map { _ in () }) }
             done += count
         }
     }
@@ -205,30 +215,11 @@ public final class SessionLUNBackend: BlockDeviceBackend, @unchecked Sendable {
         cdb.writeInteger(offset / UInt64(blockSize))
         cdb.writeInteger(UInt32(bytes / blockSize))
         cdb.writeInteger(UInt16(0))
-        execute(cdb: cdb, dataOut: dataOut, expected: dataOut == nil ? bytes : 0, attempt: 0) { result in
+        runner.run(cdb: cdb, dataOut: dataOut, expected: dataOut == nil ? bytes : 0) { result in
             if case .success(let response) = result, dataOut == nil, response.dataLength != bytes {
                 return completion(.failure(BlockDeviceError(.io, "short read: \(response.dataLength) of \(bytes) bytes")))
             }
             completion(result)
-        }
-    }
-
-    private func execute(
-        cdb: ByteBuffer, dataOut: ByteBuffer?, expected: Int, attempt: Int,
-        completion: @escaping @Sendable (Result<SCSICommandResponse, BlockDeviceError>) -> Void
-    ) {
-        session.submit(lun: lun, cdb: cdb, dataOut: dataOut, expectedDataInLength: expected) { [self] result in
-            switch Self.classify(result) {
-            case .done(let outcome):
-                completion(outcome)
-            case .retry(let delay) where attempt < Self.retries:
-                let again: @Sendable () -> Void = {
-                    self.execute(cdb: cdb, dataOut: dataOut, expected: expected, attempt: attempt + 1, completion: completion)
-                }
-                if let delay { loop.scheduleTask(in: delay, again) } else { again() }
-            case .retry:
-                completion(.failure(BlockDeviceError(.io, "command still refused after \(Self.retries) retries")))
-            }
         }
     }
 
@@ -241,8 +232,10 @@ public final class SessionLUNBackend: BlockDeviceBackend, @unchecked Sendable {
     static func classify(_ result: Result<SCSICommandResponse, ISCSIInitiatorError>) -> Verdict {
         let response: SCSICommandResponse
         switch result {
-        case .failure(.sessionFailed(let why)): return .done(.failure(BlockDeviceError(.unavailable, why)))
-        case .failure(let error): return .done(.failure(BlockDeviceError(.io, "\(error)")))
+        // Our own mistake, not the path's.
+        case .failure(.invalidArgument(let why)): return .done(.failure(BlockDeviceError(.io, why)))
+        // Session lost, connection failed, no answer, protocol error: the path failed (EIO here).
+        case .failure(let error): return .done(.failure(BlockDeviceError(.unavailable, "\(error)")))
         case .success(let r): response = r
         }
         switch response.status {
@@ -274,25 +267,32 @@ public final class SessionLUNBackend: BlockDeviceBackend, @unchecked Sendable {
     }
 }
 
-/// Completes once every piece of a split request has; the first failure wins. Only used on
-/// the session's event loop, where all its completions run.
+/// Completes once every piece of a split request has; the first failure wins. Pieces may end
+/// on different event loops (different paths): a lock orders them.
 private final class Join: @unchecked Sendable {
-    var remaining: Int
-    var failure: BlockDeviceError?
+    private let lock = NIOLock()
+    private var remaining: Int
+    private var failure: BlockDeviceError?
     /// Each piece's data, by position (reads only).
-    var parts: [[ByteBuffer]]?
+    private var parts: [[ByteBuffer]]?
     let completion: @Sendable (Result<[[ByteBuffer]], BlockDeviceError>) -> Void
 
-    init(pieces: Int, completion: @escaping @Sendable (Result<[[ByteBuffer]], BlockDeviceError>) -> Void) {
+    init(pieces: Int, reads: Bool = false, completion: @escaping @Sendable (Result<[[ByteBuffer]], BlockDeviceError>) -> Void) {
         self.remaining = pieces
+        self.parts = reads ? Array(repeating: [], count: pieces) : nil
         self.completion = completion
     }
 
-    func finish(_ result: Result<Void, BlockDeviceError>) {
-        if case .failure(let error) = result, failure == nil { failure = error }
-        remaining -= 1
-        guard remaining == 0 else { return }
-        if let failure { completion(.failure(failure)) } else { completion(.success(parts ?? [])) }
-        parts = nil
+    func finish(_ result: Result<Void, BlockDeviceError>, part: Int = 0, data: [ByteBuffer]? = nil) {
+        let outcome: Result<[[ByteBuffer]], BlockDeviceError>? = lock.withLock {
+            if case .failure(let error) = result, failure == nil { failure = error }
+            if let data { parts?[part] = data }
+            remaining -= 1
+            guard remaining == 0 else { return nil }
+            defer { parts = nil }
+            if let failure { return .failure(failure) }
+            return .success(parts ?? [])
+        }
+        if let outcome { completion(outcome) }
     }
 }

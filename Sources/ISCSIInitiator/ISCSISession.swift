@@ -72,13 +72,16 @@ public final class ISCSISession: @unchecked Sendable {
     }
 
     public var state: State {
-        onLoop(.failed) {
-            switch self.engine.state {
-            case .idle, .loggingIn: return .loggingIn
-            case .fullFeature: return .loggedIn
-            case .reconnecting, .reopening: return .recovering
-            case .closed: return .failed
-            }
+        onLoop(.failed) { SessionEngine.publicState(self.engine.state) }
+    }
+
+    /// Calls `observer` on `eventLoop` whenever `state` changes, from now on (a multipath layer
+    /// learns of a lost connection at once instead of from each command's timeout). The current
+    /// state is passed at once, so nothing falls between reading it and observing.
+    public func observeState(_ observer: @escaping @Sendable (State) -> Void) {
+        engine.eventLoop.execute {
+            self.engine.observeState(observer)
+            observer(SessionEngine.publicState(self.engine.state))
         }
     }
     /// How many times the session logged in again after losing its connection.
@@ -100,8 +103,11 @@ public final class ISCSISession: @unchecked Sendable {
     /// CONDITION is a normal result). The low-overhead form of `execute`, for load generators
     /// that keep a queue full from the event loop: `cdb` is passed as-is (1 to 16 bytes), and a
     /// completion may submit the next command directly.
+    ///
+    /// `failFast`: when the connection drops the command fails at once with `.sessionFailed`
+    /// instead of waiting for a new login (a multipath layer sends it down another path).
     public func submit(
-        lun: UInt64, cdb: ByteBuffer, dataOut: ByteBuffer? = nil, expectedDataInLength: Int = 0,
+        lun: UInt64, cdb: ByteBuffer, dataOut: ByteBuffer? = nil, expectedDataInLength: Int = 0, failFast: Bool = false,
         completion: @escaping SCSICompletionHandler
     ) {
         guard (1...16).contains(cdb.readableBytes), lun <= 0x3fff, expectedDataInLength >= 0,
@@ -114,7 +120,7 @@ public final class ISCSISession: @unchecked Sendable {
         engine.submitSCSI(
             .scsi(lun: lun, cdb: cdb, dataOut: dataOut?.readableBytes == 0 ? nil : dataOut,
                   expectedDataInLength: expectedDataInLength),
-            completion: completion)
+            failFast: failFast, completion: completion)
     }
 
     /// Runs one SCSI command. A CHECK CONDITION is a normal result here (see `status`/`sense`).

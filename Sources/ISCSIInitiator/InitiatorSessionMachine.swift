@@ -63,6 +63,9 @@ public struct InitiatorSessionMachine<Context> {
         var resends: UInt8 = 0
         var violations: UInt8 = 0
         var recovery: Recovery = .none
+        /// Fail at once when the connection drops instead of waiting for a new one (Linux's
+        /// REQ_FAILFAST_TRANSPORT): a multipath layer sends it down another path.
+        var failFast = false
     }
 
     /// Where a timed-out SCSI command stands in the error handler.
@@ -152,13 +155,13 @@ public struct InitiatorSessionMachine<Context> {
 
     /// Queues or sends `request`; returns its Initiator Task Tag.
     @discardableResult
-    public mutating func submit(_ request: Request, context: Context, into out: inout [Output]) -> UInt32 {
-        enqueue(request, context: context, into: &out)
+    public mutating func submit(_ request: Request, context: Context, failFast: Bool = false, into out: inout [Output]) -> UInt32 {
+        enqueue(request, context: context, failFast: failFast, into: &out)
     }
 
     /// Queues or sends a task; the machine's own (TMFs, logouts) have no context.
     @discardableResult
-    mutating func enqueue(_ request: Request, context: Context?, into out: inout [Output]) -> UInt32 {
+    mutating func enqueue(_ request: Request, context: Context?, failFast: Bool = false, into out: inout [Output]) -> UInt32 {
         let itt = allocateITT()
         var lun: UInt64 = 0
         var isSCSI = false
@@ -173,7 +176,7 @@ public struct InitiatorSessionMachine<Context> {
         }
         slots[Int(itt & slotMask)] = Task(
             itt: itt, request: request, context: context, lun: lun, isSCSI: isSCSI, expectedIn: expectedIn,
-            submittedAt: now, offlineAtSubmit: offline(at: now))
+            submittedAt: now, offlineAtSubmit: offline(at: now), failFast: failFast)
         slotTags[Int(itt & slotMask)] = itt
         taskCount += 1
         if Self.isImmediate(request) {
@@ -601,8 +604,9 @@ public struct InitiatorSessionMachine<Context> {
     // MARK: Connection loss and recovery
 
     /// The connection dropped (`reason` says why): SCSI commands go back to the queue to be sent
-    /// again after a new login, unless they have been resent `timeouts.resends` times already or
-    /// were in the error handler's hands; the machine's own tasks are dropped; the rest fail.
+    /// again after a new login, unless they have been resent `timeouts.resends` times already,
+    /// were in the error handler's hands or asked to fail fast; the machine's own tasks are
+    /// dropped; the rest fail.
     public mutating func connectionLost(now: NIODeadline, reason: String = "connection lost", into out: inout [Output]) {
         self.now = max(self.now, now)
         if isConnected { offlineSince = self.now }
@@ -617,6 +621,8 @@ public struct InitiatorSessionMachine<Context> {
             case .scsi:
                 if slots[index]!.recovery != .none {
                     finish(itt, .failure(timedOutError(index, "the connection was lost during error recovery")), into: &out)
+                } else if slots[index]!.failFast {
+                    finish(itt, .failure(.sessionFailed("\(reason); failed at once (fail-fast)")), into: &out)
                 } else if unsend(at: index) {
                     retry.append((slots[index]!.cmdSN, itt))
                 } else if slots[index]!.resends > timeouts.resends {

@@ -37,7 +37,11 @@ final class SessionEngine: @unchecked Sendable {
     var logger = Logger(label: "iscsi-initiator")
 
     // Hot properties, only touched on the event loop: no dynamic exclusivity checks.
-    @exclusivity(unchecked) private(set) var state: State = .idle
+    @exclusivity(unchecked) private(set) var state: State = .idle {
+        didSet { if !stateObservers.isEmpty { notifyState(old: oldValue) } }
+    }
+    /// Who hears of the session's public state changes (a multipath layer), on the event loop.
+    private var stateObservers: [@Sendable (ISCSISession.State) -> Void] = []
     private(set) var tsih: UInt16 = 0
     private(set) var parameters = NegotiatedParameters()
     private(set) var reconnects = 0
@@ -372,22 +376,22 @@ final class SessionEngine: @unchecked Sendable {
     }
 
     /// The fast path: no promise, no hop when called on the event loop.
-    func submitSCSI(_ request: InitiatorTaskRequest, completion: @escaping SCSICompletionHandler) {
+    func submitSCSI(_ request: InitiatorTaskRequest, failFast: Bool = false, completion: @escaping SCSICompletionHandler) {
         if eventLoop.inEventLoop {
-            submitOnLoop(request, .scsiCallback(completion))
+            submitOnLoop(request, .scsiCallback(completion), failFast: failFast)
         } else {
-            eventLoop.execute { self.submitOnLoop(request, .scsiCallback(completion)) }
+            eventLoop.execute { self.submitOnLoop(request, .scsiCallback(completion), failFast: failFast) }
         }
     }
 
-    private func submitOnLoop(_ request: InitiatorTaskRequest, _ context: TaskContext) {
+    private func submitOnLoop(_ request: InitiatorTaskRequest, _ context: TaskContext, failFast: Bool = false) {
         switch state {
         case .closed(let error):
             return Self.complete(context, .failure(error))
         case .idle, .loggingIn:
             return Self.complete(context, .failure(.sessionFailed("not logged in")))
         case .reconnecting:
-            if case .scsi = request {} else {
+            guard case .scsi = request, !failFast else {
                 return Self.complete(context, .failure(.sessionFailed("connection is being re-established")))
             }
         case .reopening(let error):
@@ -396,7 +400,7 @@ final class SessionEngine: @unchecked Sendable {
             break
         }
         if case .logout = request { loggingOut = true }
-        machine!.submit(request, context: context, into: &outputs)
+        machine!.submit(request, context: context, failFast: failFast, into: &outputs)
         perform()
         scheduleFlush()
     }
@@ -529,6 +533,30 @@ final class SessionEngine: @unchecked Sendable {
         }
         pingSentAt = .now()
         submit(.nop(ByteBuffer())).whenComplete { [weak self] _ in self?.pingSentAt = nil }
+    }
+
+    // MARK: State observers
+
+    /// Calls `observer` on the event loop at every change of the public state from now on.
+    func observeState(_ observer: @escaping @Sendable (ISCSISession.State) -> Void) {
+        eventLoop.assertInEventLoop()
+        stateObservers.append(observer)
+    }
+
+    private func notifyState(old: State) {
+        let before = Self.publicState(old)
+        let now = Self.publicState(state)
+        guard before != now else { return }
+        for observer in stateObservers { observer(now) }
+    }
+
+    static func publicState(_ state: State) -> ISCSISession.State {
+        switch state {
+        case .idle, .loggingIn: return .loggingIn
+        case .fullFeature: return .loggedIn
+        case .reconnecting, .reopening: return .recovering
+        case .closed: return .failed
+        }
     }
 
     /// Test hook: drops the connection as a network failure would.

@@ -59,6 +59,8 @@ public struct AdminCommandLine: Equatable, Sendable {
         "discovery": ("discovery", "DSIPdmntplov"), "discoverydb": ("discovery", "DSIPdmntplov"),
         "node": ("node", "RsPIdmlSonvupTULW"), "session": ("session", "PiRdrmusonuSv"),
         "host": ("host", "CHdmPotnvxA"), "iface": ("iface", "HIdnvmPoCabci"), "fw": ("fw", "dmlWnv"),
+        // Ours: the block devices as multipath maps (`multipath -ll`).
+        "multipath": ("multipath", "dm"),
     ]
 
     /// open-iscsi's check of the options against the mode; nil when they fit (or the mode is

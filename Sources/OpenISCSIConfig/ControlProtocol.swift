@@ -5,6 +5,8 @@ public enum ControlRequest: Sendable, Equatable, Codable {
     case logout(sid: Int)
     case sessions
     case rescan(sid: Int)
+    /// `iscsiadm -m multipath`: the block devices as multipath maps.
+    case multipath
     case ping
     /// `iscsiadm -k 0`: iscsid answers, then exits as on SIGTERM.
     case shutdown
@@ -16,5 +18,7 @@ public enum ControlResponse: Sendable, Equatable, Codable {
     case targets([DiscoveredTarget])
     case session(SessionInfo)
     case sessions([SessionInfo])
+    /// Text iscsiadm prints as it is (the multipath listing).
+    case text(String)
     case failure(ISCSIError)
 }

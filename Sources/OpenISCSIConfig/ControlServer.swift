@@ -159,6 +159,8 @@ public actor SessionDaemon {
                 return .sessions(await backend.sessions().sorted { $0.sid < $1.sid })
             case .rescan(let sid):
                 return .session(try await backend.rescan(sid: sid))
+            case .multipath:
+                return .text(await backend.multipathListing())
             }
         } catch let error as ISCSIError {
             return .failure(error)
@@ -167,23 +169,43 @@ public actor SessionDaemon {
         }
     }
 
+    /// Logs in `node.session.nr_sessions` sessions to the node (each its own ISID, so each a
+    /// path of its own to the node's LUs), or as many as are missing. Answers the first new
+    /// session, with the notes of all; fails when all were there already or none could be made.
     public func login(_ node: NodeEntry) async throws -> SessionInfo {
         let key = "\(node.target) \(node.portal.address) \(node.portal.port) \(node.iface)"
         guard loggingIn.insert(key).inserted else { throw ISCSIError(.sessionExists, "session exists") }
         defer { loggingIn.remove(key) }
-        let existing = await backend.sessions()
-        if existing.contains(where: {
+        let existing = await backend.sessions().filter {
             $0.target == node.target && $0.portal.address == node.portal.address && $0.portal.port == node.portal.port
                 && $0.iface == node.iface
-        }) {
-            throw ISCSIError(.sessionExists, "session exists")
         }
-        let sid = nextSID
-        nextSID += 1
-        let session = try await backend.login(node: node, sid: sid, initiatorName: initiatorName)
-        live[sid] = node
-        return session
+        let wanted = min(max(1, Int(node.record["node.session.nr_sessions"] ?? "1") ?? 1), Self.maxSessionsPerNode)
+        guard existing.count < wanted else { throw ISCSIError(.sessionExists, "session exists") }
+        var first: SessionInfo?
+        var notes: [String] = []
+        var failure: Error?
+        for _ in existing.count..<wanted {
+            let sid = nextSID
+            nextSID += 1
+            do {
+                let session = try await backend.login(node: node, sid: sid, initiatorName: initiatorName)
+                live[sid] = node
+                if first == nil { first = session }
+                notes += session.notes ?? []
+            } catch {
+                failure = failure ?? error
+            }
+        }
+        guard var answer = first else { throw failure ?? ISCSIError(.login, "no session could be made") }
+        if let failure { notes.append("only some of \(wanted) sessions (node.session.nr_sessions) logged in: \(failure)") }
+        answer.notes = notes.isEmpty ? nil : notes
+        return answer
     }
+
+    /// open-iscsi's limit on node.session.nr_sessions (ISCSI_MAX_SESSIONS_PER_NODE... it has none
+    /// below its session id space; ours keeps a typo from opening thousands).
+    static let maxSessionsPerNode = 64
 
     /// Logs in to every record with `node.startup = automatic`; returns one line per failure.
     public func loginAutomatic() async -> [String] {

@@ -32,6 +32,7 @@ public final class Iscsiadm {
         iscsiadm -m session [-hV] [-d debug_level] [-P printlevel] [-r sessionid | sysfsdir [-R | -u | -s] [-o operation] [-n name] [-v value]]
         iscsiadm -m iface [-hV] [-d debug_level] [-P printlevel] [-I ifacename | -H hostno|MAC] [[-o operation ] [-n name] [-v value]] [-C ping [-a ip] [-b packetsize] [-c count] [-i interval]]
         iscsiadm -m fw [-d debug_level] [-l] [-W] [[-n name] [-v value]]
+        iscsiadm -m multipath [-d debug_level]
         iscsiadm -m host [-P printlevel] [-H hostno|MAC] [[-C chap [-x chap_tbl_idx]] | [-C flashnode [-A portal_type] [-x flashnode_idx]] | [-C stats]] [[-o operation] [-n name] [-v value]]\u{20}
         iscsiadm -k priority
         """
@@ -84,6 +85,7 @@ public final class Iscsiadm {
             case "session": return try session(line)
             case "iface": return try iface(line)
             case "host": return try host(line)
+            case "multipath": return try multipath()
             // Boot firmware (iBFT) targets: a software initiator in userspace has no firmware
             // table to read, which open-iscsi reports just like a machine without iBFT.
             case "fw": throw ISCSIError(.noObjectsFound, "Could not get list of targets from firmware. (err 21)")
@@ -566,7 +568,12 @@ public final class Iscsiadm {
                 if case .session(let info) = reply { for note in info.notes ?? [] { err("iscsiadm: \(note)") } }
             } catch let error as ISCSIError {
                 if error.code == .sessionExists {
-                    err("iscsiadm: \(node.iface): 1 session requested, but 1 already present.")
+                    let wanted = max(1, Int(node.record["node.session.nr_sessions"] ?? "1") ?? 1)
+                    let present = (try? liveSessions())?.filter {
+                        $0.target == node.target && $0.portal.address == node.portal.address && $0.portal.port == node.portal.port
+                            && $0.iface == node.iface
+                    }.count ?? wanted
+                    err("iscsiadm: \(node.iface): \(wanted) session\(wanted == 1 ? "" : "s") requested, but \(present) already present.")
                     if status == 0 { status = error.code.rawValue }
                     continue
                 }
@@ -791,6 +798,21 @@ public final class Iscsiadm {
             previous = session
         }
         return text
+    }
+
+    // MARK: multipath mode
+
+    /// `-m multipath`: iscsid's block devices as multipath-tools' `multipath -ll` lists its maps
+    /// (one per LU, every session to it a path). Nothing when there are none, as multipath.
+    private func multipath() throws -> Int32 {
+        let reply: ControlResponse
+        do {
+            reply = try exchange(.multipath)
+        } catch let error as ISCSIError where error.code == .iscsidNotConnected {
+            return 0
+        }
+        if case .text(let text) = reply { out(text, terminator: "") }
+        return 0
     }
 
     // MARK: host mode

@@ -79,4 +79,11 @@ public protocol SessionBackend: Sendable {
     func sessions() async -> [SessionInfo]
     /// REPORT LUNS again on session `sid` and update its LUN list (and block devices).
     func rescan(sid: Int) async throws -> SessionInfo
+    /// The block devices as multipath-tools' `multipath -ll` lists its maps.
+    func multipathListing() async -> String
+}
+
+extension SessionBackend {
+    /// Backends without block devices have no maps.
+    public func multipathListing() async -> String { "" }
 }

@@ -259,6 +259,10 @@ actor InitiatorBackend: SessionBackend {
         return entry.info
     }
 
+    func multipathListing() async -> String {
+        MultipathMapView.render(devices.multipathMaps)
+    }
+
     /// iscsid is stopping: detach what is not in use, unmount the FUSE directory.
     func shutdown() async {
         await devices.shutdown()

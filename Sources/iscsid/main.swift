@@ -59,10 +59,15 @@ do {
     exit(1)
 }
 // LUNs become block devices through a FUSE directory beside the control socket (mounted on the
-// first login) and loop devices; by-path links go under $ISCSI_ROOT/dev when that is set.
+// first login) and loop devices, one per LU however many sessions reach it; by-path and by-id
+// links go under $ISCSI_ROOT/dev when that is set. iscsid.conf's multipath.* keys tune paths.
+let iscsidConf = IscsidConf.load(paths)
+let (multipathSettings, multipathProblems) = MultipathSettings.parse { iscsidConf.value($0) }
+for problem in multipathProblems { stderrLine("iscsid: \(paths.iscsidConf): \(problem); using the default") }
 let devices = SessionBlockDevices(
     mountPoint: String(socketPath.dropLast(".sock".count)) + ".fuse",
-    byPathDirectory: SessionBlockDevices.byPathDirectory())
+    byPathDirectory: SessionBlockDevices.byPathDirectory(), byIDDirectory: SessionBlockDevices.byIDDirectory(),
+    multipath: multipathSettings)
 let backend = InitiatorBackend(devices: devices)
 let daemon = SessionDaemon(store: ConfigStore(paths: paths), backend: backend, initiatorName: initiatorName)
 let controlLogger = Logger(label: "iscsid")

@@ -175,6 +175,22 @@ final class ErrorRecoveryTests: XCTestCase {
         guard let (_, error) = failures(late).first, case .sessionFailed = error else { return XCTFail("\(late)") }
     }
 
+    func testFailFastCommandsFailAtOnceWhenTheConnectionDrops() {
+        var m = machine()
+        var out: [Output] = []
+        let cdb = ByteBuffer(bytes: [0x28] + [UInt8](repeating: 0, count: 15))
+        m.submit(.scsi(lun: 1, cdb: cdb, dataOut: nil, expectedDataInLength: 512), context: 1, failFast: true, into: &out)
+        _ = read(&m, context: 2)
+        out = []
+        m.connectionLost(now: at(5), reason: "reset by peer", into: &out)
+        let failed = failures(out)
+        XCTAssertEqual(failed.map(\.0), [1], "only the fail-fast command ends; the other waits for a new login")
+        XCTAssertEqual(failed.first?.1, .sessionFailed("reset by peer; failed at once (fail-fast)"))
+        out = []
+        m.restart(parameters: m.parameters, cmdSN: m.cmdSN, expStatSN: m.expStatSN, maxCmdSN: m.cmdSN &+ 100, now: at(6), into: &out)
+        XCTAssertEqual(commands(out).count, 1, "the other is resent after the login")
+    }
+
     func testACommandTheWindowNeverLetsOutTimesOut() {
         var m = machine(maxCmdSN: 0)  // the target's window is closed
         _ = read(&m, context: 3)

@@ -305,6 +305,33 @@ final class IscsiadmTests: XCTestCase {
         XCTAssertEqual(calls.value, 0)
     }
 
+    /// node.session.nr_sessions sessions per node, each a path of its own; a second login only
+    /// adds what is missing.
+    func testNrSessionsLogsInSeveralSessions() async throws {
+        let backend = FakeBackend(targets: [])
+        let store = ConfigStore(paths: ConfigPaths(root: root))
+        let daemon = SessionDaemon(store: store, backend: backend, initiatorName: "iqn.2016-04.com.open-iscsi:000000000001")
+        let server = ISCSIDControlServer(socketPath: socketPath, allowedUIDs: [0, getuid()]) { await daemon.handle($0) }
+        try server.start(root: root)
+        defer { server.stop() }
+        let node = ["-m", "node", "-T", "iqn.2026-11.test:mp", "-p", "127.0.0.1:3431"]
+        XCTAssertEqual(run(node + ["-o", "new"]).status, 0)
+        XCTAssertEqual(run(node + ["-o", "update", "-n", "node.session.nr_sessions", "-v", "3"]).status, 0)
+        var r = run(node + ["-l"])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(run(["-m", "session"]).out.split(separator: "\n").count, 3)
+        var sids = Set(await backend.sessions().map(\.sid))
+        XCTAssertEqual(sids, [1, 2, 3])
+        r = run(node + ["-l"])
+        XCTAssertEqual(r.status, 15)
+        XCTAssertEqual(r.err, "iscsiadm: default: 3 sessions requested, but 3 already present.\n")
+        _ = run(["-m", "session", "-r", "2", "-u"])
+        XCTAssertEqual(run(node + ["-l"]).status, 0, "the missing one is made again")
+        sids = Set(await backend.sessions().map(\.sid))
+        XCTAssertEqual(sids, [1, 3, 4])
+        XCTAssertEqual(run(["-m", "multipath"]).status, 0)
+    }
+
     func testRoundTripThroughDaemonSocket() async throws {
         let portal = Portal(address: "127.0.0.1", port: 3431, tpgt: 1)
         let backend = FakeBackend(targets: [DiscoveredTarget(name: "iqn.2026-11.test:h13a", portal: portal)])

@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# Native multipath in our iscsid (issue 13): two of our tgtd processes ("gateways") export ONE
+# file under one target name with the same scsi_id/scsi_sn; iscsid logs in to both and must show
+# ONE block device (one loop device, one by-id link, both by-path links on it, the same
+# "Attached scsi disk" under each session, two paths in `iscsiadm -m multipath`). Then:
+#   1. fio with verification (random writes 4 KiB-128 KiB, 16 deep, libaio, direct) completes
+#      without an error while gateway 1 is killed with -9;
+#   2. gateway 1 comes back and its path is used again (failback);
+#   3. the same with gateway 2 killed;
+#   4. both gateways gone for less than the no-path queue time, then one back: no error;
+#   5. both gone for longer: IO fails with EIO within the bound, and works again once one is back.
+#
+# Why two processes over one file are coherent: our tgtd writes with pwrite through the kernel's
+# page cache and keeps no data of its own, so both processes see the same pages, a write is the
+# page cache's once acknowledged (a kill -9 loses nothing acknowledged), and a read through one
+# gateway sees what the other wrote. fio's verify phase checks exactly that: blocks written
+# through both paths are read back through the one left.
+#
+# Needs root, FUSE, loop devices and fio. Ports 4801-4802, tgtd control numbers 480-481.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+WORK=$(mktemp -d /tmp/iscsi-mpath.XXXXXX)
+export TGTD_RUN_DIR=$WORK/run ISCSI_ROOT=$WORK/root ISCSID_RUN_DIR=$WORK/iscsid
+mkdir -p "$TGTD_RUN_DIR" "$ISCSI_ROOT" "$ISCSID_RUN_DIR"
+ADM="$BIN/iscsiadm"
+LUN=/dev/shm/mpath-$$.img
+IQN=iqn.2026-11.test:mpath
+SCSI_ID=beefcafe4801 SCSI_SN=MPATH4801
+# Queue for 15 polling intervals of 1 s when no path is left (multipath.conf's no_path_retry).
+NO_PATH_SECONDS=15
+GW_PID=("" "" "")
+FIO_PID=
+cleanup() {
+  [ -n "$FIO_PID" ] && kill -9 "$FIO_PID" 2>/dev/null || true
+  stop_iscsid
+  for n in 1 2; do [ -n "${GW_PID[$n]}" ] && kill -9 "${GW_PID[$n]}" 2>/dev/null || true; done
+  rm -f "$LUN"
+  [ -n "${KEEP:-}" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+fail() {
+  echo "FAIL: $*" >&2
+  "$ADM" -m multipath >&2 2>/dev/null || true
+  exit 1
+}
+port() { echo $((4800 + $1)); }
+
+# start_gw N: gateway N on port 480N, control 48N (a restart replays its saved configuration).
+start_gw() {
+  "$BIN/tgtd" -f -C "48$1" --iscsi "portal=127.0.0.1:$(port "$1")" --state-dir "$WORK/state-$1" >>"$WORK/gw$1.log" 2>&1 &
+  GW_PID[$1]=$!
+  wait_port "$(port "$1")"
+}
+kill_gw() {
+  kill -9 "${GW_PID[$1]}"
+  wait "${GW_PID[$1]}" 2>/dev/null || true
+  GW_PID[$1]=""
+}
+
+# paths_up N: until `iscsiadm -m multipath` shows N paths "active ready running" (30 s at most).
+paths_up() {
+  for _ in $(seq 1 300); do
+    [ "$("$ADM" -m multipath | grep -c "active ready running")" = "$1" ] && return 0
+    sleep 0.1
+  done
+  fail "not $1 active paths within 30 s"
+}
+
+# run_fio NAME: fio with verification in the background; sets FIO_PID.
+run_fio() {
+  fio --name="$1" --filename="$DEV" --direct=1 --ioengine=libaio --rw=randwrite --bsrange=4k-128k \
+    --iodepth=16 --size=384M --loops=5 --verify=crc32c --verify_fatal=1 --verify_state_save=0 \
+    --randrepeat=0 >"$WORK/fio-$1.out" 2>&1 &
+  FIO_PID=$!
+}
+wait_fio() {
+  local status=0
+  wait "$FIO_PID" || status=$?
+  FIO_PID=
+  [ $status = 0 ] || fail "$1: fio failed: $(grep -iE "error|verify|fail" "$WORK/fio-$1.out" | head -5)"
+}
+
+truncate -s 512M "$LUN"
+cat >"$ISCSI_ROOT/iscsid.conf" <<EOF
+node.session.timeo.replacement_timeout = 15
+multipath.polling_interval = 1
+multipath.no_path_retry = $NO_PATH_SECONDS
+multipath.path_selector = queue-length 0
+EOF
+for n in 1 2; do
+  start_gw $n
+  cp=48$n
+  timeout 10 "$BIN/tgtadm" -C $cp --lld iscsi --op new --mode target --tid 1 -T $IQN
+  timeout 10 "$BIN/tgtadm" -C $cp --lld iscsi --op new --mode logicalunit --tid 1 --lun 1 -b "$LUN"
+  timeout 10 "$BIN/tgtadm" -C $cp --lld iscsi --op update --mode logicalunit --tid 1 --lun 1 \
+    --params "scsi_id=$SCSI_ID,scsi_sn=$SCSI_SN"
+  timeout 10 "$BIN/tgtadm" -C $cp --lld iscsi --op bind --mode target --tid 1 -I ALL
+done
+"$BIN/iscsid" || fail "iscsid did not start"
+
+echo "== two gateways, one LU: one block device"
+for n in 1 2; do "$ADM" -m discovery -t st -p "127.0.0.1:$(port $n)" >/dev/null; done
+"$ADM" -m node -T $IQN -l >"$WORK/login.out" 2>&1 || fail "login: $(cat "$WORK/login.out")"
+links=("$ISCSI_ROOT"/dev/disk/by-id/wwn-0x*)
+[ ${#links[@]} = 1 ] && [ -L "${links[0]}" ] || fail "expected one by-id link, got: ${links[*]}"
+DEV=$(readlink "${links[0]}")
+[ -b "$DEV" ] || fail "$DEV is not a block device"
+for n in 1 2; do
+  by_path="$ISCSI_ROOT/dev/disk/by-path/ip-127.0.0.1:$(port $n)-iscsi-$IQN-lun-1"
+  [ "$(readlink "$by_path")" = "$DEV" ] || fail "by-path link of gateway $n does not name $DEV"
+done
+attached=$("$ADM" -m session -P 3 | grep -c "Attached scsi disk $(basename "$DEV")[[:space:]]*State: running")
+[ "$attached" = 2 ] || fail "-P 3 shows $(basename "$DEV") under $attached sessions, not 2"
+loops=$(losetup -j "$(losetup -nO BACK-FILE "$DEV")" | wc -l)
+[ "$loops" = 1 ] || fail "$loops loop devices on the LU's FUSE file"
+paths_up 2
+"$ADM" -m multipath | tee "$WORK/multipath.txt" | sed 's/^/   /'
+head -1 "$WORK/multipath.txt" | grep -q "^3[0-9a-f]* $(basename "$DEV") IET,VIRTUAL-DISK$" || fail "map line"
+
+for victim in 1 2; do
+  echo "== fio verify while gateway $victim is killed with -9"
+  run_fio kill$victim
+  sleep 1.5
+  kill -0 "$FIO_PID" 2>/dev/null || fail "fio finished before the kill: make the run longer"
+  kill_gw $victim
+  wait_fio kill$victim
+  "$ADM" -m multipath | grep -q "failed faulty" || fail "the killed gateway's path is not shown failed"
+  echo "   fio: $(grep -oE "WRITE: bw=[^ ]+" "$WORK/fio-kill$victim.out"), no error"
+  start_gw $victim
+  paths_up 2
+  echo "   gateway $victim back, both paths active (failback)"
+done
+
+echo "== both gateways gone for less than the no-path queue time ($NO_PATH_SECONDS s), then one back"
+run_fio shortgap
+sleep 1
+kill_gw 1
+kill_gw 2
+sleep 4
+start_gw 2
+wait_fio shortgap
+echo "   fio waited for a path and completed without an error"
+start_gw 1
+paths_up 2
+
+echo "== both gateways gone for longer: EIO within the bound"
+kill_gw 1
+kill_gw 2
+killed=$(date +%s.%N)
+set +e
+dd if=/dev/zero of="$DEV" bs=4k count=1 seek=100 oflag=direct 2>"$WORK/dd.err"
+status=$?
+set -e
+elapsed=$(echo "$(date +%s.%N) - $killed" | bc)
+[ $status != 0 ] || fail "a write succeeded with both gateways gone"
+grep -q "Input/output error" "$WORK/dd.err" || fail "not EIO: $(cat "$WORK/dd.err")"
+awk -v e="$elapsed" -v n=$NO_PATH_SECONDS 'BEGIN { exit !(e >= n - 1 && e <= n + 4) }' ||
+  fail "EIO after ${elapsed} s, expected about $NO_PATH_SECONDS s"
+echo "   EIO after ${elapsed} s (no_path_retry $NO_PATH_SECONDS x 1 s)"
+start_gw 1
+paths_up 1
+dd if=/dev/zero of="$DEV" bs=4k count=1 seek=100 oflag=direct 2>"$WORK/dd.err" || fail "IO after a gateway returned: $(cat "$WORK/dd.err")"
+echo "   IO works again once a gateway is back"
+echo "multipath: all checks passed"
