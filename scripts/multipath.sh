@@ -8,7 +8,11 @@
 #   2. gateway 1 comes back and its path is used again (failback);
 #   3. the same with gateway 2 killed;
 #   4. both gateways gone for less than the no-path queue time, then one back: no error;
-#   5. both gone for longer: IO fails with EIO within the bound, and works again once one is back.
+#   5. both gone for longer: IO fails with EIO within the bound, and works again once one is back;
+#   6. ALUA across the gateways (as ceph-iscsi sets them up): gateway 1's portal is TPG 1,
+#      Active/optimized, gateway 2's is TPG 2, Active/non-optimized, both gateways saying so for
+#      both ports: two path groups, writes go through gateway 1 only; gateway 1 killed during fio
+#      verify: no error, IO through the non-optimized path; gateway 1 back: writes go to it again.
 #
 # Why two processes over one file are coherent: our tgtd writes with pwrite through the kernel's
 # page cache and keeps no data of its own, so both processes see the same pages, a write is the
@@ -30,6 +34,7 @@ SCSI_ID=beefcafe4801 SCSI_SN=MPATH4801
 # Queue for 15 polling intervals of 1 s when no path is left (multipath.conf's no_path_retry).
 NO_PATH_SECONDS=15
 GW_PID=("" "" "")
+TAG=("" 1 1)  # each gateway's portal group tag
 FIO_PID=
 cleanup() {
   [ -n "$FIO_PID" ] && kill -9 "$FIO_PID" 2>/dev/null || true
@@ -48,7 +53,7 @@ port() { echo $((4800 + $1)); }
 
 # start_gw N: gateway N on port 480N, control 48N (a restart replays its saved configuration).
 start_gw() {
-  "$BIN/tgtd" -f -C "48$1" --iscsi "portal=127.0.0.1:$(port "$1")" --state-dir "$WORK/state-$1" >>"$WORK/gw$1.log" 2>&1 &
+  "$BIN/tgtd" -f -C "48$1" --iscsi "portal=127.0.0.1:$(port "$1"),${TAG[$1]}" --state-dir "$WORK/state-$1" >>"$WORK/gw$1.log" 2>&1 &
   GW_PID[$1]=$!
   wait_port "$(port "$1")"
 }
@@ -162,4 +167,49 @@ start_gw 1
 paths_up 1
 dd if=/dev/zero of="$DEV" bs=4k count=1 seek=100 oflag=direct 2>"$WORK/dd.err" || fail "IO after a gateway returned: $(cat "$WORK/dd.err")"
 echo "   IO works again once a gateway is back"
+
+# written N: bytes gateway N's LU 1 has written (tgtadm --op stat: wr_done bytes, all sessions).
+written() {
+  "$BIN/tgtadm" -C "48$1" --lld iscsi --op stat --mode logicalunit --tid 1 --lun 1 |
+    awk '$1 == 1 && $2 == 1 { sum += $10 } END { print sum + 0 }'
+}
+echo "== ALUA across the gateways: TPG 1 (gateway 1) Active/optimized, TPG 2 (gateway 2) Active/non-optimized"
+"$ADM" -m node -u >/dev/null
+"$ADM" -m node -o delete >/dev/null
+TAG[2]=2
+kill_gw 1
+start_gw 1
+start_gw 2
+for n in 1 2; do
+  timeout 10 "$BIN/tgtadm" -C 48$n --lld iscsi --op update --mode target --tid 1 --name portal_groups --value 1,2
+  timeout 10 "$BIN/tgtadm" -C 48$n --lld iscsi --op update --mode logicalunit --tid 1 --lun 1 \
+    --params alua_state=1:active,alua_state=2:nonoptimized
+  "$ADM" -m discovery -t st -p "127.0.0.1:$(port $n)" >/dev/null
+done
+"$ADM" -m node -T $IQN -l >"$WORK/login.out" 2>&1 || fail "login: $(cat "$WORK/login.out")"
+paths_up 2
+"$ADM" -m multipath | tee "$WORK/multipath-alua.txt" | sed 's/^/   /'
+groups=$(grep -o "prio=[0-9]* status=[a-z]*" "$WORK/multipath-alua.txt" | tr '\n' ' ')
+[ "$(grep -c "policy=" "$WORK/multipath-alua.txt")" = 2 ] || fail "not two path groups: $groups"
+grep -A1 "status=active" "$WORK/multipath-alua.txt" | grep -q ":0:0:1 " || fail "no path under the active group"
+before1=$(written 1) before2=$(written 2)
+dd if=/dev/urandom of="$DEV" bs=1M count=32 oflag=direct status=none || fail "writes through the map failed"
+moved1=$(( $(written 1) - before1 )) moved2=$(( $(written 2) - before2 ))
+[ $moved1 -ge $((32 << 20)) ] && [ $moved2 = 0 ] ||
+  fail "writes should all go through the optimized gateway: gateway 1 $moved1 bytes, gateway 2 $moved2"
+echo "   32 MiB written: $moved1 bytes through gateway 1 (optimized), $moved2 through gateway 2"
+run_fio alua
+sleep 1.5
+kill -0 "$FIO_PID" 2>/dev/null || fail "fio finished before the kill: make the run longer"
+kill_gw 1
+wait_fio alua
+echo "   gateway 1 killed during fio verify: $(grep -oE "WRITE: bw=[^ ]+" "$WORK/fio-alua.out"), no error (non-optimized path)"
+start_gw 1
+paths_up 2
+before1=$(written 1) before2=$(written 2)
+dd if=/dev/urandom of="$DEV" bs=1M count=32 oflag=direct status=none || fail "writes after failback failed"
+moved1=$(( $(written 1) - before1 )) moved2=$(( $(written 2) - before2 ))
+[ $moved1 -ge $((32 << 20)) ] && [ $moved2 = 0 ] ||
+  fail "after failback writes should go through gateway 1 again: gateway 1 $moved1 bytes, gateway 2 $moved2"
+echo "   gateway 1 back: writes go through it again (failback to the optimized group)"
 echo "multipath: all checks passed"
