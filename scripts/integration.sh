@@ -12,7 +12,7 @@ OURS_PID= PEER_PID=
 cleanup() {
   [ -n "$OURS_PID" ] && kill "$OURS_PID" 2>/dev/null || true
   [ -n "$PEER_PID" ] && kill -9 "$PEER_PID" 2>/dev/null || true
-  rm -f /dev/shm/it-ours.img /dev/shm/it-peer.img /dev/shm/it-small.img /dev/shm/it-chap.img
+  rm -f /dev/shm/it-ours.img /dev/shm/it-peer.img /dev/shm/it-small.img /dev/shm/it-chap.img /dev/shm/it-alua.img
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -100,11 +100,12 @@ diff -u "$WORK/accounts-before.txt" "$WORK/accounts-after.txt" || fail "restart 
 iscsi-inq $INIT "$CHAPURL?target_user=tgtout&target_password=outsecret12345" | grep -q "Vendor:IET" || fail "CHAP after restart"
 echo "ok"
 
-# conformance NAME URL: libiscsi's suite, gated on at least 150 passes and no failure outside
+# conformance NAME URL [MULTIPATH_URL]: libiscsi's suite (its MultipathIO cases through the second
+# URL, else the same one), gated on at least 150 passes and no failure outside
 # scripts/conformance-known-failures.txt.
 conformance() {
   echo "== libiscsi conformance suite: $1"
-  python3 "$SHARED/tools/conformance.py" "$2" --multipath "$2" --json "$WORK/conformance-$1.json" | tee "$WORK/conformance-$1.txt"
+  python3 "$SHARED/tools/conformance.py" "$2" --multipath "${3:-$2}" --json "$WORK/conformance-$1.json" | tee "$WORK/conformance-$1.txt"
   python3 - "$WORK/conformance-$1.json" scripts/conformance-known-failures.txt <<'PY' || fail "conformance ($1)"
 import json, sys
 results = json.load(open(sys.argv[1]))
@@ -128,6 +129,15 @@ if [ "${CONFORMANCE:-1}" = 0 ]; then echo "(conformance skipped: CONFORMANCE=0)"
   $ADM --op bind --mode target --tid 3 -I ALL
   $ADM --op bind --mode account --tid 3 --user christina
   conformance "CHAP" "iscsi://christina%123456secret@127.0.0.1:3291/$IQN-conf-chap/1"
+  # With ALUA (LIO's default group: Active/optimized, implicit and explicit) and the second path
+  # through a portal of target portal group 2: a second I_T nexus on another target port.
+  truncate -s 1G /dev/shm/it-alua.img
+  $ADM --op new --mode portal --param portal=127.0.0.1:3292,2
+  $ADM --op new --mode target --tid 4 -T "$IQN-conf-alua"
+  $ADM --op new --mode logicalunit --tid 4 --lun 1 -b /dev/shm/it-alua.img
+  $ADM --op update --mode logicalunit --tid 4 --lun 1 --params alua=1
+  $ADM --op bind --mode target --tid 4 -I ALL
+  conformance "ALUA, second path through TPG 2" "iscsi://127.0.0.1:3291/$IQN-conf-alua/1" "iscsi://127.0.0.1:3292/$IQN-conf-alua/1"
 fi
 
 kill -TERM "$OURS_PID"

@@ -23,5 +23,6 @@ bash scripts/initiator-bad-input.sh
 bash scripts/iscsiadm-compat.sh
 bash scripts/hostile-target.sh
 bash scripts/block-devices.sh
+bash scripts/multipath.sh
 bash scripts/kernel-peers.sh
 bash scripts/fuzz.sh
