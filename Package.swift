@@ -134,7 +134,7 @@ let package = Package(
         .target(
             name: "ISCSIBlockDevice",
             dependencies: [
-                "BlockDevice", "ISCSIInitiator",
+                "BlockDevice", "ISCSIInitiator", "SCSIProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
@@ -221,7 +221,7 @@ let package = Package(
         .testTarget(
             name: "ISCSIBlockDeviceTests",
             dependencies: [
-                "ISCSIBlockDevice", "BlockDevice", "ISCSIInitiator", "ISCSITestSupport",
+                "ISCSIBlockDevice", "BlockDevice", "ISCSIInitiator", "ISCSITestSupport", "SCSIProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

@@ -1,43 +1,11 @@
+import SCSIProtocol
+
 /// One ALUA target port group of a storage object, as LIO keeps it under
 /// `/backstores/TYPE/NAME/alua/NAME`: the TARGET PORT GROUP number, its asymmetric access
 /// state, the transitions it allows and the PREF bit. Numbers are LIO's configfs values.
 public struct ALUAGroupConfiguration: Codable, Equatable, Sendable {
-    /// LIO's alua_access_state values (SPC-4 asymmetric access states).
-    public enum State: Int, Codable, Sendable, CaseIterable {
-        case activeOptimized = 0
-        case activeNonOptimized = 1
-        case standby = 2
-        case unavailable = 3
-        case offline = 14
-        case transitioning = 15
-
-        /// Names accepted besides the numbers: LIO's short ones (ao, an, s, u, o, t) and
-        /// multipath-tools' words.
-        public init?(name: String) {
-            switch name.lowercased() {
-            case "0", "ao", "active", "active/optimized", "active_optimized", "optimized": self = .activeOptimized
-            case "1", "an", "ano", "active/non-optimized", "active_nonoptimized", "nonoptimized", "non-optimized":
-                self = .activeNonOptimized
-            case "2", "s", "standby": self = .standby
-            case "3", "u", "unavailable": self = .unavailable
-            case "14", "o", "offline": self = .offline
-            case "15", "t", "transitioning": self = .transitioning
-            default: return nil
-            }
-        }
-
-        /// As targetcli's `ls` names it.
-        public var name: String {
-            switch self {
-            case .activeOptimized: return "Active/optimized"
-            case .activeNonOptimized: return "Active/non-optimized"
-            case .standby: return "Standby"
-            case .unavailable: return "Unavailable"
-            case .offline: return "Offline"
-            case .transitioning: return "Transitioning"
-            }
-        }
-    }
+    /// LIO's alua_access_state values are SPC-4's asymmetric access states.
+    public typealias State = ALUAState
 
     /// LIO's alua_access_type: which transitions the group allows.
     public enum AccessType: Int, Codable, Sendable {
@@ -81,6 +49,36 @@ public struct ALUAGroupConfiguration: Codable, Equatable, Sendable {
     }
 
     public static var lioDefault: ALUAGroupConfiguration { ALUAGroupConfiguration(name: defaultName, id: 0) }
+}
+
+extension ALUAState {
+    /// Names accepted besides the numbers: LIO's short ones (ao, an, s, u, o, t) and
+    /// multipath-tools' words. LBA dependent is not one LIO takes.
+    public init?(name: String) {
+        switch name.lowercased() {
+        case "0", "ao", "active", "active/optimized", "active_optimized", "optimized": self = .activeOptimized
+        case "1", "an", "ano", "active/non-optimized", "active_nonoptimized", "nonoptimized", "non-optimized":
+            self = .activeNonOptimized
+        case "2", "s", "standby": self = .standby
+        case "3", "u", "unavailable": self = .unavailable
+        case "14", "o", "offline": self = .offline
+        case "15", "t", "transitioning": self = .transitioning
+        default: return nil
+        }
+    }
+
+    /// As targetcli's `ls` names it.
+    public var lioName: String {
+        switch self {
+        case .activeOptimized: return "Active/optimized"
+        case .activeNonOptimized: return "Active/non-optimized"
+        case .standby: return "Standby"
+        case .unavailable: return "Unavailable"
+        case .logicalBlockDependent: return "LBA Dependent"
+        case .offline: return "Offline"
+        case .transitioning: return "Transitioning"
+        }
+    }
 }
 
 /// Which ALUA group a LUN belongs to in one target portal group.

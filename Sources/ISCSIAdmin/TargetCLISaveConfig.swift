@@ -194,7 +194,7 @@ public struct LIOSaveConfig: Codable, Equatable, Sendable {
             // An empty list (not LIO's way: every LIO object has a group) keeps a tgt unit without ALUA.
             entry.alua_tpgs = (object.aluaGroups ?? []).map { group in
                     ALUATPG(
-                        name: group.name, tg_pt_gp_id: Int(group.id), alua_access_state: group.state.rawValue,
+                        name: group.name, tg_pt_gp_id: Int(group.id), alua_access_state: Int(group.state.rawValue),
                         alua_access_type: group.accessType.rawValue, preferred: group.preferred ? 1 : 0, alua_access_status: 0,
                         nonop_delay_msecs: 100, trans_delay_msecs: 0, implicit_trans_secs: 0,
                         alua_support_active_optimized: 1, alua_support_active_nonoptimized: 1, alua_support_standby: 1,

@@ -201,7 +201,7 @@ public struct TargetCLITree: Sendable {
             }
         case .aluaGroups: return "ALUA Groups: \(children(of: node).count)"
         case .aluaGroup(_, let name, let alua):
-            let state = aluaGroup(object: name, alua)?.state.name ?? ""
+            let state = aluaGroup(object: name, alua)?.state.lioName ?? ""
             return "ALUA state: \(state)"
         case .iscsi: return "Targets: \(children(of: node).count)"
         case .target: return "TPGs: \(children(of: node).count)"

@@ -1,3 +1,5 @@
+import SCSIProtocol
+
 /// Which path of a multipath LU the next command takes. Pure: the multipath runner tells it
 /// what happened (sessions up and down, failed commands, port group states) and asks it.
 ///

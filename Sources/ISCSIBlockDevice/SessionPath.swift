@@ -1,3 +1,4 @@
+import SCSIProtocol
 import BlockDevice
 import ISCSIInitiator
 import NIOCore

@@ -50,6 +50,29 @@ public enum TargetPortGroupsData {
         return [UInt8(length >> 24), UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF)] + body
     }
 
+    /// The descriptors of a REPORT TARGET PORT GROUPS answer in either header format, as far as
+    /// RETURN DATA LENGTH and the bytes that came both reach; nil when a descriptor's ports run
+    /// past them.
+    public static func parseReport(_ bytes: [UInt8]) -> [Descriptor]? {
+        guard bytes.count >= 4 else { return nil }
+        let length = Int(bytes[0]) << 24 | Int(bytes[1]) << 16 | Int(bytes[2]) << 8 | Int(bytes[3])
+        let end = min(bytes.count, 4 + length)
+        // PARAMETER DATA FORMAT 001b: a second 4-byte header.
+        var at = bytes.count > 4 && (bytes[4] >> 4) & 0x7 == 1 ? 8 : 4
+        var groups: [Descriptor] = []
+        while at + 8 <= end {
+            let count = Int(bytes[at + 7])
+            guard at + 8 + 4 * count <= end else { return nil }
+            let ports = (0..<count).map { UInt16(bytes[at + 10 + 4 * $0]) << 8 | UInt16(bytes[at + 11 + 4 * $0]) }
+            groups.append(
+                Descriptor(
+                    preferred: bytes[at] & 0x80 != 0, state: bytes[at] & 0x0F, supportedStates: bytes[at + 1],
+                    groupID: UInt16(bytes[at + 2]) << 8 | UInt16(bytes[at + 3]), statusCode: bytes[at + 5], ports: ports))
+            at += 8 + 4 * count
+        }
+        return groups
+    }
+
     /// One set target port group descriptor (SPC-4 table 473).
     public struct Request: Sendable, Equatable {
         public var state: UInt8

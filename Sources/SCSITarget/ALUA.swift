@@ -12,11 +12,6 @@ public struct TargetPort: Hashable, Sendable {
     }
 }
 
-/// ASYMMETRIC ACCESS STATE of a target port group (SPC-4 6.37, table 286).
-public enum ALUAState: UInt8, Sendable, Codable, CaseIterable {
-    case activeOptimized = 0, activeNonOptimized = 1, standby = 2, unavailable = 3, offline = 0x0E, transitioning = 0x0F
-}
-
 /// One target port group of a logical unit (LIO's tg_pt_gp).
 public struct ALUAGroup: Sendable, Equatable, Codable {
     /// TARGET PORT GROUP (LIO's tg_pt_gp_id).

@@ -8,7 +8,8 @@ enum ALUAAccess {
     /// nil when `cdb` may run through a port in `state`, else the additional sense code.
     static func refusal(_ cdb: CDB, in state: ALUAState) -> AdditionalSenseCode? {
         switch state {
-        case .activeOptimized, .activeNonOptimized:
+        case .activeOptimized, .activeNonOptimized, .logicalBlockDependent:
+            // Logical block dependent is never configured here (no LBA ranges are kept).
             return nil
         case .standby:
             return allowedInStandby(cdb) ? nil : .targetPortInStandbyState

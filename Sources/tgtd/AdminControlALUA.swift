@@ -1,5 +1,6 @@
 import ISCSIAdmin
 import ISCSITarget
+import SCSIProtocol
 import SCSITarget
 
 /// The model's ALUA groups brought to the running units, and initiators' SET TARGET PORT GROUPS
@@ -28,7 +29,7 @@ extension AdminControl {
             let members = ports.filter { (lun.aluaGroup(inPortalGroup: $0) ?? first.name) == group.name }
             guard !members.isEmpty || group.name == first.name else { return nil }
             return ALUAGroup(
-                id: group.id, state: ALUAState(rawValue: UInt8(group.state.rawValue)) ?? .activeOptimized,
+                id: group.id, state: group.state,
                 preferred: group.preferred, implicit: group.accessType.implicit, explicit: group.accessType.explicit,
                 ports: members)
         }

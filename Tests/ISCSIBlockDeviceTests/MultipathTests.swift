@@ -3,6 +3,7 @@ import ISCSIInitiator
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import SCSIProtocol
 import XCTest
 
 @testable import ISCSIBlockDevice

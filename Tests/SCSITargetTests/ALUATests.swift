@@ -173,7 +173,7 @@ final class ALUATests: XCTestCase {
         let changes = CallbackLog<[String]>([])
         harness.device.onALUAChange = { lun, group, state in changes.mutate { $0.append("\(lun)/\(group)/\(state)") } }
         assertGood(stpg(harness, [(1, 1), (0, 2)]))
-        XCTAssertEqual(changes.value, ["1/1/activeNonOptimized", "1/2/activeOptimized"])
+        XCTAssertEqual(changes.value, ["1/1/active/non-optimized", "1/2/active/optimized"])
         // The requester's own nexus has no attention; the others have one, once.
         assertGood(harness.run(read10, nexus: Self.a1))
         for nexus in [Self.a2, Self.b2] {
