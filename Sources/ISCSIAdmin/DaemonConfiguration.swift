@@ -49,6 +49,10 @@ extension DaemonConfiguration {
         storageObjects = try container.decodeIfPresent([StorageObjectConfiguration].self, forKey: .storageObjects) ?? []
         accounts = try container.decodeIfPresent([AccountConfiguration].self, forKey: .accounts) ?? []
         targets = try container.decodeIfPresent([TargetConfiguration].self, forKey: .targets) ?? []
+        // A newer file keeps its number, so that loading it is refused (`loadProblem`); an older
+        // one is read as this version once migrated (version 3 only added fields).
+        guard version <= Self.currentVersion else { return }
+        defer { version = Self.currentVersion }
         guard version < 2 else { return }
         let legacy = try container.decodeIfPresent([LegacyTarget].self, forKey: .targets) ?? []
         for (index, old) in legacy.enumerated() where index < targets.count {
@@ -62,7 +66,6 @@ extension DaemonConfiguration {
                 if migrateAccount(user: user, password: password) { targets[index].outgoingUser = user }
             }
         }
-        version = Self.currentVersion
     }
 
     /// Adds the account unless one of that name exists; false when that one has another password.

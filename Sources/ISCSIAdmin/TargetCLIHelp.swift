@@ -14,7 +14,7 @@ enum TargetCLIHelp {
         "exit": Command(syntax: "exit", description: "Leave the shell (saving the configuration when auto_save_on_exit is set)."),
         "get": Command(
             syntax: "get [group] [parameter...]",
-            description: "Show a configuration group of this node (global everywhere; attribute, auth, discovery_auth where they exist)."),
+            description: "Show a configuration group of this node (global everywhere; alua, attribute, auth, discovery_auth where they exist)."),
         "help": Command(syntax: "help [topic]", description: "List this node's commands, or describe one."),
         "info": Command(syntax: "info", description: "Show what this node is."),
         "ls": Command(syntax: "ls [path] [depth]", description: "Show the tree below a node."),
@@ -30,6 +30,10 @@ enum TargetCLIHelp {
         "version": Command(syntax: "version", description: "Show targetcli's version."),
     ]
 
+    /// Every backstore group deletes alike (a file or device behind the object is kept).
+    private static let deleteObject = Command(
+        syntax: "delete name [save]", description: "Delete a storage object and the LUNs that map it; its file or device is kept.")
+
     /// The create and delete commands of the nodes that have them.
     static func specific(_ node: TargetCLINode) -> [String: Command] {
         switch node {
@@ -38,17 +42,25 @@ enum TargetCLIHelp {
                 "create": Command(
                     syntax: "create name file_or_dev [size] [write_back] [sparse] [wwn]",
                     description: "Create a fileio storage object on a file (made with size if it does not exist)."),
-                "delete": Command(syntax: "delete name [save]", description: "Delete a storage object and the LUNs that map it; the file is kept."),
+                "delete": deleteObject,
             ]
         case .backstoreGroup("block"):
             return [
                 "create": Command(syntax: "create name dev [readonly] [wwn]", description: "Create a block storage object on a block device."),
-                "delete": Command(syntax: "delete name [save]", description: "Delete a storage object and the LUNs that map it."),
+                "delete": deleteObject,
             ]
         case .backstoreGroup("ramdisk"):
+            return ["create": Command(syntax: "create name size [nullio] [wwn]", description: "Create a storage object in memory."), "delete": deleteObject]
+        case .aluaGroups:
             return [
-                "create": Command(syntax: "create name size [nullio] [wwn]", description: "Create a storage object in memory."),
-                "delete": Command(syntax: "delete name [save]", description: "Delete a storage object and the LUNs that map it."),
+                "create": Command(
+                    syntax: "create name tag", description: "Create an ALUA target port group (Active/optimized) with id tag."),
+                "delete": Command(syntax: "delete name", description: "Delete an ALUA group; LUNs in it go back to the first group."),
+            ]
+        case .target:
+            return [
+                "create": Command(syntax: "create [tag]", description: "Create a TPG (the next free tag without one); it shares the target's LUNs and ACL."),
+                "delete": Command(syntax: "delete tag", description: "Delete a TPG: the target is no longer served through its portals."),
             ]
         case .iscsi:
             return [
