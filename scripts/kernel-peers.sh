@@ -400,7 +400,7 @@ lio_multipath() {
     lfail "16 MiB should go through tpg2 again: write_mbytes $w0 -> $w1"
   elif [ "$(dd if="$dev" bs=1M count=16 iflag=direct status=none | sha256sum)" != "$(head -c 16M "$WORK/lio-data" | sha256sum)" ]; then
     lfail "data read back differs"
-  else lpass; fi
+  else lpass; echo "lio-multipath-failback: tpg2's path back after $(($(date +%s) - t)) s; write_mbytes $w0 -> $w1; $(mgroups)"; fi
   "$A" -m node -T "$M" -u >/dev/null 2>&1
 }
 
