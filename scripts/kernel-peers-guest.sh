@@ -3,7 +3,8 @@
 # mounted at /mnt/kp). Linux's own iSCSI initiator (open-iscsi + iscsi_tcp) and dm-multipath against
 # our tgtd on the host (10.0.2.2), then LIO set up for our initiator on the host. Every step writes
 # exactly one line to $S/results: "PASS name" or "FAIL name: why"; "TIME name seconds" lines go to
-# $S/timings. Requests to the host (restart tgtd, drop a portal, ...) go through $S/rpc.
+# $S/timings. Requests to the host (restart tgtd, drop a portal, ...) go through $S/rpc; the host's
+# requests to change LIO during its checks (disable a TPG, ...) come through $S/grpc.
 S=/mnt/kp
 . $S/env   # HOST_PORT, MPATH_PORT, IQN_*, VENDOR, PRODUCT, REV, SERIAL, DISK_BLOCKS, CHAP_* ...
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
