@@ -3,7 +3,8 @@
 # mounted at /mnt/kp). Linux's own iSCSI initiator (open-iscsi + iscsi_tcp) and dm-multipath against
 # our tgtd on the host (10.0.2.2), then LIO set up for our initiator on the host. Every step writes
 # exactly one line to $S/results: "PASS name" or "FAIL name: why"; "TIME name seconds" lines go to
-# $S/timings. Requests to the host (restart tgtd, drop a portal, ...) go through $S/rpc.
+# $S/timings. Requests to the host (restart tgtd, drop a portal, ...) go through $S/rpc; the host's
+# requests to change LIO during its checks (disable a TPG, ...) come through $S/grpc.
 S=/mnt/kp
 . $S/env   # HOST_PORT, MPATH_PORT, IQN_*, VENDOR, PRODUCT, REV, SERIAL, DISK_BLOCKS, CHAP_* ...
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
@@ -75,6 +76,8 @@ writer() {
 }
 readback() { dd if=$1 bs=1M count=48 iflag=direct status=none | sha256sum; }
 
+# RUN_LINUX=0 (from the env file) leaves stages 1 and 3 out.
+if [ "${RUN_LINUX:-1}" = 1 ]; then
 # --- stage 1: Linux's initiator against our tgtd -------------------------------------------------
 start linux-discovery
 if out=$(iscsiadm -m discovery -t st -p $P 2>&1); then
@@ -351,12 +354,31 @@ if [ -n "$MAP" ]; then
 fi
 multipathd shutdown >/dev/null 2>&1
 iscsiadm -m node -u >/dev/null 2>&1
+fi  # RUN_LINUX
 
 # --- stage 2: LIO for our initiator on the host --------------------------------------------------
+# lio_requests: while the host runs its LIO checks (and this shell waits in `rpc lio-ready`), the
+# host asks for changes to LIO through $S/grpc/req.N ("tpg-enable lio-mpath 2 0", ...: arguments
+# of lio-setup.py); the answer goes to $S/grpc/ans.N ("ok" or "failed", then the output). Each
+# request gets 60 s; the loop ends once /tmp/lio-requests.stop exists.
+lio_requests() {
+  rn=0
+  while [ ! -f /tmp/lio-requests.stop ]; do
+    if [ -f $S/grpc/req.$((rn + 1)) ]; then
+      rn=$((rn + 1)); req=$(cat $S/grpc/req.$rn)
+      if out=$(timeout 60 python3 $S/lio-setup.py $req 2>&1); then st=ok; else st=failed; fi
+      log "host asked: $req: $st $(echo $out)"
+      printf '%s\n%s\n' "$st" "$out" >$S/grpc/ans.$rn.tmp && mv $S/grpc/ans.$rn.tmp $S/grpc/ans.$rn
+    else sleep 0.3; fi
+  done
+}
 if [ -x $S/lio-setup.py ] && [ "${RUN_LIO:-1}" = 1 ]; then
   start lio-setup
   if python3 $S/lio-setup.py >/tmp/lio.out 2>&1; then
-    log "LIO up"; rpc lio-ready >/tmp/lio-host.out 2>&1 || log "host's LIO checks: $(tail -n 3 /tmp/lio-host.out)"
+    log "LIO up: $(tr '\n' '|' </tmp/lio.out)"
+    lio_requests & lpid=$!
+    rpc lio-ready >/tmp/lio-host.out 2>&1 || log "host's LIO checks: $(tail -n 3 /tmp/lio-host.out)"
+    touch /tmp/lio-requests.stop; wait $lpid
   else fail lio-setup "$(tail -n 3 /tmp/lio.out | tr '\n' ' ')"; fi
 fi
 log "guest.sh done"

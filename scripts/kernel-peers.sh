@@ -4,13 +4,16 @@
 # outside the clone. Stage 1: the guest's initiator against our tgtd on this host (the guest reaches
 # 127.0.0.1 as 10.0.2.2). Stage 3: dm-multipath over two portals of our tgtd, one of which goes away.
 # Stage 2: our iscsid/iscsiadm/iscsi-tool against LIO in the guest (reached through a hostfwd port),
-# and libiscsi's conformance suite against LIO. Each step prints one "PASS name" or
+# our native multipath over two TPGs of one LIO LU with ALUA (one of which the guest takes away on
+# the host's request), and libiscsi's conformance suite against LIO. Each step prints one "PASS name" or
 # "FAIL name: why" line; the script exits non-zero on any FAIL. When it cannot run at all (no
 # qemu-system-x86_64, no debootstrap, no room) it says so in one line and exits 1, or 0 when
 # SKIP_KERNEL_PEERS=1 is set. The guest only ever talks to 10.0.2.2 (this host's loopback).
 #
-# Ports: iSCSI 4701 and 4702 (TPG 2, multipath with ALUA), LIO forwarded to 127.0.0.1:4710, tgtd control port 470.
+# Ports: iSCSI 4701 and 4702 (TPG 2, multipath with ALUA), LIO forwarded to 127.0.0.1:4710 (guest
+# port 3260) and 127.0.0.1:4711 (guest port 3261, lio-mpath's TPG 2), tgtd control port 470.
 # KEEP=1 keeps the work directory (guest.log, console.log, dmesg, tgtd.log).
+# RUN_LINUX=0 leaves stages 1 and 3 out (faster runs of stage 2).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -32,13 +35,13 @@ fi
 [ "$(free_mb /dev/shm)" -ge 2048 ] || cannot "no room: the LUNs need 2 GiB free in /dev/shm"
 [ "$(free_mb /tmp)" -ge 2048 ] || cannot "no room: the guest's disk overlay needs 2 GiB free in /tmp"
 
-PORT=4701 PORT2=4702 LIO_PORT=4710 CP=470
-for p in $PORT $PORT2 $LIO_PORT; do
+PORT=4701 PORT2=4702 LIO_PORT=4710 LIO_PORT2=4711 CP=470
+for p in $PORT $PORT2 $LIO_PORT $LIO_PORT2; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then cannot "port $p is taken"; fi
 done
 WORK=$(mktemp -d /tmp/kernel-peers.XXXXXX)
 SHARE=$WORK/share
-mkdir -p "$SHARE/rpc"
+mkdir -p "$SHARE/rpc" "$SHARE/grpc"
 export TGTD_RUN_DIR=$WORK/tgtd-run ISCSI_ROOT=$WORK/iscsi-root ISCSID_RUN_DIR=$WORK/iscsid
 mkdir -p "$TGTD_RUN_DIR" "$ISCSI_ROOT" "$ISCSID_RUN_DIR"
 TGTD_PID="" QEMU_PID=""
@@ -91,6 +94,7 @@ CHAP_OUT_USER=kpout
 CHAP_OUT_PASS=kpoutsecret654321
 LIO_IQN_PREFIX=iqn.2003-01.org.linux-iscsi.kernel-peers
 LIO_SIZE_MB=256
+RUN_LINUX=${RUN_LINUX:-1}
 EOF
 . "$SHARE/env"
 start_tgtd
@@ -154,6 +158,20 @@ handle() {
     *) echo "unknown request $1"; return 1 ;;
   esac
 }
+# grpc REQUEST: asks the guest (its lio_requests loop, running while it waits in `rpc lio-ready`)
+# to change LIO: REQUEST is lio-setup.py's arguments. Waits 90 s at most; prints the answer's body;
+# fails if the guest did. (The counter lives in a file: grpc runs in $(...) subshells.)
+grpc() {
+  local GRPCN
+  GRPCN=$(($(cat "$WORK/grpcn" 2>/dev/null || echo 0) + 1)); echo $GRPCN >"$WORK/grpcn"
+  echo "$*" >"$SHARE/grpc/req.$GRPCN.tmp" && mv "$SHARE/grpc/req.$GRPCN.tmp" "$SHARE/grpc/req.$GRPCN"
+  local i=0
+  while [ ! -f "$SHARE/grpc/ans.$GRPCN" ]; do
+    sleep 0.2; i=$((i + 1)); [ $i -lt 450 ] || { echo "the guest did not answer '$*' within 90 s"; return 1; }
+  done
+  sed 1d "$SHARE/grpc/ans.$GRPCN"
+  [ "$(head -n 1 "$SHARE/grpc/ans.$GRPCN")" = ok ]
+}
 # lio_checks: stage 2, while the guest's LIO waits: our iscsid/iscsiadm against it, then libiscsi's
 # conformance suite (KERNEL_PEERS_CONFORMANCE=0 leaves the suite out).
 lio_checks() {
@@ -177,6 +195,10 @@ lio_checks() {
       { echo "data read back differs"; return 1; }
   }
   head -c 48M /dev/urandom >"$WORK/lio-data"
+  # Our multipath's settings (lio-multipath*): a failed path is checked every second; with no
+  # path left commands wait 30 s.
+  printf '%s\n' "multipath.polling_interval = 1" "multipath.no_path_retry = 30" \
+    "multipath.path_selector = queue-length 0" >"$ISCSI_ROOT/iscsid.conf"
   if ! "$BIN/iscsid" >"$WORK/iscsid.out" 2>&1; then
     fail lio-iscsid "$(tr '\n' ' ' <"$WORK/iscsid.out")"; return
   fi
@@ -259,6 +281,7 @@ lio_checks() {
     else lpass; fi
     llogout lio-mutual
   fi
+  lio_multipath
   stop_iscsid
 
   if [ "${KERNEL_PEERS_CONFORMANCE:-1}" = 1 ]; then
@@ -271,6 +294,116 @@ lio_checks() {
   fi
 }
 
+# lio_multipath: (part of lio_checks) our native multipath over lio-mpath's two TPGs: tpg1 through
+# 127.0.0.1:4710 (guest 3260), ALUA Active/non-optimized, and tpg2 through 127.0.0.1:4711 (guest
+# 3261), Active/optimized; then the guest disables tpg2 (closing its session) during fio verify.
+lio_multipath() {
+  local M=$LIO_IQN_PREFIX:lio-mpath P1=127.0.0.1:$LIO_PORT P2=127.0.0.1:$LIO_PORT2 alua links by_id n
+  local w0 w1 fpid frc
+  # mgroups: `iscsiadm -m multipath` as "PRIO STATUS PORTAL STATE ...|" per path group, in order.
+  mgroups() {
+    "$A" -m multipath 2>/dev/null | awk '
+      /policy=/ { if (g != "") print g; p = $0; sub(/.*prio=/, "", p); sub(/ .*/, "", p)
+                  s = $0; sub(/.*status=/, "", s); sub(/ .*/, "", s); g = p " " s; next }
+      { for (i = 1; i < NF - 1; i++) if ($i ~ /^session[0-9]+$/) g = g " " $(i + 1) " " $(i + 2) }
+      END { if (g != "") print g }' | tr '\n' '|'
+  }
+  # wait_groups PATTERN: until mgroups matches the extended regex (60 s at most).
+  wait_groups() {
+    for _ in $(seq 1 120); do mgroups | grep -Eqx "$1" && return 0; sleep 0.5; done
+    return 1
+  }
+  # writes: tpg1's and tpg2's LUN 0 write_mbytes in LIO ("1:N 2:M").
+  writes() { grpc lun-writes lio-mpath; }
+  mb() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2://p"; }
+  alua=$(cat "$SHARE/lio-mpath-alua" 2>/dev/null)
+  if [ "$alua" = groups ]; then
+    ALL_UP="50 active $P2 active\|10 enabled $P1 active\|"
+  else
+    echo "lio-multipath: LIO did not take the ALUA groups ('$alua'): both TPGs in default_tg_pt_gp, one path group"
+    ALL_UP="50 active ($P1 active $P2|$P2 active $P1) active\|"
+  fi
+
+  lstep lio-multipath
+  for p in "$P1" "$P2"; do "$A" -m node -o new -T "$M" -p "$p" >/dev/null; done
+  # (LIO's portals are 0.0.0.0: SendTargets names the address and port the discovery session
+  # came in on, 10.0.2.15:3260, for tpg2 too; the tags tell the TPGs apart.)
+  out=$("$A" -m discovery -t st -p "$L" 2>&1)
+  if ! echo "$out" | grep -qx "10.0.2.15:3260,1 $M" || ! echo "$out" | grep -qx "10.0.2.15:326[01],2 $M"; then
+    lfail "discovery does not list both of lio-mpath's TPGs: $(echo $out)"
+  elif ! "$A" -m node -T "$M" -p "$P1" -l >"$WORK/lio-login.out" 2>&1 || ! "$A" -m node -T "$M" -p "$P2" -l >>"$WORK/lio-login.out" 2>&1; then
+    lfail "login: $(tr '\n' ' ' <"$WORK/lio-login.out")"
+  elif ! wait_groups "$ALL_UP"; then lfail "path groups '$(mgroups)', expected '$ALL_UP'"
+  else
+    "$A" -m multipath >"$WORK/lio-multipath.txt" 2>&1
+    dev=$(readlink "$ISCSI_ROOT/dev/disk/by-path/ip-$P1-iscsi-$M-lun-0")
+    links=$(readlink "$ISCSI_ROOT/dev/disk/by-path/ip-$P2-iscsi-$M-lun-0")
+    by_id=$(for l in "$ISCSI_ROOT"/dev/disk/by-id/*; do [ "$(readlink "$l")" = "$dev" ] && echo "${l##*/}"; done)
+    n=$(echo "$by_id" | grep -c .)
+    if ! [ -b "$dev" ] || [ "$links" != "$dev" ]; then lfail "by-path links name '$dev' and '$links', not one block device"
+    elif [ "$n" != 1 ] || [ "$(ls "$ISCSI_ROOT/dev/disk/by-id" | grep -c '^wwn-0x')" != 1 ]; then
+      lfail "by-id links on $dev: $(echo $by_id); all: $(ls "$ISCSI_ROOT/dev/disk/by-id" | tr '\n' ' ')"
+    elif [ "$("$A" -m session -P 3 | grep -c "Attached scsi disk $(basename "$dev")[[:space:]]*State: running")" != 2 ]; then
+      lfail "-P 3 does not show $(basename "$dev") under both sessions"
+    elif ! head -n 1 "$WORK/lio-multipath.txt" | grep -q "^3[0-9a-f]* $(basename "$dev") LIO-ORG,"; then
+      lfail "map line: $(head -n 1 "$WORK/lio-multipath.txt")"
+    elif [ "$alua" = groups ] && ! grep -q "hwhandler='1 alua'" "$WORK/lio-multipath.txt"; then
+      lfail "no alua handler: $(tr '\n' '|' <"$WORK/lio-multipath.txt")"
+    elif [ "$(blockdev --getsize64 "$dev")" != $((LIO_SIZE_MB << 20)) ]; then lfail "$dev has $(blockdev --getsize64 "$dev") bytes"
+    elif ! w0=$(writes); then lfail "guest: $w0"
+    elif ! dd if="$WORK/lio-data" of="$dev" bs=1M count=32 oflag=direct conv=fsync status=none; then lfail "32 MiB of writes failed"
+    elif ! w1=$(writes); then lfail "guest: $w1"
+    elif [ "$alua" = groups ] && { [ $(($(mb "$w1" 2) - $(mb "$w0" 2))) -lt 32 ] || [ "$(mb "$w1" 1)" != "$(mb "$w0" 1)" ]; }; then
+      lfail "32 MiB should go through tpg2 (optimized) only: LIO's write_mbytes $w0 -> $w1"
+    else
+      lpass; echo "lio-multipath: $(basename "$dev") (${by_id}), 32 MiB written: LIO's write_mbytes per TPG $w0 -> $w1"
+      sed 's/^/   /' "$WORK/lio-multipath.txt"
+    fi
+  fi
+
+  lstep lio-multipath-failover
+  if ! [ -b "$dev" ] || ! mgroups | grep -Eqx "$ALL_UP"; then lfail "no device with both paths"
+  else
+    w0=$(writes)
+    fio --name=liompath --filename="$dev" --direct=1 --ioengine=libaio --iodepth=16 --rw=randwrite --bsrange=4k-128k \
+      --size=96M --loops=2 --verify=crc32c --verify_fatal=1 --verify_state_save=0 --randrepeat=0 \
+      >"$WORK/lio-fio.out" 2>&1 &
+    fpid=$!
+    sleep 2
+    if ! kill -0 $fpid 2>/dev/null; then lfail "fio ended before the path went away: $(grep -m 2 -iE 'err|bw=' "$WORK/lio-fio.out" | tr '\n' ' ')"; wait $fpid
+    elif ! out=$(grpc tpg-enable lio-mpath 2 0); then lfail "guest: $out"; wait $fpid
+    else
+      running=$(kill -0 $fpid 2>/dev/null && echo yes || echo no)
+      wait $fpid; frc=$?
+      w1=$(writes)
+      "$A" -m multipath >"$WORK/lio-multipath-failover.txt" 2>&1
+      g=$(mgroups)
+      if [ $frc != 0 ] || ! grep -q "err= 0" "$WORK/lio-fio.out"; then
+        lfail "fio (rc $frc): $(grep -m 3 -iE 'err|verify|fail' "$WORK/lio-fio.out" | tr '\n' ' ')"
+      elif [ $running != yes ]; then lfail "fio ended before tpg2 was disabled: make it longer"
+      elif ! echo "$g" | grep -q "$P2 failed" || ! echo "$g" | grep -q "$P1 active"; then
+        lfail "after tpg2 was disabled: '$g', expected $P2 failed and $P1 active"
+      elif [ "$alua" = groups ] && ! echo "$g" | grep -q "10 active $P1 active"; then lfail "the non-optimized group is not active: '$g'"
+      elif [ "$(mb "$w1" 1)" = "$(mb "$w0" 1)" ]; then lfail "nothing was written through tpg1: $w0 -> $w1"
+      else
+        lpass; echo "lio-multipath-failover: fio $(grep -oE 'WRITE: bw=[^ ]+' "$WORK/lio-fio.out"), no error; write_mbytes $w0 -> $w1; $g"
+      fi
+    fi
+  fi
+
+  lstep lio-multipath-failback
+  if ! out=$(grpc tpg-enable lio-mpath 2 1); then lfail "guest: $out"
+  elif ! wait_groups "$ALL_UP"; then lfail "tpg2's path did not come back: '$(mgroups)'"
+  elif ! w0=$(writes) || ! dd if="$WORK/lio-data" of="$dev" bs=1M count=16 oflag=direct conv=fsync status=none || ! w1=$(writes); then
+    lfail "16 MiB of writes failed"
+  elif [ "$alua" = groups ] && { [ $(($(mb "$w1" 2) - $(mb "$w0" 2))) -lt 16 ] || [ "$(mb "$w1" 1)" != "$(mb "$w0" 1)" ]; }; then
+    lfail "16 MiB should go through tpg2 again: write_mbytes $w0 -> $w1"
+  elif [ "$(dd if="$dev" bs=1M count=16 iflag=direct status=none | sha256sum)" != "$(head -c 16M "$WORK/lio-data" | sha256sum)" ]; then
+    lfail "data read back differs"
+  else lpass; echo "lio-multipath-failback: tpg2's path back after $(($(date +%s) - t)) s; write_mbytes $w0 -> $w1; $(mgroups)"; fi
+  "$A" -m node -T "$M" -u >/dev/null 2>&1
+}
+
 # --- the guest -----------------------------------------------------------------------------------
 GUEST_TIMEOUT=${GUEST_TIMEOUT:-1800}
 t_boot=$(date +%s)
@@ -279,7 +412,7 @@ qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2 -m 1536 -nodefaults -
   -append "root=/dev/vda rw console=ttyS0 init=/sbin/kp-init net.ifnames=0 panic=-1 loglevel=4" \
   -drive "file=$IMG/root.img,format=raw,if=virtio,snapshot=on" \
   -virtfs "local,path=$SHARE,mount_tag=kp,security_model=none,id=kp" \
-  -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$LIO_PORT-:3260" -device virtio-net-pci,netdev=n0 \
+  -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$LIO_PORT-:3260,hostfwd=tcp:127.0.0.1:$LIO_PORT2-:3261" -device virtio-net-pci,netdev=n0 \
   -serial "file:$WORK/console.log" >"$WORK/qemu.log" 2>&1 &
 QEMU_PID=$!
 shown=0 n=0 booted=""
