@@ -179,7 +179,8 @@ start_mon() {
     write_conf "$fsid" "$MON_PORT" "$nosds"
     rm -rf "$DIR/mon.a" "$RUN/mon.a.asok"
     mkdir -p "$DIR/mon.a"
-    monmaptool --create --fsid "$fsid" --addv a "[v2:127.0.0.1:$MON_PORT]" "$DIR/monmap" >/dev/null
+    for f in mon.a.log mon.a.stdout; do [ ! -f "$DIR/log/$f" ] || mv "$DIR/log/$f" "$DIR/log/$f.try$((try - 1))"; done
+    monmaptool --create --clobber --fsid "$fsid" --addv a "[v2:127.0.0.1:$MON_PORT]" "$DIR/monmap" >/dev/null
     timeout -k 5 60 ceph-mon -c "$CONF" --mkfs -i a --monmap "$DIR/monmap" --keyring "$DIR/mon.keyring" \
       >>"$DIR/log/mon.a.mkfs" 2>&1 || die "ceph-mon --mkfs failed (see $DIR/log/mon.a.mkfs)"
     start_daemon mon.a ceph-mon -i a
@@ -194,7 +195,7 @@ start_mon() {
         die "the monitor exited (see $DIR/log/mon.a.log)"
       fi
       if [ "$SECONDS" -ge "$deadline" ]; then
-        die "the monitor on 127.0.0.1:$MON_PORT does not answer (see $DIR/log/mon.a.log; stop with: $0 stop $DIR)"
+        die "the monitor on 127.0.0.1:$MON_PORT does not answer (see $DIR/log/mon.a.log)"
       fi
       sleep 1
     done
@@ -220,6 +221,8 @@ cmd_start() {
     die "$DIR exists and is not empty (stop DIR --purge first)"
   fi
   t0=$SECONDS; deadline=$((SECONDS + tmo))
+  # A start that fails stops what it started, so no daemon outlives a failed test; DIR stays.
+  trap 'rc=$?; if [ $rc != 0 ]; then log "start failed; stopping what was started"; cmd_stop "$DIR" || true; fi; exit $rc' EXIT
   mkdir -p "$DIR" "$RUN" "$DIR/log" "$DIR/block" "$DIR/crash" "$DIR/mon.a"
   : >"$PIDS"
   fsid=$(uuidgen)
@@ -236,7 +239,7 @@ cmd_start() {
   done
   for ((i = 0; i < nosds; i++)); do
     wait_until "$deadline" "osd.$i to be active (admin socket $RUN/osd.$i.asok)" osd_active "$i" ||
-      die "osd.$i not active; see $DIR/log/osd.$i.log (stop with: $0 stop $DIR)"
+      die "osd.$i not active; see $DIR/log/osd.$i.log"
   done
 
   pgs=$((nosds >= 3 ? 32 : 16))
@@ -245,13 +248,14 @@ cmd_start() {
     cceph osd pool set rbd size 1 --yes-i-really-mean-it >/dev/null 2>&1 || die "pool size 1 refused"
   fi
   wait_until "$deadline" "rbd pool init" crbd pool init rbd ||
-    die "rbd pool init failed (stop with: $0 stop $DIR)"
+    die "rbd pool init failed"
   wait_until "$deadline" "rados -p rbd ls" crados -p rbd ls ||
-    die "pool rbd does not list (stop with: $0 stop $DIR)"
+    die "pool rbd does not list"
   probe_rbd() { crbd create rbd/.ready-probe --size 1M && crbd info rbd/.ready-probe && crbd rm --no-progress rbd/.ready-probe; }
   wait_until "$deadline" "rbd create/info/rm of a 1 MiB probe image" probe_rbd ||
-    die "rbd does not serve IO (stop with: $0 stop $DIR)"
+    die "rbd does not serve IO"
 
+  trap - EXIT
   log "cluster up in $((SECONDS - t0)) s: fsid $fsid, monitor 127.0.0.1:$MON_PORT (msgr2), $nosds OSD(s), pool rbd"
   echo "CEPH_CONF=$CONF"
   echo "CEPH_KEYRING=$KEYRING"
@@ -295,7 +299,7 @@ cmd_stop() {
     rm -rf "$DIR"
     log "stopped and removed $DIR"
   else
-    log "stopped; $DIR left for inspection"
+    log "stopped; $DIR left for inspection (remove it with: $0 stop $DIR --purge)"
   fi
 }
 
