@@ -32,6 +32,7 @@ cleanup() {
     echo "ceph-smoke: cluster left running in $DIR (stop: bash $CLUSTER stop $DIR --purge)"
   elif [ "$rc" != 0 ] && [ -f "$DIR/ceph.conf" ]; then
     bash "$CLUSTER" stop "$DIR" || true
+    rm -rf "$DIR/block"  # the bluestore files (sparse, but written); the logs are what tells
     echo "ceph-smoke: FAILED (rc $rc); cluster stopped, logs left in $DIR/log" >&2
   else
     bash "$CLUSTER" stop "$DIR" --purge >/dev/null 2>&1 || rm -rf "$DIR"
