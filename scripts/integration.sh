@@ -132,12 +132,12 @@ if [ "${CONFORMANCE:-1}" = 0 ]; then echo "(conformance skipped: CONFORMANCE=0)"
   # With ALUA (LIO's default group: Active/optimized, implicit and explicit) and the second path
   # through a portal of target portal group 2: a second I_T nexus on another target port.
   truncate -s 1G /dev/shm/it-alua.img
-  $ADM --op new --mode portal --param portal=127.0.0.1:3292,2
+  $ADM --op new --mode portal --param portal=127.0.0.1:3293,2
   $ADM --op new --mode target --tid 4 -T "$IQN-conf-alua"
   $ADM --op new --mode logicalunit --tid 4 --lun 1 -b /dev/shm/it-alua.img
   $ADM --op update --mode logicalunit --tid 4 --lun 1 --params alua=1
   $ADM --op bind --mode target --tid 4 -I ALL
-  conformance "ALUA, second path through TPG 2" "iscsi://127.0.0.1:3291/$IQN-conf-alua/1" "iscsi://127.0.0.1:3292/$IQN-conf-alua/1"
+  conformance "ALUA, second path through TPG 2" "iscsi://127.0.0.1:3291/$IQN-conf-alua/1" "iscsi://127.0.0.1:3293/$IQN-conf-alua/1"
 fi
 
 kill -TERM "$OURS_PID"
