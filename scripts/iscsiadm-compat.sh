@@ -190,8 +190,11 @@ if [ "$REAL" = yes ]; then
     fi
   done
   echo "iscsiadm-compat: $agree of ${#CASES[@]} cases agree with open-iscsi, $deliberate differ deliberately, $differ differ"
-  # The help advertises what we do (ping, -k, -d): the same text as open-iscsi's.
-  diff <(real -h 2>&1) <($ADM -h 2>&1) || fail "--help differs from open-iscsi's"
+  # The help advertises what we do (ping, -k, -d): open-iscsi's text, plus one line for our
+  # multipath mode (open-iscsi has none; dm-multipath's `multipath -ll` is its listing).
+  ours_only="iscsiadm -m multipath [-d debug_level]"
+  $ADM -h 2>&1 | grep -qxF "$ours_only" || fail "--help does not list $ours_only"
+  diff <(real -h 2>&1) <($ADM -h 2>&1 | grep -vxF "$ours_only") || fail "--help differs from open-iscsi's"
   # The same "iscsiadm version 2.1.8" that scripts parse, then which one ran.
   [ "$(real -V 2>&1) (swift-iscsi $(sed -n 's/.*number = "\(.*\)"/\1/p' Sources/SystemSupport/ProductVersion.swift))" = "$($ADM -V)" ] ||
     fail "--version differs: $($ADM -V)"
