@@ -25,4 +25,5 @@ bash scripts/hostile-target.sh
 bash scripts/block-devices.sh
 bash scripts/multipath.sh
 bash scripts/kernel-peers.sh
+bash scripts/ceph-smoke.sh
 bash scripts/fuzz.sh
