@@ -248,6 +248,13 @@ lio_checks() {
   else lpass; fi
   llogout lio-open
 
+  # lmoves TARGET: the step passes when TARGET logs in and moves data; logs out either way.
+  lmoves() {
+    if ! llogin "$1"; then lfail "$(tr '\n' ' ' <"$WORK/lio-login.out")"
+    elif ! out=$(lio_io "$1"); then lfail "$out"
+    else lpass; fi
+    llogout "$1"
+  }
   lstep lio-chap
   # LIO closes the connection, without a Login Response, on a login that offers no CHAP; iscsid
   # would try that login again for initial_login_retry_max x login_timeout (120 s): once is enough.
@@ -260,10 +267,7 @@ lio_checks() {
     if llogin lio-chap; then lfail "a wrong secret was admitted"; llogout lio-chap
     else
       lrec lio-chap node.session.auth.password "$CHAP_PASS"
-      if ! llogin lio-chap; then lfail "$(tr '\n' ' ' <"$WORK/lio-login.out")"
-      elif ! out=$(lio_io lio-chap); then lfail "$out"
-      else lpass; fi
-      llogout lio-chap
+      lmoves lio-chap
     fi
   fi
 
@@ -276,10 +280,7 @@ lio_checks() {
   if llogin lio-mutual; then lfail "a target with the wrong secret was accepted"; llogout lio-mutual
   else
     lrec lio-mutual node.session.auth.password_in "$CHAP_OUT_PASS"
-    if ! llogin lio-mutual; then lfail "$(tr '\n' ' ' <"$WORK/lio-login.out")"
-    elif ! out=$(lio_io lio-mutual); then lfail "$out"
-    else lpass; fi
-    llogout lio-mutual
+    lmoves lio-mutual
   fi
   lio_multipath
   stop_iscsid

@@ -16,15 +16,6 @@ public struct ALUAGroupConfiguration: Codable, Equatable, Sendable {
 
         public var implicit: Bool { self == .implicit || self == .implicitAndExplicit }
         public var explicit: Bool { self == .explicit || self == .implicitAndExplicit }
-
-        public var name: String {
-            switch self {
-            case .none: return "None"
-            case .implicit: return "Implicit"
-            case .explicit: return "Explicit"
-            case .implicitAndExplicit: return "Implicit and Explicit"
-            }
-        }
     }
 
     /// LIO's default group, which every new LIO storage object has.

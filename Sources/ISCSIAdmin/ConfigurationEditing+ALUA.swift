@@ -165,13 +165,8 @@ extension DaemonConfiguration {
                 requests.append(
                     AdminRequest(mode: .storageObject, op: .update, name: "alua:\(group.name):\(key)", value: value, storageObject: object.name))
             }
-            if group.name == ALUAGroupConfiguration.defaultName {
-                requests.append(AdminRequest(mode: .storageObject, op: .update, name: "alua_create", value: "\(group.name):0", storageObject: object.name))
-                if group.id != 0 { set("tg_pt_gp_id", String(group.id)) }
-            } else {
-                requests.append(
-                    AdminRequest(mode: .storageObject, op: .update, name: "alua_create", value: "\(group.name):\(group.id)", storageObject: object.name))
-            }
+            requests.append(
+                AdminRequest(mode: .storageObject, op: .update, name: "alua_create", value: "\(group.name):\(group.id)", storageObject: object.name))
             set("alua_access_state", String(group.state.rawValue))
             set("alua_access_type", String(group.accessType.rawValue))
             set("preferred", group.preferred ? "1" : "0")
