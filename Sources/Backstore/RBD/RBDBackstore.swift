@@ -1,0 +1,294 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import NIOCore
+
+/// A Ceph RBD image as a logical unit ("rbd", path "pool/image"), on librbd's asynchronous API.
+///
+/// Each IO is one `rbd_aio_*` call whose completion librbd delivers on one of its own threads; the
+/// callback (a nonisolated global function, see `rbdCompletionCallback`) hops to the caller's event
+/// loop with `execute`, where the future is fulfilled. The event loop never waits on Ceph. Memory
+/// handed to librbd is owned by the request object, which the completion keeps alive (retained
+/// through librbd's `arg` pointer) until librbd is done with it.
+///
+/// Opening (connect, open the image) is synchronous and bounded by `connectTimeout`.
+/// `discard` writes zeros (`rbd_aio_write_zeroes`): `rbd_aio_discard` may leave data behind on
+/// unaligned ranges, and `DiscardingBackstore` promises zeros.
+public final class RBDBackstore: DiscardingBackstore, @unchecked Sendable {
+    public let byteSize: UInt64
+    /// librbd's cache (write-back once it has seen a flush): SYNCHRONIZE CACHE and FUA must flush.
+    public let hasVolatileWriteCache = true
+    public let typeName = "rbd"
+    public let path: String?
+
+    let lib: LibRBD
+    private let image: LibRBD.ImageHandle
+    fileprivate let gate: IOGate
+
+    /// Connects to the cluster of `conf` and opens `pool/image`.
+    /// - Parameters:
+    ///   - conf: a ceph.conf (it names the monitors and the keyring).
+    ///   - clientID: the cephx user without "client." ("admin" when nil).
+    ///   - connectTimeout: seconds for the monitor connection and monitor operations.
+    ///   - library: the loaded librbd/librados (tests pass their own); the shared one by default.
+    /// - Throws: `BackstoreError` with one line naming what failed (library, conf, connection,
+    ///   pool or image).
+    public static func open(
+        conf: String, pool: String, image: String, clientID: String? = nil, connectTimeout: Int = 10,
+        library: LibRBD? = nil
+    ) throws -> RBDBackstore {
+        let lib = try library ?? LibRBD.shared()
+        return try RBDBackstore(
+            lib: lib, conf: conf, pool: pool, image: image, clientID: clientID, connectTimeout: connectTimeout)
+    }
+
+    /// `path` is "pool/image" as tgt-rbd's backing store.
+    public static func open(conf: String, path: String, clientID: String? = nil, connectTimeout: Int = 10) throws
+        -> RBDBackstore
+    {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+            throw BackstoreError(.invalidArgument, errno: EINVAL, "RBD backing store \(path) is not pool/image")
+        }
+        return try open(
+            conf: conf, pool: String(parts[0]), image: String(parts[1]), clientID: clientID,
+            connectTimeout: connectTimeout)
+    }
+
+    private init(lib: LibRBD, conf: String, pool: String, image imageName: String, clientID: String?, connectTimeout: Int)
+        throws
+    {
+        self.lib = lib
+        self.path = "\(pool)/\(imageName)"
+        var cluster: UnsafeMutableRawPointer?
+        var rc = lib.radosCreate(&cluster, clientID)
+        guard rc == 0, let cluster else {
+            throw BackstoreError(.ioError, errno: -rc, "can't create a RADOS client: \(LibRBD.describe(Int(rc)))")
+        }
+        var ioctx: UnsafeMutableRawPointer?
+        var opened: UnsafeMutableRawPointer?
+        var failed = true
+        defer {
+            if failed {
+                if let opened { _ = lib.rbdClose(opened) }
+                if let ioctx { lib.radosIoctxDestroy(ioctx) }
+                lib.radosShutdown(cluster)
+            }
+        }
+        rc = lib.radosConfReadFile(cluster, conf)
+        guard rc == 0 else {
+            throw BackstoreError(
+                rc == -ENOENT ? .notFound : .invalidArgument, errno: -rc,
+                "can't read Ceph configuration \(conf): \(LibRBD.describe(Int(rc)))")
+        }
+        let timeout = String(max(1, connectTimeout))
+        for option in ["client_mount_timeout", "rados_mon_op_timeout"] {
+            rc = lib.radosConfSet(cluster, option, timeout)
+            guard rc == 0 else {
+                throw BackstoreError(.invalidArgument, errno: -rc, "can't set \(option): \(LibRBD.describe(Int(rc)))")
+            }
+        }
+        rc = lib.radosConnect(cluster)
+        guard rc == 0 else {
+            throw BackstoreError(
+                .ioError, errno: -rc, "can't connect to the Ceph cluster of \(conf): \(LibRBD.describe(Int(rc)))")
+        }
+        rc = lib.radosIoctxCreate(cluster, pool, &ioctx)
+        guard rc == 0, let ioctx else {
+            throw BackstoreError(
+                rc == -ENOENT ? .notFound : .ioError, errno: -rc, "can't open pool \(pool): \(LibRBD.describe(Int(rc)))")
+        }
+        rc = lib.rbdOpen(ioctx, imageName, &opened, nil)
+        guard rc == 0, let opened else {
+            throw BackstoreError(
+                rc == -ENOENT ? .notFound : .ioError, errno: -rc,
+                "can't open RBD image \(pool)/\(imageName): \(LibRBD.describe(Int(rc)))")
+        }
+        var size: UInt64 = 0
+        rc = lib.rbdGetSize(opened, &size)
+        guard rc == 0 else {
+            throw BackstoreError(
+                .ioError, errno: -rc, "can't get the size of \(pool)/\(imageName): \(LibRBD.describe(Int(rc)))")
+        }
+        failed = false
+        self.image = opened
+        self.byteSize = size
+        self.gate = IOGate {
+            _ = lib.rbdClose(opened)
+            lib.radosIoctxDestroy(ioctx)
+            lib.radosShutdown(cluster)
+        }
+    }
+
+    public func read(offset: UInt64, length: Int, allocator: ByteBufferAllocator, on eventLoop: EventLoop)
+        -> EventLoopFuture<ByteBuffer>
+    {
+        if let error = BackstoreError.checkRange(offset: offset, length: length, size: byteSize) {
+            return eventLoop.makeFailedFuture(error)
+        }
+        if length == 0 { return eventLoop.makeSucceededFuture(allocator.buffer(capacity: 0)) }
+        guard gate.enter() else { return eventLoop.makeFailedFuture(BackstoreError.closedStore) }
+        let promise = eventLoop.makePromise(of: ByteBuffer.self)
+        let memory = UnsafeMutableRawPointer.allocate(byteCount: length, alignment: 4096)
+        let request = RBDRequest(
+            store: self, eventLoop: eventLoop, operation: .read(promise, allocator), memory: memory, length: length,
+            offset: offset)
+        submit(request) { completion in
+            self.lib.rbdAioRead(
+                self.image, offset, length, memory.assumingMemoryBound(to: CChar.self), completion)
+        }
+        return promise.futureResult
+    }
+
+    public func write(_ data: ByteBuffer, offset: UInt64, fua: Bool, on eventLoop: EventLoop) -> EventLoopFuture<Void> {
+        let length = data.readableBytes
+        if let error = BackstoreError.checkRange(offset: offset, length: length, size: byteSize) {
+            return eventLoop.makeFailedFuture(error)
+        }
+        if length == 0 { return fua ? flush(on: eventLoop) : eventLoop.makeSucceededVoidFuture() }
+        guard gate.enter() else { return eventLoop.makeFailedFuture(BackstoreError.closedStore) }
+        let promise = eventLoop.makePromise(of: Void.self)
+        // librbd reads the buffer until the completion fires: a copy owned by the request.
+        let memory = UnsafeMutableRawPointer.allocate(byteCount: length, alignment: 4096)
+        data.withUnsafeReadableBytes { bytes in
+            memory.copyMemory(from: bytes.baseAddress!, byteCount: length)
+        }
+        let request = RBDRequest(
+            store: self, eventLoop: eventLoop, operation: .write(promise), memory: memory, length: length, offset: offset)
+        submit(request) { completion in
+            self.lib.rbdAioWrite(
+                self.image, offset, length, UnsafePointer(memory.assumingMemoryBound(to: CChar.self)), completion)
+        }
+        guard fua else { return promise.futureResult }
+        // An acknowledged FUA write is on the OSDs: write, then flush librbd's cache.
+        return promise.futureResult.flatMap { self.flush(on: eventLoop) }
+    }
+
+    public func flush(on eventLoop: EventLoop) -> EventLoopFuture<Void> {
+        guard gate.enter() else { return eventLoop.makeFailedFuture(BackstoreError.closedStore) }
+        let promise = eventLoop.makePromise(of: Void.self)
+        let request = RBDRequest(
+            store: self, eventLoop: eventLoop, operation: .flush(promise), memory: nil, length: 0, offset: 0)
+        submit(request) { completion in
+            self.lib.rbdAioFlush(self.image, completion)
+        }
+        return promise.futureResult
+    }
+
+    /// Zeroes the range (`rbd_aio_write_zeroes`, which deallocates whole objects where it can).
+    public func discard(offset: UInt64, length: UInt64, on eventLoop: EventLoop) -> EventLoopFuture<Void> {
+        if let error = BackstoreError.checkDiscardRange(offset: offset, length: length, size: byteSize) {
+            return eventLoop.makeFailedFuture(error)
+        }
+        guard length > 0 else { return eventLoop.makeSucceededVoidFuture() }
+        guard let count = Int(exactly: length) else {
+            return eventLoop.makeFailedFuture(BackstoreError(.invalidArgument, errno: EINVAL, "discard too long"))
+        }
+        guard gate.enter() else { return eventLoop.makeFailedFuture(BackstoreError.closedStore) }
+        let promise = eventLoop.makePromise(of: Void.self)
+        let request = RBDRequest(
+            store: self, eventLoop: eventLoop, operation: .zero(promise), memory: nil, length: count, offset: offset)
+        submit(request) { completion in
+            self.lib.rbdAioWriteZeroes(self.image, offset, count, completion, 0, 0)
+        }
+        return promise.futureResult
+    }
+
+    public func close() throws {
+        guard gate.close() else { throw BackstoreError.closedStore }
+    }
+
+    /// Creates the completion (with the request retained as its argument) and starts the IO; if
+    /// librbd refuses it synchronously, the request fails on its event loop.
+    private func submit(_ request: RBDRequest, _ start: (LibRBD.CompletionHandle) -> Int32) {
+        let argument = Unmanaged.passRetained(request).toOpaque()
+        var completion: UnsafeMutableRawPointer?
+        var rc = lib.rbdAioCreateCompletion(argument, rbdCompletionCallback, &completion)
+        if rc == 0, let completion {
+            rc = start(completion)
+            if rc >= 0 { return }
+            lib.rbdAioRelease(completion)
+        } else if rc == 0 {
+            rc = -ENOMEM
+        }
+        Unmanaged<RBDRequest>.fromOpaque(argument).release()
+        request.finish(Int(rc))
+    }
+}
+
+/// One IO in flight: what librbd reads or fills, and the promise to fulfil.
+final class RBDRequest: @unchecked Sendable {
+    enum Operation {
+        case read(EventLoopPromise<ByteBuffer>, ByteBufferAllocator)
+        case write(EventLoopPromise<Void>)
+        case flush(EventLoopPromise<Void>)
+        case zero(EventLoopPromise<Void>)
+    }
+
+    let store: RBDBackstore
+    let eventLoop: EventLoop
+    let operation: Operation
+    let memory: UnsafeMutableRawPointer?
+    let length: Int
+    let offset: UInt64
+
+    init(
+        store: RBDBackstore, eventLoop: EventLoop, operation: Operation, memory: UnsafeMutableRawPointer?, length: Int,
+        offset: UInt64
+    ) {
+        self.store = store
+        self.eventLoop = eventLoop
+        self.operation = operation
+        self.memory = memory
+        self.length = length
+        self.offset = offset
+    }
+
+    /// Called on librbd's thread (or the submitter's on a synchronous failure): moves to the event loop.
+    func finish(_ rc: Int) {
+        eventLoop.execute { self.complete(rc) }
+    }
+
+    private func complete(_ rc: Int) {
+        defer {
+            memory?.deallocate()
+            store.gate.leave()
+        }
+        func failure(_ what: String) -> BackstoreError {
+            BackstoreError(
+                .ioError, errno: Int32(truncatingIfNeeded: -rc),
+                "RBD \(what) of \(length) bytes at \(offset) on \(store.path ?? "?") failed: \(LibRBD.describe(rc))")
+        }
+        switch operation {
+        case .read(let promise, let allocator):
+            if rc < 0 { return promise.fail(failure("read")) }
+            guard rc == length, let memory else {
+                return promise.fail(
+                    BackstoreError(.ioError, errno: EIO, "RBD read of \(length) bytes at \(offset) returned \(rc)"))
+            }
+            var buffer = allocator.buffer(capacity: length)
+            buffer.writeBytes(UnsafeRawBufferPointer(start: memory, count: length))
+            promise.succeed(buffer)
+        case .write(let promise):
+            rc < 0 ? promise.fail(failure("write")) : promise.succeed(())
+        case .flush(let promise):
+            rc < 0 ? promise.fail(failure("flush")) : promise.succeed(())
+        case .zero(let promise):
+            rc < 0 ? promise.fail(failure("write zeroes")) : promise.succeed(())
+        }
+    }
+}
+
+/// librbd's completion callback, run on librbd's threads. A nonisolated global function (no
+/// captures, no actor): a closure written in main-actor code and called from librbd's thread
+/// kills the process with SIGILL.
+private func rbdCompletionCallback(_ completion: UnsafeMutableRawPointer?, _ argument: UnsafeMutableRawPointer?) {
+    guard let argument else { return }
+    let request = Unmanaged<RBDRequest>.fromOpaque(argument).takeRetainedValue()
+    let lib = request.store.lib
+    let rc = lib.rbdAioGetReturnValue(completion)
+    lib.rbdAioRelease(completion)
+    request.finish(rc)
+}
