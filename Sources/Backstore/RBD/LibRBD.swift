@@ -103,9 +103,10 @@ public final class LibRBD: @unchecked Sendable {
 
     /// Loads the two libraries by name (tests pass names that do not exist).
     public init(rbdLibrary: String, radosLibrary: String) throws {
-        // librbd needs librados; load it first so a missing librados is named as such.
-        let rados = try Self.openLibrary(radosLibrary, package: "librados2")
+        // librbd first: it pulls in librados, and Debian's librbd1 depends on librados2, so
+        // "install librbd1" is the right advice whichever of the two is missing.
         let rbd = try Self.openLibrary(rbdLibrary, package: "librbd1")
+        let rados = try Self.openLibrary(radosLibrary, package: "librados2")
         radosCreate = try Self.symbol(rados, "rados_create", radosLibrary)
         radosCreate2 = try? Self.symbol(rados, "rados_create2", radosLibrary)
         radosConfReadFile = try Self.symbol(rados, "rados_conf_read_file", radosLibrary)

@@ -1,0 +1,172 @@
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import XCTest
+
+@testable import Backstore
+
+/// The RBD backstore. The tests without a cluster run everywhere (with or without librbd); those
+/// with one run only when SWIFT_ISCSI_TEST_CEPH_CONF names a ceph.conf, on the image named by
+/// SWIFT_ISCSI_TEST_CEPH_IMAGE ("rbd/t1" by default; at least 64 MiB, its data is overwritten):
+///
+///     bash scripts/ceph-cluster.sh start /tmp/rbdtest
+///     rbd -c /tmp/rbdtest/ceph.conf create --size 256M rbd/t1
+///     SWIFT_ISCSI_TEST_CEPH_CONF=/tmp/rbdtest/ceph.conf swift test --filter RBD
+final class RBDBackstoreTests: XCTestCase {
+    private var group: MultiThreadedEventLoopGroup!
+
+    override func setUp() {
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    }
+
+    override func tearDown() {
+        try? group.syncShutdownGracefully()
+    }
+
+    // MARK: everywhere
+
+    func testMissingLibraryIsOneClearLine() {
+        XCTAssertThrowsError(
+            try LibRBD(rbdLibrary: "librbd-not-here.so.1", radosLibrary: "librados-not-here.so.2")
+        ) { error in
+            let error = error as? BackstoreError
+            XCTAssertEqual(error?.kind, .notFound)
+            XCTAssertEqual(error?.message, "librbd-not-here.so.1 not found: install librbd1")
+        }
+    }
+
+    func testMissingConfIsAClearError() {
+        XCTAssertThrowsError(try RBDBackstore.open(conf: "/nonexistent/ceph.conf", pool: "rbd", image: "x")) { error in
+            guard let error = error as? BackstoreError else { return XCTFail("not a BackstoreError: \(error)") }
+            XCTAssertEqual(error.kind, .notFound)
+            if (try? LibRBD.shared()) == nil {
+                XCTAssertEqual(error.message, "librbd.so.1 not found: install librbd1")
+            } else {
+                XCTAssertEqual(
+                    error.message, "can't read Ceph configuration /nonexistent/ceph.conf: No such file or directory")
+            }
+        }
+    }
+
+    /// A monitor that is not there: a bounded wait and an error, not a hang.
+    func testUnreachableClusterTimesOut() throws {
+        guard (try? LibRBD.shared()) != nil else { throw XCTSkip("librbd not installed") }
+        let directory = try TemporaryDirectory()
+        let conf = directory.path + "/ceph.conf"
+        try """
+        [global]
+        fsid = 00000000-0000-0000-0000-000000000001
+        mon host = v2:127.0.0.1:9
+        auth cluster required = none
+        auth service required = none
+        auth client required = none
+        admin socket = \(directory.path)/$name.$pid.asok
+        log file = \(directory.path)/client.log
+
+        """.write(toFile: conf, atomically: true, encoding: .utf8)
+        let start = Date()
+        XCTAssertThrowsError(try RBDBackstore.open(conf: conf, pool: "rbd", image: "x", connectTimeout: 2)) { error in
+            let error = error as? BackstoreError
+            XCTAssertEqual(error?.kind, .ioError)
+            XCTAssertTrue(error?.message.hasPrefix("can't connect to the Ceph cluster of \(conf): ") ?? false, "\(String(describing: error))")
+        }
+        let elapsed = Date().timeIntervalSince(start)
+        XCTAssertLessThan(elapsed, 15, "connect timeout 2 s took \(elapsed) s")
+    }
+
+    func testPathMustBePoolSlashImage() {
+        for path in ["image", "/image", "pool/", "a/b/c"] {
+            assertBackstoreError(try RBDBackstore.open(conf: "/nonexistent", path: path), kind: .invalidArgument)
+        }
+    }
+
+    // MARK: with a cluster
+
+    private func openTestImage() throws -> RBDBackstore {
+        guard let conf = ProcessInfo.processInfo.environment["SWIFT_ISCSI_TEST_CEPH_CONF"], !conf.isEmpty else {
+            throw XCTSkip("SWIFT_ISCSI_TEST_CEPH_CONF is not set")
+        }
+        let image = ProcessInfo.processInfo.environment["SWIFT_ISCSI_TEST_CEPH_IMAGE"] ?? "rbd/t1"
+        let store = try RBDBackstore.open(conf: conf, path: image)
+        XCTAssertEqual(store.typeName, "rbd")
+        XCTAssertEqual(store.path, image)
+        XCTAssertGreaterThanOrEqual(store.byteSize, 64 << 20)
+        return store
+    }
+
+    /// 1 MiB straddling the boundary of the first two 4 MiB objects, not 4 KiB aligned.
+    func testWriteFlushReadBackAcrossObjects() throws {
+        let store = try openTestImage()
+        defer { XCTAssertNoThrow(try store.close()) }
+        let loop = group.next()
+        let offset: UInt64 = (4 << 20) - (256 << 10) + 512
+        let pattern = ByteBuffer.pattern(count: 1 << 20, seed: UInt8.random(in: 0...255))
+        let onLoop = NIOLockedValueBox<[Bool]>([])
+        func note<T>(_ future: EventLoopFuture<T>) -> EventLoopFuture<T> {
+            future.whenComplete { _ in onLoop.withLockedValue { $0.append(loop.inEventLoop) } }
+            return future
+        }
+        try note(store.write(pattern, offset: offset, fua: false, on: loop)).wait()
+        try note(store.flush(on: loop)).wait()
+        let back = try note(store.read(offset: offset, length: 1 << 20, allocator: ByteBufferAllocator(), on: loop)).wait()
+        XCTAssertEqual(back.readableBytes, 1 << 20)
+        XCTAssertTrue(back == pattern, "read back differs from what was written")
+        XCTAssertEqual(onLoop.withLockedValue { $0 }, [true, true, true])
+
+        // FUA, then zeroing an unaligned range inside the pattern: zeros there, the rest intact.
+        let second = ByteBuffer.pattern(count: 64 << 10, seed: 7)
+        try store.write(second, offset: offset, fua: true, on: loop).wait()
+        try store.discard(offset: offset + 4096 + 512, length: 8192, on: loop).wait()
+        let after = try store.read(offset: offset, length: 1 << 20, allocator: ByteBufferAllocator(), on: loop).wait()
+        var expected = pattern
+        expected.setBuffer(second, at: expected.readerIndex)
+        expected.setRepeatingByte(0, count: 8192, at: expected.readerIndex + 4096 + 512)
+        XCTAssertTrue(after == expected, "FUA write + zeroing did not read back as expected")
+    }
+
+    func testOutOfRangeAndClosed() throws {
+        let store = try openTestImage()
+        let loop = group.next()
+        XCTAssertThrowsError(
+            try store.read(offset: store.byteSize - 512, length: 4096, allocator: ByteBufferAllocator(), on: loop).wait()
+        ) { XCTAssertEqual(($0 as? BackstoreError)?.kind, .outOfRange) }
+        try store.close()
+        XCTAssertThrowsError(
+            try store.read(offset: 0, length: 4096, allocator: ByteBufferAllocator(), on: loop).wait()
+        ) { XCTAssertEqual(($0 as? BackstoreError)?.kind, .closed) }
+        assertBackstoreError(try store.close(), kind: .closed)
+    }
+
+    /// Not a benchmark: 32 outstanding 4 KiB IOs for about 2 s each way, printed for the notes.
+    func testQueueDepth32Smoke() throws {
+        let store = try openTestImage()
+        defer { XCTAssertNoThrow(try store.close()) }
+        let loop = group.next()
+        let block = ByteBuffer.pattern(count: 4096, seed: 3)
+        let span = UInt64(min(store.byteSize, 64 << 20)) / 4096
+        for writing in [true, false] {
+            let done = NIOLockedValueBox(0)
+            let deadline = NIODeadline.now() + .seconds(2)
+            let start = NIODeadline.now()
+            @Sendable func next() -> EventLoopFuture<Void> {
+                guard NIODeadline.now() < deadline else { return loop.makeSucceededVoidFuture() }
+                let offset = UInt64.random(in: 0..<span) * 4096
+                let io: EventLoopFuture<Void> =
+                    writing
+                    ? store.write(block, offset: offset, fua: false, on: loop)
+                    : store.read(offset: offset, length: 4096, allocator: ByteBufferAllocator(), on: loop).map { _ in }
+                return io.flatMap {
+                    done.withLockedValue { $0 += 1 }
+                    return next()
+                }
+            }
+            let all = try loop.submit { EventLoopFuture.andAllSucceed((0..<32).map { _ in next() }, on: loop) }.wait()
+            try all.wait()
+            let seconds = Double((NIODeadline.now() - start).nanoseconds) / 1e9
+            let count = done.withLockedValue { $0 }
+            print("RBD QD32 4 KiB random \(writing ? "writes" : "reads"): \(count) in \(seconds) s = \(Int(Double(count) / seconds)) IOPS")
+            if writing { try store.flush(on: loop).wait() }
+        }
+    }
+}
