@@ -138,6 +138,25 @@ final class RBDBackstoreTests: XCTestCase {
         assertBackstoreError(try store.close(), kind: .closed)
     }
 
+    /// Closing with IO in flight: the admitted IOs complete, later ones are refused, the event loop
+    /// keeps running (the image is closed off the loop by the last completion).
+    func testCloseWithIOInFlight() throws {
+        let store = try openTestImage()
+        let loop = group.next()
+        let reads = try loop.submit {
+            let futures = (0..<32).map { index in
+                store.read(offset: UInt64(index) << 20, length: 64 << 10, allocator: ByteBufferAllocator(), on: loop)
+            }
+            XCTAssertNoThrow(try store.close())
+            return futures
+        }.wait()
+        for read in reads { XCTAssertEqual(try read.wait().readableBytes, 64 << 10) }
+        XCTAssertThrowsError(try store.flush(on: loop).wait()) {
+            XCTAssertEqual(($0 as? BackstoreError)?.kind, .closed)
+        }
+        XCTAssertEqual(try loop.submit { 42 }.wait(), 42)
+    }
+
     /// Not a benchmark: 32 outstanding 4 KiB IOs for about 2 s each way, printed for the notes.
     func testQueueDepth32Smoke() throws {
         let store = try openTestImage()

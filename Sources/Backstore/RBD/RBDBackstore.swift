@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import NIOCore
+import NIOPosix
 
 /// A Ceph RBD image as a logical unit ("rbd", path "pool/image"), on librbd's asynchronous API.
 ///
@@ -116,9 +117,18 @@ public final class RBDBackstore: DiscardingBackstore, @unchecked Sendable {
         self.image = opened
         self.byteSize = size
         self.gate = IOGate {
-            _ = lib.rbdClose(opened)
-            lib.radosIoctxDestroy(ioctx)
-            lib.radosShutdown(cluster)
+            let release = {
+                _ = lib.rbdClose(opened)
+                lib.radosIoctxDestroy(ioctx)
+                lib.radosShutdown(cluster)
+            }
+            // The last IO of a store closed under load leaves on an event loop: rbd_close flushes
+            // and waits for librbd, so it runs on a thread of its own there.
+            if MultiThreadedEventLoopGroup.currentEventLoop != nil {
+                runDetached(release)
+            } else {
+                release()
+            }
         }
     }
 
@@ -291,4 +301,31 @@ private func rbdCompletionCallback(_ completion: UnsafeMutableRawPointer?, _ arg
     let rc = lib.rbdAioGetReturnValue(completion)
     lib.rbdAioRelease(completion)
     request.finish(rc)
+}
+
+/// Runs `body` on a new detached thread (falls back to the caller's if none can be created).
+private func runDetached(_ body: @escaping () -> Void) {
+    let argument = Unmanaged.passRetained(DetachedBody(body)).toOpaque()
+    var attributes = pthread_attr_t()
+    pthread_attr_init(&attributes)
+    pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
+    defer { pthread_attr_destroy(&attributes) }
+    #if canImport(Glibc)
+    var thread = pthread_t()
+    #else
+    var thread: pthread_t?
+    #endif
+    let rc = pthread_create(&thread, &attributes, { raw in
+        Unmanaged<DetachedBody>.fromOpaque(raw!).takeRetainedValue().body()
+        return nil
+    }, argument)
+    if rc != 0 {
+        Unmanaged<DetachedBody>.fromOpaque(argument).release()
+        body()
+    }
+}
+
+private final class DetachedBody {
+    let body: () -> Void
+    init(_ body: @escaping () -> Void) { self.body = body }
 }
