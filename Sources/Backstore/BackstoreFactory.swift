@@ -8,19 +8,23 @@ import NIOPosix
 /// Opens a backstore from tgtadm's `--backing-store` / `--bstype` arguments.
 public enum BackstoreFactory {
     /// Store types accepted as `type` (tgt's `--bstype`); an empty type means "rdwr", as in tgt.
-    public static let supportedTypes = ["rdwr", "aio", "null", "ram"]
+    public static let supportedTypes = ["rdwr", "aio", "null", "ram", "rbd"]
 
     /// - Parameters:
     ///   - path: the backing file or block device ("rdwr"/"aio"); for "null" and "ram" it is only
     ///     echoed back as the store's path.
     ///   - type: "rdwr" or "aio" (both served by `FileBackstore`, which keeps the name for display),
-    ///     "null", or "ram".
+    ///     "null", "ram", or "rbd" (path "[pool/[namespace/]]image").
     ///   - size: required for "ram"; for "null" defaults to tgt's 1 TiB; ignored for files, whose
     ///     size comes from the file itself.
+    ///   - options: tgt's `--bsopts`; only "rbd" takes them (see `RBDLocation`).
     ///   - ioPool: the daemon-wide pool that runs file IO; it must be started.
-    public static func open(path: String?, type: String, size: UInt64?, readOnly: Bool, ioPool: BlockIOExecutor) throws
-        -> Backstore
-    {
+    public static func open(
+        path: String?, type: String, size: UInt64?, readOnly: Bool, options: String? = nil, ioPool: BlockIOExecutor
+    ) throws -> Backstore {
+        if let options, !options.isEmpty, type != "rbd" {
+            throw BackstoreError(.invalidArgument, errno: EINVAL, "only bstype rbd takes bsopts, not \(type.isEmpty ? "rdwr" : type)")
+        }
         switch type {
         case "", "rdwr", "aio":
             guard let path, !path.isEmpty else {
@@ -34,6 +38,11 @@ public enum BackstoreFactory {
                 throw BackstoreError(.invalidArgument, errno: EINVAL, "a ram backing store needs a size")
             }
             return try MemoryBackstore(size: size, path: path)
+        case "rbd":
+            guard let path, !path.isEmpty else {
+                throw BackstoreError(.invalidArgument, errno: EINVAL, "an rbd backing store needs pool/image")
+            }
+            return try RBDBackstore.open(backingStore: path, options: options)
         default:
             throw BackstoreError(.invalidArgument, errno: EINVAL, "unknown backing store type \(type)")
         }

@@ -37,7 +37,7 @@ final class RBDBackstoreTests: XCTestCase {
     }
 
     func testMissingConfIsAClearError() {
-        XCTAssertThrowsError(try RBDBackstore.open(conf: "/nonexistent/ceph.conf", pool: "rbd", image: "x")) { error in
+        XCTAssertThrowsError(try RBDBackstore.open(backingStore: "rbd/x", options: "conf=/nonexistent/ceph.conf")) { error in
             guard let error = error as? BackstoreError else { return XCTFail("not a BackstoreError: \(error)") }
             XCTAssertEqual(error.kind, .notFound)
             if (try? LibRBD.shared()) == nil {
@@ -66,7 +66,7 @@ final class RBDBackstoreTests: XCTestCase {
 
         """.write(toFile: conf, atomically: true, encoding: .utf8)
         let start = Date()
-        XCTAssertThrowsError(try RBDBackstore.open(conf: conf, pool: "rbd", image: "x", connectTimeout: 2)) { error in
+        XCTAssertThrowsError(try RBDBackstore.open(backingStore: "rbd/x", options: "conf=\(conf);timeout=2")) { error in
             let error = error as? BackstoreError
             XCTAssertEqual(error?.kind, .ioError)
             XCTAssertTrue(error?.message.hasPrefix("can't connect to the Ceph cluster of \(conf): ") ?? false, "\(String(describing: error))")
@@ -75,9 +75,36 @@ final class RBDBackstoreTests: XCTestCase {
         XCTAssertLessThan(elapsed, 15, "connect timeout 2 s took \(elapsed) s")
     }
 
-    func testPathMustBePoolSlashImage() {
-        for path in ["image", "/image", "pool/", "a/b/c"] {
-            assertBackstoreError(try RBDBackstore.open(conf: "/nonexistent", path: path), kind: .invalidArgument)
+    func testLocationParsesTgtRBDSyntax() throws {
+        var location = try RBDLocation(backingStore: "vms/disk1", options: "conf=/c/ceph.conf;id=iscsi")
+        XCTAssertEqual([location.pool, location.image, location.conf, location.clientID], ["vms", "disk1", "/c/ceph.conf", "iscsi"])
+        XCTAssertNil(location.namespace)
+        XCTAssertEqual(location.options, "conf=/c/ceph.conf;id=iscsi")
+        location = try RBDLocation(backingStore: "disk1", options: nil)
+        XCTAssertEqual(location.path, "rbd/disk1")
+        XCTAssertNil(location.options)
+        location = try RBDLocation(backingStore: "p/ns/img", options: "keyring=/k;timeout=3;cluster=c2")
+        XCTAssertEqual([location.pool, location.namespace, location.image], ["p", "ns", "img"])
+        XCTAssertEqual(location.path, "p/ns/img")
+        XCTAssertEqual(location.timeout, 3)
+        XCTAssertEqual(try RBDLocation(backingStore: location.path, options: location.options), location)
+    }
+
+    func testLocationRefusesWhatItCannotServe() {
+        let cases: [(String, String?, String)] = [
+            ("/image", nil, "RBD backing store /image is not [pool/[namespace/]]image"),
+            ("pool/", nil, "RBD backing store pool/ is not [pool/[namespace/]]image"),
+            ("a/b/c/d", nil, "RBD backing store a/b/c/d is not [pool/[namespace/]]image"),
+            ("rbd/img@snap", nil, "RBD backing store rbd/img@snap: snapshots are not served"),
+            ("rbd/img", "conf", "RBD option conf is not key=value"),
+            ("rbd/img", "user=x", "unknown RBD option user (conf, id, cluster, keyring, timeout)"),
+            ("rbd/img", "timeout=0", "RBD option timeout=0 is not 1 to 3600 seconds"),
+        ]
+        for (store, options, message) in cases {
+            XCTAssertThrowsError(try RBDLocation(backingStore: store, options: options)) { error in
+                XCTAssertEqual((error as? BackstoreError)?.message, message)
+                XCTAssertEqual((error as? BackstoreError)?.kind, .invalidArgument)
+            }
         }
     }
 
@@ -88,7 +115,8 @@ final class RBDBackstoreTests: XCTestCase {
             throw XCTSkip("SWIFT_ISCSI_TEST_CEPH_CONF is not set")
         }
         let image = ProcessInfo.processInfo.environment["SWIFT_ISCSI_TEST_CEPH_IMAGE"] ?? "rbd/t1"
-        let store = try RBDBackstore.open(conf: conf, path: image)
+        let store = try RBDBackstore.open(backingStore: image, options: "conf=\(conf)")
+        XCTAssertFalse(store.imageID.isEmpty)
         XCTAssertEqual(store.typeName, "rbd")
         XCTAssertEqual(store.path, image)
         XCTAssertGreaterThanOrEqual(store.byteSize, 64 << 20)

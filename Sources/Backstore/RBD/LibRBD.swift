@@ -33,6 +33,7 @@ public final class LibRBD: @unchecked Sendable {
         UnsafeMutableRawPointer?, UnsafePointer<CChar>?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?
     ) -> Int32
     typealias RadosIoctxDestroy = @convention(c) (UnsafeMutableRawPointer?) -> Void
+    typealias RadosIoctxSetNamespace = @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<CChar>?) -> Void
 
     // librbd
     typealias RBDOpen = @convention(c) (
@@ -41,6 +42,8 @@ public final class LibRBD: @unchecked Sendable {
     ) -> Int32
     typealias RBDClose = @convention(c) (UnsafeMutableRawPointer?) -> Int32
     typealias RBDGetSize = @convention(c) (UnsafeMutableRawPointer?, UnsafeMutablePointer<UInt64>?) -> Int32
+    /// rbd_get_id(image, char *id, size_t id_len): -ERANGE when id_len is too small.
+    typealias RBDGetID = @convention(c) (UnsafeMutableRawPointer?, UnsafeMutablePointer<CChar>?, Int) -> Int32
     typealias RBDAioCreateCompletion = @convention(c) (
         UnsafeMutableRawPointer?, Callback?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?
     ) -> Int32
@@ -70,9 +73,11 @@ public final class LibRBD: @unchecked Sendable {
     let radosShutdown: RadosShutdown
     let radosIoctxCreate: RadosIoctxCreate
     let radosIoctxDestroy: RadosIoctxDestroy
+    let radosIoctxSetNamespace: RadosIoctxSetNamespace
     let rbdOpen: RBDOpen
     let rbdClose: RBDClose
     let rbdGetSize: RBDGetSize
+    let rbdGetID: RBDGetID
     let rbdAioCreateCompletion: RBDAioCreateCompletion
     let rbdAioRead: RBDAioRead
     let rbdAioWrite: RBDAioWrite
@@ -115,9 +120,11 @@ public final class LibRBD: @unchecked Sendable {
         radosShutdown = try Self.symbol(rados, "rados_shutdown", radosLibrary)
         radosIoctxCreate = try Self.symbol(rados, "rados_ioctx_create", radosLibrary)
         radosIoctxDestroy = try Self.symbol(rados, "rados_ioctx_destroy", radosLibrary)
+        radosIoctxSetNamespace = try Self.symbol(rados, "rados_ioctx_set_namespace", radosLibrary)
         rbdOpen = try Self.symbol(rbd, "rbd_open", rbdLibrary)
         rbdClose = try Self.symbol(rbd, "rbd_close", rbdLibrary)
         rbdGetSize = try Self.symbol(rbd, "rbd_get_size", rbdLibrary)
+        rbdGetID = try Self.symbol(rbd, "rbd_get_id", rbdLibrary)
         rbdAioCreateCompletion = try Self.symbol(rbd, "rbd_aio_create_completion", rbdLibrary)
         rbdAioRead = try Self.symbol(rbd, "rbd_aio_read", rbdLibrary)
         rbdAioWrite = try Self.symbol(rbd, "rbd_aio_write", rbdLibrary)

@@ -14,7 +14,7 @@ import NIOPosix
 /// handed to librbd is owned by the request object, which the completion keeps alive (retained
 /// through librbd's `arg` pointer) until librbd is done with it.
 ///
-/// Opening (connect, open the image) is synchronous and bounded by `connectTimeout`.
+/// Opening (connect, open the image) is synchronous and bounded by the location's `timeout`.
 /// `discard` writes zeros (`rbd_aio_write_zeroes`): `rbd_aio_discard` may leave data behind on
 /// unaligned ranges, and `DiscardingBackstore` promises zeros.
 public final class RBDBackstore: DiscardingBackstore, @unchecked Sendable {
@@ -28,43 +28,40 @@ public final class RBDBackstore: DiscardingBackstore, @unchecked Sendable {
     private let image: LibRBD.ImageHandle
     fileprivate let gate: IOGate
 
-    /// Connects to the cluster of `conf` and opens `pool/image`.
+    /// Connects to the cluster of `location.conf` and opens the image.
     /// - Parameters:
-    ///   - conf: a ceph.conf (it names the monitors and the keyring).
-    ///   - clientID: the cephx user without "client." ("admin" when nil).
-    ///   - connectTimeout: seconds for the monitor connection and monitor operations.
+    ///   - location: the image and how to reach its cluster (`location.timeout` bounds the
+    ///     monitor connection and monitor operations).
     ///   - library: the loaded librbd/librados (tests pass their own); the shared one by default.
     /// - Throws: `BackstoreError` with one line naming what failed (library, conf, connection,
     ///   pool or image).
-    public static func open(
-        conf: String, pool: String, image: String, clientID: String? = nil, connectTimeout: Int = 10,
-        library: LibRBD? = nil
-    ) throws -> RBDBackstore {
-        let lib = try library ?? LibRBD.shared()
-        return try RBDBackstore(
-            lib: lib, conf: conf, pool: pool, image: image, clientID: clientID, connectTimeout: connectTimeout)
+    public static func open(_ location: RBDLocation, library: LibRBD? = nil) throws -> RBDBackstore {
+        try RBDBackstore(lib: library ?? LibRBD.shared(), location: location)
     }
 
-    /// `path` is "pool/image" as tgt-rbd's backing store.
-    public static func open(conf: String, path: String, clientID: String? = nil, connectTimeout: Int = 10) throws
-        -> RBDBackstore
-    {
-        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
-            throw BackstoreError(.invalidArgument, errno: EINVAL, "RBD backing store \(path) is not pool/image")
-        }
-        return try open(
-            conf: conf, pool: String(parts[0]), image: String(parts[1]), clientID: clientID,
-            connectTimeout: connectTimeout)
+    /// tgt-rbd's `--backing-store` ("[pool/[namespace/]]image") and `--bsopts` ("conf=...;id=...").
+    public static func open(backingStore: String, options: String?) throws -> RBDBackstore {
+        try open(RBDLocation(backingStore: backingStore, options: options))
     }
 
-    private init(lib: LibRBD, conf: String, pool: String, image imageName: String, clientID: String?, connectTimeout: Int)
-        throws
-    {
+    /// The image's id (rbd_get_id): the same on every gateway, unlike its name after a rename.
+    public let imageID: String
+    public let location: RBDLocation
+
+    private init(lib: LibRBD, location: RBDLocation) throws {
         self.lib = lib
-        self.path = "\(pool)/\(imageName)"
+        self.location = location
+        self.path = location.path
+        let pool = location.pool
+        let imageName = location.image
+        let conf = location.conf
         var cluster: UnsafeMutableRawPointer?
-        var rc = lib.radosCreate(&cluster, clientID)
+        var rc: Int32
+        if let radosCreate2 = lib.radosCreate2, location.clusterName != nil {
+            rc = radosCreate2(&cluster, location.clusterName, "client.\(location.clientID ?? "admin")", 0)
+        } else {
+            rc = lib.radosCreate(&cluster, location.clientID)
+        }
         guard rc == 0, let cluster else {
             throw BackstoreError(.ioError, errno: -rc, "can't create a RADOS client: \(LibRBD.describe(Int(rc)))")
         }
@@ -84,9 +81,11 @@ public final class RBDBackstore: DiscardingBackstore, @unchecked Sendable {
                 rc == -ENOENT ? .notFound : .invalidArgument, errno: -rc,
                 "can't read Ceph configuration \(conf): \(LibRBD.describe(Int(rc)))")
         }
-        let timeout = String(max(1, connectTimeout))
-        for option in ["client_mount_timeout", "rados_mon_op_timeout"] {
-            rc = lib.radosConfSet(cluster, option, timeout)
+        let timeout = String(max(1, location.timeout))
+        var settings = [("client_mount_timeout", timeout), ("rados_mon_op_timeout", timeout)]
+        if let keyring = location.keyring { settings.append(("keyring", keyring)) }
+        for (option, value) in settings {
+            rc = lib.radosConfSet(cluster, option, value)
             guard rc == 0 else {
                 throw BackstoreError(.invalidArgument, errno: -rc, "can't set \(option): \(LibRBD.describe(Int(rc)))")
             }
@@ -101,17 +100,24 @@ public final class RBDBackstore: DiscardingBackstore, @unchecked Sendable {
             throw BackstoreError(
                 rc == -ENOENT ? .notFound : .ioError, errno: -rc, "can't open pool \(pool): \(LibRBD.describe(Int(rc)))")
         }
+        if let namespace = location.namespace { lib.radosIoctxSetNamespace(ioctx, namespace) }
         rc = lib.rbdOpen(ioctx, imageName, &opened, nil)
         guard rc == 0, let opened else {
             throw BackstoreError(
                 rc == -ENOENT ? .notFound : .ioError, errno: -rc,
-                "can't open RBD image \(pool)/\(imageName): \(LibRBD.describe(Int(rc)))")
+                "can't open RBD image \(location.path): \(LibRBD.describe(Int(rc)))")
         }
+        var idBytes = [CChar](repeating: 0, count: 64)
+        rc = lib.rbdGetID(opened, &idBytes, idBytes.count)
+        guard rc == 0 else {
+            throw BackstoreError(.ioError, errno: -rc, "can't get the id of \(location.path): \(LibRBD.describe(Int(rc)))")
+        }
+        self.imageID = String(cString: idBytes)
         var size: UInt64 = 0
         rc = lib.rbdGetSize(opened, &size)
         guard rc == 0 else {
             throw BackstoreError(
-                .ioError, errno: -rc, "can't get the size of \(pool)/\(imageName): \(LibRBD.describe(Int(rc)))")
+                .ioError, errno: -rc, "can't get the size of \(location.path): \(LibRBD.describe(Int(rc)))")
         }
         failed = false
         self.image = opened
