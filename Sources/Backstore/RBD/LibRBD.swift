@@ -135,14 +135,14 @@ public final class LibRBD: @unchecked Sendable {
         rbdAioRelease = try Self.symbol(rbd, "rbd_aio_release", rbdLibrary)
     }
 
-    private static func openLibrary(_ name: String, package: String) throws -> UnsafeMutableRawPointer {
+    static func openLibrary(_ name: String, package: String) throws -> UnsafeMutableRawPointer {
         guard let handle = dlopen(name, RTLD_NOW | RTLD_GLOBAL) else {
             throw BackstoreError(.notFound, errno: ENOENT, "\(name) not found: install \(package)")
         }
         return handle
     }
 
-    private static func symbol<T>(_ library: UnsafeMutableRawPointer, _ name: String, _ libraryName: String) throws -> T {
+    static func symbol<T>(_ library: UnsafeMutableRawPointer, _ name: String, _ libraryName: String) throws -> T {
         guard let address = dlsym(library, name) else {
             throw BackstoreError(.notFound, errno: ENOENT, "\(libraryName) has no \(name): librbd/librados too old?")
         }
