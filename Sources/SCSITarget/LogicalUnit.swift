@@ -59,7 +59,8 @@ final class LogicalUnit: @unchecked Sendable {
         // Memory does not rotate: say so (VPD 0xB1 rate 1), unless the administrator gave a rate.
         if options.rotationRate == 0, backstore.isSolidState { options.rotationRate = 1 }
         profile = LogicalUnitProfile(
-            lun: lun, targetID: targetID, deviceType: .directAccess, blockSize: blockSize, options: options)
+            lun: lun, targetID: targetID, deviceType: .directAccess, blockSize: blockSize, options: options,
+            unmapReadsZeros: backstore.deallocatedBlocksReadAsZeros)
         blockCount = backstore.byteSize >> shift
         writeCacheEnabled = options.writeCache ?? backstore.hasVolatileWriteCache
     }
@@ -71,6 +72,9 @@ final class LogicalUnit: @unchecked Sendable {
     var isThinProvisioned: Bool { profile.isThinProvisioned }
 
     var isController: Bool { deviceType == .storageArrayController }
+
+    /// LBPRZ: whether the store's deallocated blocks read as zeros (fixed by the store).
+    var unmapReadsZeros: Bool { backstore?.deallocatedBlocksReadAsZeros ?? true }
 
     /// The nexus's slot, created (with a power-on unit attention) on its first command.
     /// A linear scan: a unit sees a handful of nexuses, and this runs on every command.
@@ -145,7 +149,7 @@ final class LogicalUnit: @unchecked Sendable {
         let old = profile
         let new = LogicalUnitProfile(
             lun: lun, targetID: targetID, deviceType: deviceType, blockSize: blockSize, options: options,
-            alua: old.alua, aluaStatus: old.aluaStatus)
+            unmapReadsZeros: unmapReadsZeros, alua: old.alua, aluaStatus: old.aluaStatus)
         profile = new
         if old.options.readOnly != options.readOnly {
             postAttention(.modeParametersChanged)
@@ -175,6 +179,9 @@ final class LogicalUnitProfile: Sendable {
     let physicalBlockExponent: UInt8
     let maximumWriteSameBlocks: UInt32
     let isThinProvisioned: Bool
+    /// LBPRZ of a thin provisioned unit: an unmapped block reads as zeros. When false, UNMAP
+    /// leaves unspecified data and WRITE SAME with UNMAP writes what it must read back as.
+    let unmapReadsZeros: Bool
     /// Empty groups: no ALUA.
     let alua: ALUAConfiguration
     /// STATUS CODE of REPORT TARGET PORT GROUPS, one per group of `alua`.
@@ -184,9 +191,10 @@ final class LogicalUnitProfile: Sendable {
 
     init(
         lun: UInt64, targetID: Int, deviceType: PeripheralDeviceType, blockSize: Int, options: LogicalUnitOptions,
-        alua: ALUAConfiguration = .init(), aluaStatus: [UInt8] = []
+        unmapReadsZeros: Bool = true, alua: ALUAConfiguration = .init(), aluaStatus: [UInt8] = []
     ) {
         self.options = options
+        self.unmapReadsZeros = unmapReadsZeros
         self.alua = alua
         self.aluaStatus = aluaStatus + [UInt8](repeating: 0, count: max(0, alua.groups.count - aluaStatus.count))
         let aluaCommands: CommandSet.ALUACommands =
@@ -210,7 +218,7 @@ final class LogicalUnitProfile: Sendable {
         identity = LogicalUnitIdentity(
             targetID: targetID, lun: lun, deviceType: deviceType, options: options,
             maximumWriteSame: options.maximumWriteSameBlocks, unmapGranularity: 1 << UInt32(exponent),
-            blockSize: blockSize, targetPortGroupSupport: alua.targetPortGroupSupport)
+            unmapReadsZeros: unmapReadsZeros, blockSize: blockSize, targetPortGroupSupport: alua.targetPortGroupSupport)
     }
 
     /// The group `port` belongs to; nil without ALUA.
