@@ -71,6 +71,12 @@ public final class SCSITargetDevice: @unchecked Sendable {
         return store
     }
 
+    /// The store a unit reads and writes (nil for LUN 0 or no such unit).
+    public func backstore(of lun: UInt64) -> Backstore? {
+        guard lun != 0 else { return nil }
+        return lock.withLock { unitLocked(lun)?.backstore }
+    }
+
     public var logicalUnits: [LogicalUnitInfo] {
         lock.withLock { units.compactMap { $0.map(Self.info) } }
     }

@@ -41,6 +41,8 @@ public final class RBDBackstore: DiscardingBackstore, ZeroingBackstore, CompareA
     let image: LibRBD.ImageHandle
     let gate: IOGate
     private let sizeWatch: RBDSizeWatch
+    /// Set once when several gateways serve the image (`enableLockOwnership`).
+    let ownershipSlot = Mutex<RBDLockOwnership?>(nil)
 
     /// Connects to the cluster of `location.conf` and opens the image.
     /// - Parameters:
@@ -178,7 +180,7 @@ public final class RBDBackstore: DiscardingBackstore, ZeroingBackstore, CompareA
         return promise.futureResult
     }
 
-    public func write(_ data: ByteBuffer, offset: UInt64, fua: Bool, on eventLoop: EventLoop) -> EventLoopFuture<Void> {
+    func writeOnce(_ data: ByteBuffer, offset: UInt64, fua: Bool, on eventLoop: EventLoop) -> EventLoopFuture<Void> {
         let length = data.readableBytes
         if let error = BackstoreError.checkRange(offset: offset, length: length, size: byteSize) {
             return eventLoop.makeFailedFuture(error)
@@ -215,7 +217,7 @@ public final class RBDBackstore: DiscardingBackstore, ZeroingBackstore, CompareA
 
     /// Deallocates with `rbd_aio_discard`: whole objects are removed, whole discard granules
     /// inside objects are zeroed or truncated, the rest is left as it was.
-    public func discard(offset: UInt64, length: UInt64, on eventLoop: EventLoop) -> EventLoopFuture<Void> {
+    func discardOnce(offset: UInt64, length: UInt64, on eventLoop: EventLoop) -> EventLoopFuture<Void> {
         if let error = BackstoreError.checkDiscardRange(offset: offset, length: length, size: byteSize) {
             return eventLoop.makeFailedFuture(error)
         }
@@ -232,7 +234,7 @@ public final class RBDBackstore: DiscardingBackstore, ZeroingBackstore, CompareA
     }
 
     /// Zeroes the range (`rbd_aio_write_zeroes`, which deallocates whole objects where it can).
-    public func writeZeroes(offset: UInt64, length: UInt64, on eventLoop: EventLoop) -> EventLoopFuture<Void> {
+    func writeZeroesOnce(offset: UInt64, length: UInt64, on eventLoop: EventLoop) -> EventLoopFuture<Void> {
         if let error = BackstoreError.checkDiscardRange(offset: offset, length: length, size: byteSize) {
             return eventLoop.makeFailedFuture(error)
         }
@@ -261,6 +263,7 @@ public final class RBDBackstore: DiscardingBackstore, ZeroingBackstore, CompareA
     }
 
     public func close() throws {
+        lockOwnership?.stop()
         guard gate.close() else { throw BackstoreError.closedStore }
     }
 

@@ -28,7 +28,7 @@ extension RBDBackstore {
 
     /// `.unsupported` for ranges librbd refuses (the logical unit then compares and writes
     /// itself); otherwise the OSD's answer. With `fua`, a write that took place is flushed.
-    public func compareAndWrite(
+    func compareAndWriteOnce(
         expected: ByteBuffer, replacement: ByteBuffer, offset: UInt64, fua: Bool, on eventLoop: EventLoop
     ) -> EventLoopFuture<CompareAndWriteResult> {
         let length = expected.readableBytes

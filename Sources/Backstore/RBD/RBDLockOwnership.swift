@@ -150,15 +150,14 @@ public final class RBDLockOwnership: @unchecked Sendable {
 
     private func acquire() -> Int32 { lib.acquire(image, LibRBDLock.exclusive) }
 
+    /// Breaks first: asking a dead owner to release (what `rbd_lock_acquire` does while the lock
+    /// is held) waits until the cluster notices the owner is gone, about 30 s.
     private func breakAndAcquire() -> Result<Void, BackstoreError> {
-        var rc = acquire()
-        if rc == -EROFS || rc == -EBUSY {
-            for owner in owners() {
-                rc = lib.breakLock(image, LibRBDLock.exclusive, owner)
-                if rc < 0 && rc != -ENOENT { return .failure(failure("break the lock of", rc)) }
-            }
-            rc = acquire()
+        for owner in owners() {
+            let rc = lib.breakLock(image, LibRBDLock.exclusive, owner)
+            if rc < 0 && rc != -ENOENT { return .failure(failure("break the lock of", rc)) }
         }
+        let rc = acquire()
         guard rc == 0 else {
             _ = refresh()
             return .failure(failure("take the lock of", rc))
