@@ -10,10 +10,14 @@ public protocol DiscardingBackstore: Backstore {
     /// LBPRZ. False for stores that skip parts of a range (RBD keeps data on ranges smaller
     /// than its discard granularity).
     var discardReadsZeros: Bool { get }
+    /// Bytes: discards of whole, aligned multiples of this do the most (RBD skips partial 64 KiB
+    /// granules). 0 (the default) when the store has no preference.
+    var discardGranularity: UInt64 { get }
 }
 
 extension DiscardingBackstore {
     public var discardReadsZeros: Bool { true }
+    public var discardGranularity: UInt64 { 0 }
 }
 
 /// A store with a zeroing operation cheaper than writing zero buffers (RBD's write_zeroes,
@@ -27,6 +31,11 @@ extension Backstore {
     /// discard may leave data behind.
     public var deallocatedBlocksReadAsZeros: Bool {
         (self as? DiscardingBackstore)?.discardReadsZeros ?? true
+    }
+
+    /// The store's `discardGranularity`, 0 for stores that do not discard.
+    public var deallocationGranularity: UInt64 {
+        (self as? DiscardingBackstore)?.discardGranularity ?? 0
     }
 
     /// UNMAP's backend: deallocates the range if the store can (`DiscardingBackstore`), else

@@ -16,8 +16,8 @@ struct LogicalUnitIdentity: Sendable {
     /// that longer transfers gain nothing, small enough to keep a command's buffers modest.
     static let defaultOptimalTransferBytes = 1 << 20
 
-    /// `unmapGranularity`: logical blocks per physical block, the OPTIMAL UNMAP GRANULARITY of a
-    /// thin provisioned unit; `unmapReadsZeros` its LBPRZ. `blockSize` is 0 for a unit that
+    /// `unmapGranularity`: the OPTIMAL UNMAP GRANULARITY of a thin provisioned unit, in logical
+    /// blocks (a physical block, or the store's discard granularity if larger); `unmapReadsZeros` its LBPRZ. `blockSize` is 0 for a unit that
     /// moves no data (the controller).
     init(
         targetID: Int, lun: UInt64, deviceType: PeripheralDeviceType, options: LogicalUnitOptions,

@@ -328,4 +328,34 @@ final class RBDBackstoreTests: XCTestCase {
         process.waitUntilExit()
         XCTAssertEqual(process.terminationStatus, 0, "rbd \(arguments.joined(separator: " "))")
     }
+
+    /// Two clients of the image (two gateways) race compare-and-writes expecting the same old
+    /// sector: exactly one writes, every other one sees a mismatch, the winner's data stays.
+    func testCompareAndWriteIsAtomicAcrossClients() throws {
+        let first = try openTestImage()
+        defer { XCTAssertNoThrow(try first.close()) }
+        let second = try openTestImage()
+        defer { XCTAssertNoThrow(try second.close()) }
+        let loop = group.next()
+        let offset: UInt64 = (20 << 20) + 512
+        let old = ByteBuffer.pattern(count: 512, seed: 40)
+        try first.write(old, offset: offset, fua: true, on: loop).wait()
+        let attempts = (0..<16).map { index in
+            let store = index % 2 == 0 ? first : second
+            let new = ByteBuffer.pattern(count: 512, seed: UInt8(50 + index))
+            return (new, store.compareAndWrite(expected: old, replacement: new, offset: offset, fua: false, on: loop))
+        }
+        var winners: [ByteBuffer] = []
+        for (new, attempt) in attempts {
+            switch try attempt.wait() {
+            case .written: winners.append(new)
+            case .mismatch: break
+            case .unsupported: XCTFail("one sector must be compared on the OSD")
+            }
+        }
+        XCTAssertEqual(winners.count, 1, "exactly one compare-and-write may win")
+        try first.flush(on: loop).wait()
+        let back = try second.read(offset: offset, length: 512, allocator: ByteBufferAllocator(), on: loop).wait()
+        XCTAssertTrue(winners.first == back, "the medium holds the winner's data")
+    }
 }

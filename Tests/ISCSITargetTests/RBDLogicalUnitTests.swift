@@ -90,6 +90,7 @@ final class RBDLogicalUnitTests: XCTestCase {
     func testUnmapReportsLBPRZZeroAndWriteSameStillZeroes() throws {
         XCTAssertEqual(try good(readCapacity16)[14], 0x80, "LBPME, LBPRZ 0")
         XCTAssertEqual(try good([0x12, 1, 0xB2, 0, 64, 0])[5], 0xE0, "LBPU, LBPWS, LBPWS10, LBPRZ 0")
+        XCTAssertEqual(Array(try good([0x12, 1, 0xB0, 0, 64, 0])[28..<32]), be(128, 4), "OPTIMAL UNMAP GRANULARITY 64 KiB")
         let lba: UInt64 = (12 << 20) / 512
         let data = pattern(64 << 10, seed: 9)
         try write(lba: lba, data)

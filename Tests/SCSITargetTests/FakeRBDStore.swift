@@ -30,6 +30,7 @@ final class FakeRBDStore: DiscardingBackstore, ZeroingBackstore, CompareAndWrite
     var typeName: String { "rbd" }
     var path: String? { "fake/rbd" }
     let discardReadsZeros = false
+    let discardGranularity: UInt64 = 64 << 10
 
     var discards: [(offset: UInt64, length: UInt64)] { lock.withLock { discarded } }
     var zeroings: [(offset: UInt64, length: UInt64)] { lock.withLock { zeroed } }

@@ -39,6 +39,8 @@ final class StoreCapabilityTests: XCTestCase {
         XCTAssertEqual(
             assertGood(harness.run([SCSIOpcode.inquiry, 1, 0xB2, 0, 64, 0])), [0, 0xB2, 0, 4, 0, 0xE0, 0x02, 0],
             "LBPU, LBPWS, LBPWS10; LBPRZ 0; thin")
+        let limits = assertGood(harness.run([SCSIOpcode.inquiry, 1, 0xB0, 0, 64, 0]))
+        XCTAssertEqual(Array(limits[28..<32]), be(128, 4), "OPTIMAL UNMAP GRANULARITY: the store's 64 KiB")
         // Turning thin provisioning off and on again keeps what the store says.
         var options = thin
         options.thinProvisioning = false

@@ -30,6 +30,9 @@ public final class RBDBackstore: DiscardingBackstore, ZeroingBackstore, CompareA
     private let size: Atomic<UInt64>
     /// rbd_aio_discard may leave data on partial granules.
     public let discardReadsZeros = false
+    /// librbd's default `rbd_discard_granularity_bytes`: reported to initiators as OPTIMAL UNMAP
+    /// GRANULARITY so that their discards cover whole granules (a hint if a conf changes it).
+    public let discardGranularity: UInt64 = 64 << 10
     /// True when librbd accepted the header watch: resizes are followed.
     public let followsResize: Bool
     /// librbd's cache (write-back once it has seen a flush): SYNCHRONIZE CACHE and FUA must flush.
