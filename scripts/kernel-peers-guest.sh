@@ -390,7 +390,7 @@ if [ "${RBD:-0}" = 1 ]; then
       log "host: $out"
       echo "$out" >$S/rbd-takeover.txt
       wait $fpid; frc=$?
-      multipath -ll $RMAP >$S/multipath-ll-rbd-after-kill.txt 2>&1
+      multipath -ll $RMAP 2>&1 | tr -s ' ' >$S/multipath-ll-rbd-after-kill.txt
       if [ $frc != 0 ]; then fail rbd-owner-kill "fio: $(grep -m 3 -i 'err\|verify' /tmp/mpfio.out | tr '\n' ' ')"
       elif ! grep -q "active ready running" $S/multipath-ll-rbd-after-kill.txt; then
         fail rbd-owner-kill "no active path left: $(tr '\n' '|' <$S/multipath-ll-rbd-after-kill.txt)"
