@@ -54,8 +54,11 @@ cleanup() {
   # Close the image on both gateways first, so no watcher or lock is left behind on the cluster.
   [ -n "$OURS_PID" ] && timeout 30 "$BIN/tgtadm" -C "$C1" --lld iscsi --op delete --mode logicalunit --tid 1 --lun 1 >/dev/null 2>&1 || true
   [ -n "$PEER_PID" ] && timeout 30 /usr/sbin/tgtadm -C "$C2" --lld iscsi --op delete --mode logicalunit --tid 1 --lun 1 >/dev/null 2>&1 || true
-  [ -n "$OURS_PID" ] && kill "$OURS_PID" 2>/dev/null || true
   [ -n "$PEER_PID" ] && kill -9 "$PEER_PID" 2>/dev/null || true
+  if [ -n "$OURS_PID" ] && kill "$OURS_PID" 2>/dev/null; then
+    for _ in $(seq 1 50); do kill -0 "$OURS_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$OURS_PID" 2>/dev/null || true
+  fi
   if [ -n "$EXT_CONF" ]; then
     timeout -k 5 60 rbd -c "$EXT_CONF" rm --no-progress "rbd/$IMAGE" </dev/null >/dev/null 2>&1 || true
   elif [ -f "$WORK/ceph/ceph.conf" ]; then
@@ -115,7 +118,7 @@ first_flush() { # side: one 4 KiB write + flush (takes the exclusive lock; librb
 }
 bench_write() { # side bytes depth -> MB/s or IOPS
   local count secs
-  if [ "$2" -ge 131072 ]; then count=$((SECS * 2000)); else count=$((SECS * 10000)); fi
+  if [ "$2" -ge 131072 ]; then count=$((SECS * 2000)); else count=$((SECS * 15000)); fi
   secs=$(qemu-img bench -f raw -w -c "$count" -d "$3" -s "$2" "$(url "${PORT[$1]}")" 2>&1 |
     sed -n 's/^Run completed in \([0-9.]*\) seconds.*/\1/p')
   [ -n "$secs" ] || { echo "bench-rbd: qemu-img bench against ${1} gave no figure" >&2; exit 1; }
