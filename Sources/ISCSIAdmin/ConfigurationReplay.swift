@@ -53,7 +53,8 @@ extension DaemonConfiguration {
                     requests.append(
                         AdminRequest(
                             mode: .logicalUnit, op: .new, tid: tid, lun: lun.lun, backingStore: object.path,
-                            bsType: object.bsType ?? (object.kind == .null ? "null" : "rdwr"), bsOFlags: object.openFlags,
+                            bsType: object.bsType ?? (object.kind == .null ? "null" : "rdwr"), bsOpts: object.bsOptions,
+                            bsOFlags: object.openFlags,
                             blockSize: lun.blockSize == 512 ? nil : String(lun.blockSize)))
                 }
                 for params in lun.parameters {

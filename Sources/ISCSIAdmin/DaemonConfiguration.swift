@@ -113,6 +113,9 @@ public struct StorageObjectConfiguration: Codable, Equatable, Sendable {
         case ramdisk
         /// Discards writes, reads zeros (tgt's bstype null).
         case null
+        /// A Ceph RBD image, path "pool[/namespace]/image" (tgt-rbd's bstype rbd; LIO's user:rbd
+        /// through TCMU, as ceph-iscsi makes them).
+        case rbd
     }
 
     public var name: String
@@ -129,6 +132,9 @@ public struct StorageObjectConfiguration: Codable, Equatable, Sendable {
     public var bsType: String?
     /// tgt's --bsoflags ("sync", "direct", "sync:direct").
     public var openFlags: String?
+    /// tgt's --bsopts: for rbd, how to reach the cluster ("conf=...;id=..."), only what differs
+    /// from the defaults.
+    public var bsOptions: String?
     /// LIO's emulate_tpu/emulate_tpws: every LUN mapping it is thin provisioned (tgt's
     /// thin_provisioning=1). nil is off.
     public var thinProvisioning: Bool?
@@ -138,9 +144,11 @@ public struct StorageObjectConfiguration: Codable, Equatable, Sendable {
 
     public init(
         name: String, kind: Kind, path: String? = nil, size: UInt64? = nil, readOnly: Bool = false,
-        writeCache: Bool? = nil, serial: String? = nil, bsType: String? = nil, openFlags: String? = nil
+        writeCache: Bool? = nil, serial: String? = nil, bsType: String? = nil, openFlags: String? = nil,
+        bsOptions: String? = nil
     ) {
         self.bsType = bsType
+        self.bsOptions = bsOptions
         self.openFlags = openFlags
         self.name = name
         self.kind = kind

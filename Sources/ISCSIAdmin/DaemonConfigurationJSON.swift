@@ -72,7 +72,7 @@ extension StorageObjectConfiguration {
     /// The request that creates this named object.
     public var creationRequest: AdminRequest {
         AdminRequest(
-            mode: .storageObject, op: .new, backingStore: path, bsType: kind.rawValue,
+            mode: .storageObject, op: .new, backingStore: path, bsType: kind.rawValue, bsOpts: bsOptions,
             params: creationParameters.isEmpty ? nil : creationParameters, storageObject: name, size: size)
     }
 

@@ -51,6 +51,13 @@ enum TargetCLIHelp {
             ]
         case .backstoreGroup("ramdisk"):
             return ["create": Command(syntax: "create name size [nullio] [wwn]", description: "Create a storage object in memory."), "delete": deleteObject]
+        case .backstoreGroup("user:rbd"):
+            return [
+                "create": Command(
+                    syntax: "create name size cfgstring [wwn]",
+                    description: "Serve a Ceph RBD image; cfgstring is pool/image[;conf=FILE;id=USER], size the image's."),
+                "delete": deleteObject,
+            ]
         case .aluaGroups:
             return [
                 "create": Command(

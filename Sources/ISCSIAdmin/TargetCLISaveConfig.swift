@@ -56,6 +56,8 @@ public struct LIOSaveConfig: Codable, Equatable, Sendable {
         public var wwn: String?
         public var aio: Bool?
         public var nullio: Bool?
+        /// A user-backed (TCMU) object's handler config, "rbd/pool/image;..."
+        public var config: String?
         public var attributes: [String: LIOScalar]?
         public var alua_tpgs: [ALUATPG]?
 
@@ -177,10 +179,14 @@ public struct LIOSaveConfig: Codable, Equatable, Sendable {
             guard let group = TargetCLITree.group(of: object) else { return nil }
             let mapping = configuration.mappings(of: object.name).first
             let params = mapping?.lun.parameterValues ?? [:]
-            var entry = StorageObject(name: object.name, plugin: group)
+            // rtslib writes TCMU objects as plugin "user" (their group is "user:HANDLER").
+            var entry = StorageObject(name: object.name, plugin: object.kind == .rbd ? "user" : group)
             switch object.kind {
             case .ramdisk:
                 entry.size = object.size
+            case .rbd:
+                entry.size = object.size
+                entry.config = object.tcmuConfig
             case .block:
                 entry.dev = object.path
                 entry.readonly = object.readOnly || params["readonly"] == "1"
@@ -331,12 +337,18 @@ public struct LIOSaveConfig: Codable, Equatable, Sendable {
             case "fileio": kind = .fileio
             case "block": kind = .block
             case "ramdisk", "rd_mcp": kind = .ramdisk
+            case "user" where object.config.flatMap(StorageObjectConfiguration.rbdConfigString(tcmuConfig:)) != nil:
+                kind = .rbd
             default:
                 warnings.append("Skipping storage object \(object.name): plugin \(object.plugin) is not supported")
                 continue
             }
-            known["/backstores/\(object.plugin)/\(object.name)"] = kind
+            let objectPath = "/backstores/\(kind == .rbd ? "user:rbd" : object.plugin)/\(object.name)"
+            known[objectPath] = kind
             var config = StorageObjectConfiguration(name: object.name, kind: kind, path: object.dev, size: object.size)
+            if kind == .rbd, let configString = object.config.flatMap(StorageObjectConfiguration.rbdConfigString(tcmuConfig:)) {
+                (config.path, config.bsOptions) = StorageObjectConfiguration.rbdLocation(configString: configString)
+            }
             config.readOnly = object.readonly ?? false
             if kind != .ramdisk { config.writeCache = object.write_back }
             if let wwn = object.wwn, !wwn.isEmpty {
@@ -351,7 +363,7 @@ public struct LIOSaveConfig: Codable, Equatable, Sendable {
                 if case .string(let text) = scalar { return Int(text) }
                 return nil
             }
-            blockSizes["/backstores/\(object.plugin)/\(object.name)"] = blockSize
+            blockSizes[objectPath] = blockSize
             if object.attributes?["emulate_tpu"]?.flag == true || object.attributes?["emulate_tpws"]?.flag == true {
                 config.thinProvisioning = true
             }

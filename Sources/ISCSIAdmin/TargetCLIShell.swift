@@ -321,6 +321,8 @@ public final class TargetCLIShell {
             try send(object.creationRequest)
             try addDefaultALUAGroup(object: name)
             output("Created ramdisk \(name) with size \(text).\n")
+        case .backstoreGroup("user:rbd"):
+            try createRBD(tree, arguments)
         case .backstoreGroup(let group):
             throw TargetCLIError("\(group) storage objects are not supported")
         case .aluaGroups(_, let object):

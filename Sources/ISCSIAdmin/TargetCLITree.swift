@@ -13,7 +13,7 @@ public struct TPGPath: Hashable, Sendable {
 public enum TargetCLINode: Hashable, Sendable {
     case root
     case backstores
-    /// "block", "fileio", "pscsi" or "ramdisk".
+    /// "block", "fileio", "pscsi", "ramdisk" or "user:rbd".
     case backstoreGroup(String)
     case storageObject(group: String, name: String)
     /// A storage object's `alua` directory and one ALUA group in it.
@@ -30,7 +30,7 @@ public enum TargetCLINode: Hashable, Sendable {
     case portals(TPGPath)
     case portal(TPGPath, String)
 
-    public static let backstoreGroups = ["block", "fileio", "pscsi", "ramdisk"]
+    public static let backstoreGroups = ["block", "fileio", "pscsi", "ramdisk", "user:rbd"]
 
     public var name: String {
         switch self {
@@ -106,6 +106,7 @@ public struct TargetCLITree: Sendable {
         case .fileio: return "fileio"
         case .block: return "block"
         case .ramdisk: return "ramdisk"
+        case .rbd: return "user:rbd"
         case .null: return nil
         }
     }
@@ -197,6 +198,7 @@ public struct TargetCLITree: Sendable {
             switch object.kind {
             case .ramdisk: return "(\(size)) \(status)"
             case .block: return "\(object.path ?? "") (\(size)) \(object.readOnly ? "ro " : "")\(cache) \(status)"
+            case .rbd: return "\(object.tcmuConfig) (\(size)) \(status)"
             default: return "\(object.path ?? "") (\(size)) \(cache) \(status)"
             }
         case .aluaGroups: return "ALUA Groups: \(children(of: node).count)"

@@ -95,9 +95,10 @@ public enum TgtAdminDump {
             else { continue }
             if object.kind == .ramdisk {
                 notes.append("LUN \(unit.lun): ramdisk \(object.name) (\(object.size ?? 0) bytes) has no file; targets.conf cannot hold it")
-            } else if (lun.writeCacheParameter ?? object.writeCache) == false {
-                lines[unit.lun] = ["write-cache off"]
+                continue
             }
+            if let options = object.bsOptions { lines[unit.lun, default: []].append("bsopts \"\(options)\"") }
+            if (lun.writeCacheParameter ?? object.writeCache) == false { lines[unit.lun, default: []].append("write-cache off") }
         }
         return (notes, lines)
     }

@@ -338,9 +338,11 @@ final class AdminControl: @unchecked Sendable {
                 throw TgtadmError.invalidRequest.because(error.description)
             }
             for online in onlineSteps { try? target.device.setLogicalUnitOnline(lun, online) }
+            let rbd = (store as? RBDBackstore)?.location
             let object = StorageObjectConfiguration(
                 name: Self.ownedObjectName(tid: target.tid, lun: lun), kind: Self.kind(type: type, path: request.backingStore),
-                path: request.backingStore, size: store.byteSize, bsType: type, openFlags: request.bsOFlags.flatMap { $0.isEmpty ? nil : $0 })
+                path: rbd?.path ?? request.backingStore, size: store.byteSize, bsType: type,
+                openFlags: request.bsOFlags.flatMap { $0.isEmpty ? nil : $0 }, bsOptions: rbd?.options)
             daemon.model.storageObjects.append(object)
             var entry = LUNConfiguration(lun: lun, storageObject: object.name, blockSize: blockSize)
             if let params = request.params { entry.parameters.append(params) }
@@ -370,7 +372,8 @@ final class AdminControl: @unchecked Sendable {
                 return try FileBackstore(path: path, readOnly: readOnly, ioPool: daemon.ioPool, openFlags: flags)
             }
             return try BackstoreFactory.open(
-                path: request.backingStore, type: type, size: nil, readOnly: readOnly, ioPool: daemon.ioPool)
+                path: request.backingStore, type: type, size: nil, readOnly: readOnly, options: request.bsOpts,
+                ioPool: daemon.ioPool)
         }
         do {
             return try open(readOnly: false)
@@ -476,6 +479,7 @@ final class AdminControl: @unchecked Sendable {
     /// How LIO files a tgt store: a block device is a "block" object, a file "fileio".
     static func kind(type: String, path: String?) -> StorageObjectConfiguration.Kind {
         if type == "null" { return .null }
+        if type == "rbd" { return .rbd }
         var info = stat()
         if let path, stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFBLK { return .block }
         return .fileio

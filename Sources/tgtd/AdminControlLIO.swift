@@ -109,6 +109,13 @@ extension AdminControl {
                 guard let size = request.size, size > 0 else { throw Refusal("ramdisk needs a size") }
                 configuration.path = nil
                 store = try openStore(path: nil, type: "ram", size: size, readOnly: false)
+            case .rbd:
+                guard let path = request.backingStore, !path.isEmpty else { throw Refusal("user:rbd needs cfgstring pool/image") }
+                store = try openStore(path: path, type: "rbd", size: nil, readOnly: readOnly, options: request.bsOpts)
+                if let location = (store as? RBDBackstore)?.location {
+                    configuration.path = location.path
+                    configuration.bsOptions = location.options
+                }
             case .null:
                 throw Refusal("unknown storage object type null")
             }
@@ -193,9 +200,12 @@ extension AdminControl {
         return flag
     }
 
-    private func openStore(path: String?, type: String, size: UInt64?, readOnly: Bool) throws -> Backstore {
+    private func openStore(path: String?, type: String, size: UInt64?, readOnly: Bool, options: String? = nil) throws
+        -> Backstore
+    {
         do {
-            return try BackstoreFactory.open(path: path, type: type, size: size, readOnly: readOnly, ioPool: daemon.ioPool)
+            return try BackstoreFactory.open(
+                path: path, type: type, size: size, readOnly: readOnly, options: options, ioPool: daemon.ioPool)
         } catch {
             throw Refusal("cannot open \(path ?? type): \(error)")
         }

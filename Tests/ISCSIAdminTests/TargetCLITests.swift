@@ -95,7 +95,7 @@ final class TargetCLITests: XCTestCase {
         }
     }
 
-    func makeShell(_ daemon: FakeDaemon) -> (TargetCLIShell, () -> String) {
+    static func makeShell(_ daemon: FakeDaemon) -> (TargetCLIShell, () -> String) {
         var text = ""
         let shell = TargetCLIShell(backend: daemon.handle, output: { text += $0 })
         shell.hostName = { "localhost.localdomain" }
@@ -107,7 +107,7 @@ final class TargetCLITests: XCTestCase {
     func testSeedSequenceSendsTheRightRequests() throws {
         let daemon = FakeDaemon()
         daemon.configuration.targets = []
-        let (shell, output) = makeShell(daemon)
+        let (shell, output) = Self.makeShell(daemon)
         try shell.execute("cd /backstores/block")
         XCTAssertEqual(shell.prompt, "/backstores/block> ")
         try shell.execute("create disk9 /dev/sdb")
@@ -152,7 +152,7 @@ final class TargetCLITests: XCTestCase {
 
     func testErrorsChangeNothing() throws {
         let daemon = FakeDaemon()
-        let (shell, _) = makeShell(daemon)
+        let (shell, _) = Self.makeShell(daemon)
         XCTAssertThrowsError(try shell.execute("/backstores/block create disk0 /dev/sdc"))  // exists
         XCTAssertThrowsError(try shell.execute("/iscsi/\(Self.iqn)/tpg1 set attribute authentication=1 bogus=1"))
         XCTAssertThrowsError(try shell.execute("/iscsi/\(Self.iqn)/tpg1/luns create /backstores/block/none"))
@@ -252,7 +252,7 @@ final class TargetCLITests: XCTestCase {
     }
 
     func testGeneratedIQNHasLIOForm() {
-        let (shell, _) = makeShell(FakeDaemon())
+        let (shell, _) = Self.makeShell(FakeDaemon())
         XCTAssertEqual(shell.generatedIQN(), Self.iqn)
     }
 }
