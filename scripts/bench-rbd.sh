@@ -18,13 +18,14 @@
 #   --osds N     OSDs of the throwaway cluster (default 1)
 #   --size MiB   image size (default 1024); the image is filled (rbd bench) before the first read
 #   --conf FILE  use this running cluster's pool rbd instead of starting one (the image is removed after)
+#   --aa         A/A check of the method: a second Debian tgt-rbd stands in for ours (ratios show the noise)
 # Ports: portals 4901 (ours) and 4902 (tgt-rbd), control numbers 491 and 492 (BENCH_RBD_* to change).
 # Needs: tgt tgt-rbd libiscsi-bin qemu-utils qemu-block-extra ceph-mon ceph-osd ceph-common, and
 # `swift build -c release` (done here when .build/release/tgtd is missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
-SECS=5 ROUNDS=3 OSDS=1 SIZE_MB=1024 EXT_CONF=
+SECS=5 ROUNDS=3 OSDS=1 SIZE_MB=1024 EXT_CONF= AA=0
 while [ $# -gt 0 ]; do
   case $1 in
     --secs) SECS=${2:?}; shift 2 ;;
@@ -32,6 +33,7 @@ while [ $# -gt 0 ]; do
     --osds) OSDS=${2:?}; shift 2 ;;
     --size) SIZE_MB=${2:?}; shift 2 ;;
     --conf) EXT_CONF=$(realpath "${2:?}"); shift 2 ;;
+    --aa) AA=1; shift ;;
     *) sed -n '/^# Usage/,/^# Ports/p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
   esac
 done
@@ -71,6 +73,16 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+if [ "$AA" = 1 ]; then
+  # Debian's tgtd in the place of ours: start_ours passes --state-dir, which it does not know.
+  BIN=$WORK/aa-bin
+  mkdir -p "$BIN"
+  printf '%s\n' '#!/bin/bash' 'a=(); while [ $# -gt 0 ]; do case $1 in --state-dir) shift 2 ;; *) a+=("$1"); shift ;; esac; done' \
+    'exec /usr/sbin/tgtd "${a[@]}"' >"$BIN/tgtd"
+  chmod +x "$BIN/tgtd"
+  ln -s /usr/sbin/tgtadm "$BIN/tgtadm"
+  echo "bench-rbd: A/A run: \"ours\" is a second Debian tgt-rbd"
+fi
 [ -x "$BIN/tgtd" ] || swift build -c release
 
 if [ -n "$EXT_CONF" ]; then
@@ -86,6 +98,7 @@ crbd create --size "${SIZE_MB}M" "rbd/$IMAGE"
 crbd bench --io-type write --io-size 4M --io-threads 4 --io-total "${SIZE_MB}M" --io-pattern seq "rbd/$IMAGE" >/dev/null
 
 start_ours "$C1" "$P1" "$WORK/ours.log"
+[ "$AA" = 1 ] && disown "$OURS_PID"  # Debian's tgtd ignores SIGTERM: SIGKILLed at the end
 start_peer "$C2" "$P2" "$WORK/peer.log"
 for side in ours peer; do
   if [ $side = ours ]; then adm=$BIN/tgtadm cp=$C1; else adm=/usr/sbin/tgtadm cp=$C2; fi
