@@ -12,6 +12,9 @@
 #   4. gateway A killed with -9 and restarted replays its saved configuration (same path,
 #      options, identity, data); targetcli saveconfig writes B's object as LIO's TCMU user
 #      object and restoreconfig into a fresh daemon brings it back;
+#   6. persistent reservations across the gateways: a reservation taken through A conflicts with
+#      another initiator's write through B (scripts/pr-gateways.py), and libiscsi's reservation
+#      cases pass with the first path through A and the second (--multipath) through B;
 #   5. bad input: a missing image, a missing ceph.conf, an unreachable monitor (bounded by
 #      timeout=), bsopts on a file store, an unknown option, a size that is not the image's:
 #      each one line, non-zero exit, nothing half made.
@@ -180,4 +183,25 @@ TCLI_B ls /backstores/user:rbd | grep -q " wrong " && fail "the refused object w
 [ "$(ADM_A --op show --mode target | grep -c 'LUN: ')" -eq 2 ] || fail "a refused LU was left behind"
 kill -0 "$GW1" && kill -0 "$GW2" || fail "a gateway died on bad input"
 ok "bad input refused with one line each; the unreachable monitor in $(($(date +%s) - start)) s"
+# 6. Persistent reservations are the image's, not a gateway's (a RADOS object per image).
+/usr/bin/python3 scripts/pr-gateways.py "$IQN" 4861 4862 | sed 's/^/   /' | tee "$WORK/pr.txt"
+grep -q "^   FAIL" "$WORK/pr.txt" && fail "persistent reservations across the gateways"
+[ "$(grep -c "^   ok" "$WORK/pr.txt")" = 7 ] || fail "pr-gateways.py stopped early"
+ok "a reservation taken through A conflicts with another initiator's write through B"
+if [ "${CONFORMANCE:-1}" = 1 ]; then
+  python3 "$SHARED/tools/conformance.py" "$(url 4861)" --multipath "$(url 4862)" \
+    --only 'Prin|Prout|Reserve6|MultipathIO' --json "$WORK/conformance.json" >"$WORK/conformance.txt" 2>&1 ||
+    { tail -n 20 "$WORK/conformance.txt" >&2; fail "libiscsi's reservation cases across the gateways"; }
+  summary=$(python3 - "$WORK/conformance.json" <<'PY'
+import json, sys
+results = json.load(open(sys.argv[1]))
+bad = sorted(name for name, r in results.items() if r["status"] == "fail")
+passed = sum(1 for r in results.values() if r["status"] == "pass")
+print("%d passed, %d skipped, %d failed%s" % (passed, len(results) - passed - len(bad), len(bad),
+      (": " + " ".join(bad)) if bad else ""))
+sys.exit(1 if bad or passed == 0 else 0)
+PY
+) || fail "libiscsi's reservation cases across the gateways: $summary"
+  ok "libiscsi's reservation cases, first path through A and --multipath through B: $summary"
+fi
 echo "rbd-gateways: all passed"
