@@ -21,7 +21,7 @@ enum BlockCommands {
         guard length <= UInt64(SCSITargetDevice.maximumTransferBytes) else {
             return .invalidField(cdbByte: DataOutRule.transferLength.lengthFieldByte(cdb))
         }
-        guard let store = context.unit.backstore else { return .check(.hardwareError, .internalTargetFailure) }
+        guard let store = context.state.backstore else { return .check(.hardwareError, .internalTargetFailure) }
         let future = store.read(
             offset: context.byteOffset(lba), length: Int(length), allocator: context.device.allocator,
             on: context.eventLoop)
@@ -53,7 +53,7 @@ enum BlockCommands {
         guard let dataOut = context.request.dataOut, blocks > 0 else { return .good }
         let length = min(wanted, (dataOut.readableBytes >> shift) << shift)
         guard length > 0 else { return .good }
-        guard let store = context.unit.backstore,
+        guard let store = context.state.backstore,
             let data = dataOut.getSlice(at: dataOut.readerIndex, length: length)
         else { return .check(.hardwareError, .internalTargetFailure) }
         let future = store.write(

@@ -31,7 +31,7 @@ enum CompareAndWriteCommand {
         guard let expected = dataOut.getSlice(at: dataOut.readerIndex, length: length),
             let replacement = dataOut.getSlice(at: dataOut.readerIndex + length, length: length)
         else { return .invalidField(cdbByte: 13) }
-        guard let store = context.unit.backstore else { return .check(.hardwareError, .internalTargetFailure) }
+        guard let store = context.state.backstore else { return .check(.hardwareError, .internalTargetFailure) }
 
         let eventLoop = context.eventLoop
         let offset = context.byteOffset(lba)

@@ -7,7 +7,8 @@ import SCSIProtocol
 final class LogicalUnit: @unchecked Sendable {
     let lun: UInt64
     let deviceType: PeripheralDeviceType
-    let backstore: Backstore?
+    /// Guarded by the device lock; a command uses the store it was admitted with (`UnitState`).
+    private(set) var backstore: Backstore?
     let blockSize: Int
     let blockShift: Int
     let targetID: Int
@@ -137,7 +138,18 @@ final class LogicalUnit: @unchecked Sendable {
     var snapshot: UnitState {
         UnitState(
             blockCount: blockCount, writeProtected: options.readOnly || softwareWriteProtect,
-            writeThrough: !writeCacheEnabled, profile: profile)
+            writeThrough: !writeCacheEnabled, profile: profile, backstore: backstore)
+    }
+
+    /// Caller holds the lock. Another handle on the same medium (a reopened RBD image): commands
+    /// already admitted finish on the old one; a size change is CAPACITY DATA HAS CHANGED.
+    func replaceBackstore(_ store: Backstore) {
+        backstore = store
+        let blocks = store.byteSize >> UInt64(blockShift)
+        if blocks != blockCount {
+            blockCount = blocks
+            postAttention(.capacityDataHasChanged)
+        }
     }
 
     /// Caller holds the lock. New options, same store, geometry, reservations and nexuses; every
@@ -282,4 +294,6 @@ struct UnitState {
     var writeThrough: Bool
     /// The unit's options and what derives from them, as when the command was admitted.
     var profile: LogicalUnitProfile
+    /// The store the command reads and writes (nil for LUN 0).
+    var backstore: Backstore?
 }

@@ -41,7 +41,7 @@ enum ProvisioningCommands {
             if blocks > 0 { ranges.append((lba, blocks)) }
         }
         guard !ranges.isEmpty else { return .good }
-        guard let store = context.unit.backstore else { return .check(.hardwareError, .internalTargetFailure) }
+        guard let store = context.state.backstore else { return .check(.hardwareError, .internalTargetFailure) }
         let eventLoop = context.eventLoop
         let shift = UInt64(context.unit.blockShift)
         let futures = ranges.map { store.deallocate(offset: $0.lba << shift, length: $0.blocks << shift, on: eventLoop) }

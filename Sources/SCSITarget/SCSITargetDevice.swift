@@ -49,12 +49,30 @@ public final class SCSITargetDevice: @unchecked Sendable {
             units[index] = unit
             inventoryChanged()
         }
-        if let watched = backstore as? ResizeNotifyingBackstore {
-            watched.setResizeHandler { [weak self, weak unit] in
-                guard let self, let unit else { return }
-                self.storeDidResize(unit)
-            }
+        watchResize(of: backstore, for: unit)
+    }
+
+    /// Follows a store that announces resizes (RBD) for `unit`.
+    private func watchResize(of store: Backstore, for unit: LogicalUnit) {
+        guard let watched = store as? ResizeNotifyingBackstore else { return }
+        watched.setResizeHandler { [weak self, weak unit] in
+            guard let self, let unit else { return }
+            self.storeDidResize(unit)
         }
+    }
+
+    /// Serves a unit from another store on the same medium (a reopened RBD image), keeping its
+    /// options, reservations, nexuses and unit attentions; hands back the old store for the caller
+    /// to close (commands already admitted finish on it).
+    public func replaceBackstore(_ lun: UInt64, with store: Backstore) throws -> Backstore {
+        let (unit, old): (LogicalUnit, Backstore) = try lock.withLock {
+            guard lun != 0, let unit = unitLocked(lun), let old = unit.backstore else { throw SCSITargetError.noSuchLUN(lun) }
+            unit.replaceBackstore(store)
+            return (unit, old)
+        }
+        (old as? ResizeNotifyingBackstore)?.setResizeHandler(nil)
+        watchResize(of: store, for: unit)
+        return old
     }
 
     /// Removes a unit and hands back its store for the caller to close; LUN 0 stays.
@@ -195,7 +213,7 @@ public final class SCSITargetDevice: @unchecked Sendable {
             outcome = PrimaryCommands.withoutUnit(
                 CommandContext(
                     device: self, unit: controller, cdb: cdb, request: request, nexus: nexus, eventLoop: eventLoop,
-                    state: UnitState(blockCount: 0, writeProtected: true, writeThrough: true, profile: profile)))
+                    state: UnitState(blockCount: 0, writeProtected: true, writeThrough: true, profile: profile, backstore: nil)))
         }
         return outcome.future(on: eventLoop)
     }

@@ -24,7 +24,7 @@ enum VerifyCommands {
         guard length <= SCSITargetDevice.maximumTransferBytes else {
             return .invalidField(cdbByte: cdb.length == 16 ? 10 : 7)
         }
-        guard let store = context.unit.backstore else { return .check(.hardwareError, .internalTargetFailure) }
+        guard let store = context.state.backstore else { return .check(.hardwareError, .internalTargetFailure) }
         let pattern = byteCheck == 0b11 ? blockSize : Int(length)
         let promise = context.eventLoop.makePromise(of: SCSICommandResult.self)
         store.read(offset: context.byteOffset(lba), length: Int(length), allocator: context.device.allocator, on: context.eventLoop)
@@ -69,7 +69,7 @@ enum VerifyCommands {
     static func synchronizeCache(_ context: CommandContext) -> CommandOutcome {
         let (lba, blocks) = context.cdb.blockRange
         guard context.inRange(lba: lba, blocks: UInt64(blocks)) else { return .lbaOutOfRange }
-        guard let store = context.unit.backstore else { return .check(.hardwareError, .internalTargetFailure) }
+        guard let store = context.state.backstore else { return .check(.hardwareError, .internalTargetFailure) }
         return BackstoreCompletion.status(store.flush(on: context.eventLoop), writing: true, on: context.eventLoop)
     }
 }

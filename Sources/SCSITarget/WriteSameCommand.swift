@@ -41,7 +41,7 @@ enum WriteSameCommand {
             }
             block = dataOut
         }
-        guard let store = context.unit.backstore else { return .check(.hardwareError, .internalTargetFailure) }
+        guard let store = context.state.backstore else { return .check(.hardwareError, .internalTargetFailure) }
         let shift = UInt64(context.unit.blockShift)
         let eventLoop = context.eventLoop
         let fua = context.state.writeThrough

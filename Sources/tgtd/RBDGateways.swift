@@ -1,4 +1,5 @@
 import Backstore
+import Dispatch
 import ISCSIAdmin
 import SCSIProtocol
 import SCSITarget
@@ -80,10 +81,59 @@ extension AdminControl {
         return true
     }
 
+    /// Called on the lock's thread, which must never wait for the model lock (an admin request
+    /// holding it may be closing that very store, waiting for the thread): moves to a queue.
     private func ownershipChanged(object: String, state: RBDLockOwnership.State) {
         daemon.logger.info("storage object \(object): RBD lock \(Self.describe(state))")
-        modelLock.withLock {
-            for (tid, _) in daemon.model.mappings(of: object) { applyALUA(tid: tid) }
+        DispatchQueue.global().async { [weak self] in
+            guard let self else { return }
+            self.modelLock.withLock {
+                for (tid, _) in self.daemon.model.mappings(of: object) { self.applyALUA(tid: tid) }
+            }
+            if state == .fenced { self.reopenFenced(object: object, attempt: 1) }
+        }
+    }
+
+    /// Attempts and their delays (1, 2, 4 ... 30 s) before a fenced gateway gives up reopening
+    /// its image: re-adding the LU or a restart serves it again then.
+    static let reopenAttempts = 8
+
+    /// A blocklisted client can do nothing more: reopen the image with a new client and serve
+    /// every mapping of the object from it (non-optimized: another gateway holds the lock).
+    private func reopenFenced(object: String, attempt: Int) {
+        let delay = min(30.0, Double(1 << min(attempt - 1, 5)))
+        DispatchQueue.global().asyncAfter(deadline: .now() + delay) { [weak self] in
+            guard let self else { return }
+            let found: (RBDBackstore, [(tid: Int, lun: UInt64)])? = self.modelLock.withLock {
+                let mappings = self.daemon.model.mappings(of: object).map { ($0.tid, $0.lun.lun) }
+                guard let first = mappings.first,
+                    let store = self.daemon.registry.target(tid: first.0)?.device.backstore(of: first.1) as? RBDBackstore,
+                    store.lockOwnership?.state == .fenced
+                else { return nil }
+                return (store, mappings)
+            }
+            guard let (old, mappings) = found else { return }
+            let fresh: RBDBackstore
+            do {
+                fresh = try RBDBackstore.open(old.location)
+            } catch {
+                if attempt < Self.reopenAttempts {
+                    self.daemon.logger.warning("storage object \(object): reopening RBD image \(old.location.path) (attempt \(attempt)): \(error)")
+                    self.reopenFenced(object: object, attempt: attempt + 1)
+                } else {
+                    self.daemon.logger.error("storage object \(object): gave up reopening RBD image \(old.location.path) after \(attempt) attempts: \(error); re-add the LU or restart")
+                }
+                return
+            }
+            self.modelLock.withLock {
+                for (tid, lun) in mappings {
+                    _ = try? self.daemon.registry.target(tid: tid)?.device.replaceBackstore(lun, with: fresh)
+                }
+                if self.daemon.namedStores[object] === old { self.daemon.namedStores[object] = fresh }
+                for (tid, _) in mappings { self.applyALUA(tid: tid) }
+            }
+            try? old.close()
+            self.daemon.logger.info("storage object \(object): RBD image \(old.location.path) reopened with a new client")
         }
     }
 
