@@ -352,6 +352,54 @@ if [ -n "$MAP" ]; then
     else pass mpath-path-returns; fi
   fi
 fi
+
+# Two of our gateways on one Ceph RBD image (host's kernel-peers-rbd.sh): the unit is
+# Active/optimized through the gateway holding the image's lock (gateway 1, TPG 1) and
+# Active/non-optimized through the other; fio verify survives kill -9 of the holder.
+if [ "${RBD:-0}" = 1 ]; then
+  start rbd-mpath-map
+  R1=10.0.2.2:$RBD_PORT1 R2=10.0.2.2:$RBD_PORT2
+  # Short replacement timeouts: the path fails (and dm-multipath moves on) 5 s after the gateway died.
+  new_record $IQN_RBD $R1 "" 5
+  new_record $IQN_RBD $R2 kpb 5
+  RMAP=""
+  if login $IQN_RBD $R1 && login $IQN_RBD $R2 kpb && r1=$(wait_disk $IQN_RBD $R1) && r2=$(wait_disk $IQN_RBD $R2); then
+    udevadm settle -t 30
+    for _ in $(seq 1 30); do
+      multipath -r >/dev/null 2>&1
+      for m in $(dmsetup ls --target multipath 2>/dev/null | awk '{print $1}'); do
+        mp_groups $m | grep -q " $r1" && RMAP=$m
+      done
+      [ -n "$RMAP" ] && [ "$(mp_groups $RMAP | wc -l)" = 2 ] && break
+      sleep 1
+    done
+    groups=$(mp_groups "$RMAP" | tr '\n' '|')
+    multipath -ll $RMAP >$S/multipath-ll-rbd.txt 2>&1
+    if [ -z "$RMAP" ]; then fail rbd-mpath-map "no map for $r1/$r2"
+    elif [ "$groups" != "50 active $r1|10 enabled $r2|" ]; then
+      fail rbd-mpath-map "path groups '$groups', expected '50 active $r1|10 enabled $r2|'"; RMAP=""
+    else RMAP=/dev/mapper/$RMAP; pass rbd-mpath-map; fi
+  else fail rbd-mpath-map "logins/disks: $(cat /tmp/login.out | tr '\n' ' ') '$r1' '$r2'"; fi
+
+  if [ -n "$RMAP" ]; then
+    start rbd-owner-kill
+    mp_verify $RMAP 96M & fpid=$!
+    sleep 3
+    if ! out=$(rpc kill-rbd-owner); then fail rbd-owner-kill "host: $out"; wait $fpid
+    else
+      log "host: $out"
+      echo "$out" >$S/rbd-takeover.txt
+      wait $fpid; frc=$?
+      multipath -ll $RMAP 2>&1 | tr -s ' ' >$S/multipath-ll-rbd-after-kill.txt
+      if [ $frc != 0 ]; then fail rbd-owner-kill "fio: $(grep -m 3 -i 'err\|verify' /tmp/mpfio.out | tr '\n' ' ')"
+      elif ! grep -q "active ready running" $S/multipath-ll-rbd-after-kill.txt; then
+        fail rbd-owner-kill "no active path left: $(tr '\n' '|' <$S/multipath-ll-rbd-after-kill.txt)"
+      else pass rbd-owner-kill; fi
+    fi
+    rpc start-rbd-gw1 >/dev/null || log "gateway 1 did not come back"
+  fi
+  logout $IQN_RBD $R1; iscsiadm -m node -T $IQN_RBD -p $R2 -I kpb -u >/dev/null 2>&1
+fi
 multipathd shutdown >/dev/null 2>&1
 iscsiadm -m node -u >/dev/null 2>&1
 fi  # RUN_LINUX

@@ -11,7 +11,8 @@
 # SKIP_KERNEL_PEERS=1 is set. The guest only ever talks to 10.0.2.2 (this host's loopback).
 #
 # Ports: iSCSI 4701 and 4702 (TPG 2, multipath with ALUA), LIO forwarded to 127.0.0.1:4710 (guest
-# port 3260) and 127.0.0.1:4711 (guest port 3261, lio-mpath's TPG 2), tgtd control port 470.
+# port 3260) and 127.0.0.1:4711 (guest port 3261, lio-mpath's TPG 2), tgtd control port 470; two
+# RBD gateways (scripts/kernel-peers-rbd.sh) on 4720 and 4721, control 472-473.
 # KEEP=1 keeps the work directory (guest.log, console.log, dmesg, tgtd.log).
 # RUN_LINUX=0 leaves stages 1 and 3 out (faster runs of stage 2).
 set -uo pipefail
@@ -51,6 +52,7 @@ cleanup() {
   [ -n "$QEMU_PID" ] && kill "$QEMU_PID" 2>/dev/null
   stop_iscsid
   [ -n "$TGTD_PID" ] && kill "$TGTD_PID" 2>/dev/null
+  declare -F rbd_stop >/dev/null && rbd_stop
   rm -f /dev/shm/kp-*.img
   if [ -n "${KEEP:-}" ]; then echo "kernel-peers: kept $WORK"; else rm -rf "$WORK"; fi
 }
@@ -82,6 +84,7 @@ IQN_CHAP=$IQ:kp-chap
 IQN_MUTUAL=$IQ:kp-mutual
 IQN_THIN=$IQ:kp-thin
 IQN_MPATH=$IQ:kp-mpath
+IQN_RBD=$IQ:kp-rbd
 GUEST_IQN_B=$IQ:kernel-guest-b
 VENDOR=SWIFTKP
 PRODUCT=KPDISK
@@ -117,6 +120,10 @@ setup_target() {  # setup_target TID IQN SIZE_MB [PARAMS]
     "${ADM[@]}" --op new --mode portal --param "portal=127.0.0.1:$PORT2,2" &&
     "${ADM[@]}" --op update --mode logicalunit --tid 5 --lun 1 --params "alua_state=1:active,alua_state=2:nonoptimized"
 } >"$WORK/setup.log" 2>&1 || { fail tgtd-setup "$(tail -n 3 "$WORK/setup.log" | tr '\n' ' ')"; exit 1; }
+
+# Two gateways on one RBD image for dm-multipath (RUN_LINUX=0 or no Ceph: left out).
+. scripts/kernel-peers-rbd.sh
+if [ "${RUN_LINUX:-1}" = 1 ]; then rbd_start; else echo "RBD=0 # RUN_LINUX=0" >>"$SHARE/env"; fi
 
 cp scripts/kernel-peers-guest.sh "$SHARE/guest.sh"
 chmod 755 "$SHARE/guest.sh"
@@ -155,6 +162,8 @@ handle() {
       "$BIN/targetcli" -C $CP /backstores/fileio/tgt_5_1/alua/tpg2 set alua alua_access_state=0 &&
         "$BIN/targetcli" -C $CP /backstores/fileio/tgt_5_1/alua/tpg1 set alua alua_access_state=1
       ;;
+    kill-rbd-owner) rbd_kill_owner ;;
+    start-rbd-gw1) rbd_gw_start 1 && echo "gateway 1 back" ;;
     *) echo "unknown request $1"; return 1 ;;
   esac
 }

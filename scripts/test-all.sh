@@ -26,4 +26,6 @@ bash scripts/block-devices.sh
 bash scripts/multipath.sh
 bash scripts/kernel-peers.sh
 bash scripts/ceph-smoke.sh
+bash scripts/rbd-gateways.sh
+bash scripts/rbd-failover.sh
 bash scripts/fuzz.sh

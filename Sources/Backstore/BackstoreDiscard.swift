@@ -1,22 +1,75 @@
 import NIOCore
 
-/// A store that can deallocate ranges (punch holes, TRIM) so that they read back as zeros
-/// afterwards and stop using space.
+/// A store that can deallocate ranges (punch holes, TRIM, RADOS object deletes) so that they
+/// stop using space.
 public protocol DiscardingBackstore: Backstore {
-    /// Deallocates `length` bytes at `offset`; afterwards they read as zeros.
+    /// Deallocates `length` bytes at `offset`. Afterwards they read as zeros if
+    /// `discardReadsZeros`; otherwise each block reads as zeros or as what it held before.
     func discard(offset: UInt64, length: UInt64, on eventLoop: EventLoop) -> EventLoopFuture<Void>
+    /// True when every discarded byte reads back as zero (files, memory): the unit then reports
+    /// LBPRZ. False for stores that skip parts of a range (RBD keeps data on ranges smaller
+    /// than its discard granularity).
+    var discardReadsZeros: Bool { get }
+    /// Bytes: discards of whole, aligned multiples of this do the most (RBD skips partial 64 KiB
+    /// granules). 0 (the default) when the store has no preference.
+    var discardGranularity: UInt64 { get }
+}
+
+extension DiscardingBackstore {
+    public var discardReadsZeros: Bool { true }
+    public var discardGranularity: UInt64 { 0 }
+}
+
+/// A store with a zeroing operation cheaper than writing zero buffers (RBD's write_zeroes,
+/// which also deallocates whole objects). Afterwards the range reads as zeros.
+public protocol ZeroingBackstore: Backstore {
+    func writeZeroes(offset: UInt64, length: UInt64, on eventLoop: EventLoop) -> EventLoopFuture<Void>
 }
 
 extension Backstore {
-    /// Deallocates the range if the store can (`DiscardingBackstore`), else writes zeros over
-    /// it: either way it reads back as zeros, which is what a logical unit reporting LBPRZ
-    /// promises.
-    public func discardOrZero(offset: UInt64, length: UInt64, on eventLoop: EventLoop) -> EventLoopFuture<Void> {
+    /// What a deallocated block (`deallocate`) reads as: zeros (LBPRZ 1) unless the store's
+    /// discard may leave data behind.
+    public var deallocatedBlocksReadAsZeros: Bool {
+        (self as? DiscardingBackstore)?.discardReadsZeros ?? true
+    }
+
+    /// The store's `discardGranularity`, 0 for stores that do not discard.
+    public var deallocationGranularity: UInt64 {
+        (self as? DiscardingBackstore)?.discardGranularity ?? 0
+    }
+
+    /// UNMAP's backend: deallocates the range if the store can (`DiscardingBackstore`), else
+    /// writes zeros over it. Reads back as zeros only if `deallocatedBlocksReadAsZeros`.
+    public func deallocate(offset: UInt64, length: UInt64, on eventLoop: EventLoop) -> EventLoopFuture<Void> {
         if let error = BackstoreError.checkDiscardRange(offset: offset, length: length, size: byteSize) {
             return eventLoop.makeFailedFuture(error)
         }
         if let discarding = self as? DiscardingBackstore {
             return discarding.discard(offset: offset, length: length, on: eventLoop)
+        }
+        return writeZeros(offset: offset, length: length, on: eventLoop)
+    }
+
+    /// Deallocates the range if the store's discard zeroes, else zeroes it (`zeroFill`): either
+    /// way it reads back as zeros, which WRITE SAME with UNMAP on an LBPRZ unit promises.
+    public func discardOrZero(offset: UInt64, length: UInt64, on eventLoop: EventLoop) -> EventLoopFuture<Void> {
+        if let error = BackstoreError.checkDiscardRange(offset: offset, length: length, size: byteSize) {
+            return eventLoop.makeFailedFuture(error)
+        }
+        if let discarding = self as? DiscardingBackstore, discarding.discardReadsZeros {
+            return discarding.discard(offset: offset, length: length, on: eventLoop)
+        }
+        return zeroFill(offset: offset, length: length, on: eventLoop)
+    }
+
+    /// Zeroes the range with the store's own operation (`ZeroingBackstore`), else by writing
+    /// zero buffers. Nothing is deallocated unless the store's zeroing does so itself.
+    public func zeroFill(offset: UInt64, length: UInt64, on eventLoop: EventLoop) -> EventLoopFuture<Void> {
+        if let error = BackstoreError.checkDiscardRange(offset: offset, length: length, size: byteSize) {
+            return eventLoop.makeFailedFuture(error)
+        }
+        if let zeroing = self as? ZeroingBackstore {
+            return zeroing.writeZeroes(offset: offset, length: length, on: eventLoop)
         }
         return writeZeros(offset: offset, length: length, on: eventLoop)
     }

@@ -207,8 +207,9 @@ public struct LIOSaveConfig: Codable, Equatable, Sendable {
                         alua_support_unavailable: 1, alua_support_offline: 1, alua_support_transitioning: 1,
                         alua_write_metadata: 0)
             }
+            // An RBD unit's serial is its image id, which only the daemon knows.
             entry.wwn = params["scsi_sn"] ?? object.serial
-                ?? mapping.map { TgtAdminDump.defaultSCSISN(tid: $0.tid, lun: $0.lun.lun) }
+                ?? (object.kind == .rbd ? nil : mapping.map { TgtAdminDump.defaultSCSISN(tid: $0.tid, lun: $0.lun.lun) })
             var attributes: [String: LIOScalar] = [:]
             if let mapping { attributes["block_size"] = .int(mapping.lun.blockSize) }
             let thin = object.thinProvisioning == true || params["thin_provisioning"] == "1" ? 1 : 0

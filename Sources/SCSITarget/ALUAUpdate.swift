@@ -45,7 +45,7 @@ extension LogicalUnit {
     func replaceTargetPortGroups(_ configuration: ALUAConfiguration, status: [UInt8]) {
         profile = LogicalUnitProfile(
             lun: lun, targetID: targetID, deviceType: deviceType, blockSize: blockSize, options: profile.options,
-            alua: configuration, aluaStatus: status)
+            deallocation: deallocation, alua: configuration, aluaStatus: status)
     }
 
     /// Caller holds the lock. The target ports of the nexuses this unit knows.

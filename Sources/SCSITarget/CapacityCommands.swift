@@ -12,12 +12,13 @@ enum CapacityCommands {
     }
 
     /// READ CAPACITY(16) (SBC-3 5.16): no protection, tgt's physical block exponent; LBPME and
-    /// LBPRZ when thin provisioned.
+    /// LBPRZ when thin provisioned on a store whose unmapped blocks read as zeros.
     static func readCapacity16(_ context: CommandContext) -> CommandOutcome {
         var data = [UInt8].bigEndian(context.state.blockCount - 1, count: 8)
         data += .bigEndian(UInt64(context.unit.blockSize), count: 4)
         let profile = context.profile
-        let provisioning: UInt8 = profile.isThinProvisioned ? 0x80 | 0x40 : 0  // LBPME, LBPRZ
+        let lbprz: UInt8 = profile.unmapReadsZeros ? 0x40 : 0
+        let provisioning: UInt8 = profile.isThinProvisioned ? 0x80 | lbprz : 0  // LBPME, LBPRZ
         let lowestAligned = profile.options.lowestAlignedLBA & 0x3FFF
         data += [0, profile.physicalBlockExponent, provisioning | UInt8(lowestAligned >> 8), UInt8(lowestAligned & 0xFF)]
         data += [UInt8](repeating: 0, count: 16)

@@ -5,7 +5,10 @@ import SCSIProtocol
 /// COMPARE AND WRITE (SBC-3 5.2): the Data-Out holds NUMBER OF LOGICAL BLOCKS blocks to compare
 /// with the medium, then as many to write there if all matched. A mismatch is MISCOMPARE /
 /// MISCOMPARE DURING VERIFY OPERATION with the offset of the first differing byte in
-/// INFORMATION, and nothing is written. The read-compare-write holds the unit's exclusive gate.
+/// INFORMATION, and nothing is written. A store that compares and writes atomically itself
+/// (`CompareAndWriteBackstore`, RBD on the OSDs, so across gateways) does it; otherwise, or
+/// when it cannot for this range, the unit reads, compares and writes. Either runs holding the
+/// unit's exclusive gate, so this unit's other writes wait.
 enum CompareAndWriteCommand {
     /// MAXIMUM COMPARE AND WRITE LENGTH of the Block Limits page (what tgtd reports).
     static let maximumBlocks = 128
@@ -35,20 +38,48 @@ enum CompareAndWriteCommand {
         let allocator = context.device.allocator
         let writeThrough = fua || context.state.writeThrough
         let future = context.device.runExclusive(context.unit, on: eventLoop) {
-            store.read(offset: offset, length: length, allocator: allocator, on: eventLoop)
-                .flatMap { medium -> EventLoopFuture<SCSICommandResult> in
-                    if let difference = VerifyCommands.firstDifference(medium, expected, patternLength: length) {
-                        let sense = FixedFormatSense(
-                            key: .miscompare, code: .miscompareDuringVerify,
-                            information: UInt32(truncatingIfNeeded: difference))
-                        return eventLoop.makeSucceededFuture(.checkCondition(sense))
-                    }
-                    return store.write(replacement, offset: offset, fua: writeThrough, on: eventLoop)
-                        .map { SCSICommandResult(status: .good) }
-                        .flatMapErrorThrowing { BackstoreCompletion.failure($0, writing: true) }
+            () -> EventLoopFuture<SCSICommandResult> in
+            let emulated: @Sendable () -> EventLoopFuture<SCSICommandResult> = {
+                readCompareWrite(
+                    store, expected: expected, replacement: replacement, offset: offset, fua: writeThrough,
+                    allocator: allocator, on: eventLoop)
+            }
+            guard let atomic = store as? CompareAndWriteBackstore else { return emulated() }
+            return atomic.compareAndWrite(
+                expected: expected, replacement: replacement, offset: offset, fua: writeThrough, on: eventLoop
+            ).flatMap { result -> EventLoopFuture<SCSICommandResult> in
+                switch result {
+                case .written: return eventLoop.makeSucceededFuture(SCSICommandResult(status: .good))
+                case .mismatch(let at): return eventLoop.makeSucceededFuture(miscompare(at: at))
+                case .unsupported: return emulated()
                 }
-                .flatMapErrorThrowing { BackstoreCompletion.failure($0, writing: false) }
+            }.flatMapErrorThrowing { BackstoreCompletion.failure($0, writing: true) }
         }
         return .pending(future)
+    }
+
+    /// MISCOMPARE with the offset of the first differing byte in INFORMATION.
+    private static func miscompare(at offset: Int) -> SCSICommandResult {
+        .checkCondition(
+            FixedFormatSense(
+                key: .miscompare, code: .miscompareDuringVerify, information: UInt32(truncatingIfNeeded: offset)))
+    }
+
+    /// The unit's own compare-and-write: read, compare, write if equal.
+    private static func readCompareWrite(
+        _ store: Backstore, expected: ByteBuffer, replacement: ByteBuffer, offset: UInt64, fua: Bool,
+        allocator: ByteBufferAllocator, on eventLoop: EventLoop
+    ) -> EventLoopFuture<SCSICommandResult> {
+        let length = expected.readableBytes
+        return store.read(offset: offset, length: length, allocator: allocator, on: eventLoop)
+            .flatMap { medium -> EventLoopFuture<SCSICommandResult> in
+                if let difference = VerifyCommands.firstDifference(medium, expected, patternLength: length) {
+                    return eventLoop.makeSucceededFuture(miscompare(at: difference))
+                }
+                return store.write(replacement, offset: offset, fua: fua, on: eventLoop)
+                    .map { SCSICommandResult(status: .good) }
+                    .flatMapErrorThrowing { BackstoreCompletion.failure($0, writing: true) }
+            }
+            .flatMapErrorThrowing { BackstoreCompletion.failure($0, writing: false) }
     }
 }

@@ -59,7 +59,8 @@ final class LogicalUnit: @unchecked Sendable {
         // Memory does not rotate: say so (VPD 0xB1 rate 1), unless the administrator gave a rate.
         if options.rotationRate == 0, backstore.isSolidState { options.rotationRate = 1 }
         profile = LogicalUnitProfile(
-            lun: lun, targetID: targetID, deviceType: .directAccess, blockSize: blockSize, options: options)
+            lun: lun, targetID: targetID, deviceType: .directAccess, blockSize: blockSize, options: options,
+            deallocation: StoreDeallocation(backstore))
         blockCount = backstore.byteSize >> shift
         writeCacheEnabled = options.writeCache ?? backstore.hasVolatileWriteCache
     }
@@ -71,6 +72,9 @@ final class LogicalUnit: @unchecked Sendable {
     var isThinProvisioned: Bool { profile.isThinProvisioned }
 
     var isController: Bool { deviceType == .storageArrayController }
+
+    /// LBPRZ and unmap granularity, fixed by the store.
+    var deallocation: StoreDeallocation { StoreDeallocation(backstore) }
 
     /// The nexus's slot, created (with a power-on unit attention) on its first command.
     /// A linear scan: a unit sees a handful of nexuses, and this runs on every command.
@@ -145,7 +149,7 @@ final class LogicalUnit: @unchecked Sendable {
         let old = profile
         let new = LogicalUnitProfile(
             lun: lun, targetID: targetID, deviceType: deviceType, blockSize: blockSize, options: options,
-            alua: old.alua, aluaStatus: old.aluaStatus)
+            deallocation: deallocation, alua: old.alua, aluaStatus: old.aluaStatus)
         profile = new
         if old.options.readOnly != options.readOnly {
             postAttention(.modeParametersChanged)
@@ -175,6 +179,9 @@ final class LogicalUnitProfile: Sendable {
     let physicalBlockExponent: UInt8
     let maximumWriteSameBlocks: UInt32
     let isThinProvisioned: Bool
+    /// LBPRZ of a thin provisioned unit: an unmapped block reads as zeros. When false, UNMAP
+    /// leaves unspecified data and WRITE SAME with UNMAP writes what it must read back as.
+    let unmapReadsZeros: Bool
     /// Empty groups: no ALUA.
     let alua: ALUAConfiguration
     /// STATUS CODE of REPORT TARGET PORT GROUPS, one per group of `alua`.
@@ -184,9 +191,10 @@ final class LogicalUnitProfile: Sendable {
 
     init(
         lun: UInt64, targetID: Int, deviceType: PeripheralDeviceType, blockSize: Int, options: LogicalUnitOptions,
-        alua: ALUAConfiguration = .init(), aluaStatus: [UInt8] = []
+        deallocation: StoreDeallocation = .init(nil), alua: ALUAConfiguration = .init(), aluaStatus: [UInt8] = []
     ) {
         self.options = options
+        unmapReadsZeros = deallocation.readsZeros
         self.alua = alua
         self.aluaStatus = aluaStatus + [UInt8](repeating: 0, count: max(0, alua.groups.count - aluaStatus.count))
         let aluaCommands: CommandSet.ALUACommands =
@@ -209,8 +217,9 @@ final class LogicalUnitProfile: Sendable {
         physicalBlockExponent = exponent
         identity = LogicalUnitIdentity(
             targetID: targetID, lun: lun, deviceType: deviceType, options: options,
-            maximumWriteSame: options.maximumWriteSameBlocks, unmapGranularity: 1 << UInt32(exponent),
-            blockSize: blockSize, targetPortGroupSupport: alua.targetPortGroupSupport)
+            maximumWriteSame: options.maximumWriteSameBlocks,
+            unmapGranularity: max(1 << UInt32(exponent), deallocation.granularityBlocks(blockSize: blockSize)),
+            unmapReadsZeros: unmapReadsZeros, blockSize: blockSize, targetPortGroupSupport: alua.targetPortGroupSupport)
     }
 
     /// The group `port` belongs to; nil without ALUA.
@@ -244,6 +253,24 @@ final class PortPageCache: @unchecked Sendable {
             if pages.count < Self.limit { pages[port] = page }
         }
         return page
+    }
+}
+
+/// How the store deallocates, as a thin provisioned unit reports it.
+struct StoreDeallocation: Sendable {
+    /// LBPRZ: a deallocated block reads as zeros (true without a store).
+    let readsZeros: Bool
+    /// The store's discard granularity in bytes, 0 if none.
+    let granularity: UInt64
+
+    init(_ store: Backstore?) {
+        readsZeros = store?.deallocatedBlocksReadAsZeros ?? true
+        granularity = store?.deallocationGranularity ?? 0
+    }
+
+    /// The granularity in logical blocks (at least 1), for OPTIMAL UNMAP GRANULARITY.
+    func granularityBlocks(blockSize: Int) -> UInt32 {
+        UInt32(clamping: max(1, granularity / UInt64(blockSize)))
     }
 }
 

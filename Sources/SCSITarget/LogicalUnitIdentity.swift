@@ -16,11 +16,13 @@ struct LogicalUnitIdentity: Sendable {
     /// that longer transfers gain nothing, small enough to keep a command's buffers modest.
     static let defaultOptimalTransferBytes = 1 << 20
 
-    /// `unmapGranularity`: logical blocks per physical block, the OPTIMAL UNMAP GRANULARITY of a
-    /// thin provisioned unit. `blockSize` is 0 for a unit that moves no data (the controller).
+    /// `unmapGranularity`: the OPTIMAL UNMAP GRANULARITY of a thin provisioned unit, in logical
+    /// blocks (a physical block, or the store's discard granularity if larger); `unmapReadsZeros` its LBPRZ. `blockSize` is 0 for a unit that
+    /// moves no data (the controller).
     init(
         targetID: Int, lun: UInt64, deviceType: PeripheralDeviceType, options: LogicalUnitOptions,
-        maximumWriteSame: UInt32, unmapGranularity: UInt32 = 1, blockSize: Int = 0, targetPortGroupSupport: UInt8 = 0
+        maximumWriteSame: UInt32, unmapGranularity: UInt32 = 1, unmapReadsZeros: Bool = true,
+        blockSize: Int = 0, targetPortGroupSupport: UInt8 = 0
     ) {
         let scsiID = options.scsiID ?? "IET     " + Self.hex(UInt64(targetID), width: 4) + Self.hex(lun, width: 4)
         let serial = options.serialNumber ?? "beaf\(targetID)\(lun)"
@@ -65,6 +67,8 @@ struct LogicalUnitIdentity: Sendable {
             limits.optimalUnmapGranularity = unmapGranularity
             limits.unmapGranularityAlignment = 0
         }
+        var provisioning = VPDPage.ThinProvisioning()
+        provisioning.readsZeros = unmapReadsZeros
         let pages: [(UInt8, [UInt8])] = [
             (VPDPage.unitSerialNumber, VPDPage.unitSerialNumberPage(peripheral: peripheral, serial: serial)),
             (
@@ -76,7 +80,7 @@ struct LogicalUnitIdentity: Sendable {
             (
                 VPDPage.logicalBlockProvisioning,
                 thin
-                    ? VPDPage.logicalBlockProvisioningPage(peripheral: peripheral, thin: .init())
+                    ? VPDPage.logicalBlockProvisioningPage(peripheral: peripheral, thin: provisioning)
                     : VPDPage.logicalBlockProvisioningPage(peripheral: peripheral)
             ),
         ]

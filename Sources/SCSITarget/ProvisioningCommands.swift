@@ -3,8 +3,9 @@ import NIOCore
 import SCSIProtocol
 
 /// Logical block provisioning (SBC-3 4.7): UNMAP on thin provisioned units, GET LBA STATUS on
-/// every disk. Unmapped blocks are handed to the backstore (`discardOrZero`) and read back as
-/// zeros (LBPRZ). No per-block map is kept, so GET LBA STATUS reports every block mapped, which
+/// every disk. Unmapped blocks are handed to the backstore (`deallocate`); they read back as
+/// zeros (LBPRZ 1) unless the store says its deallocation may leave data (RBD: LBPRZ 0). No
+/// per-block map is kept, so GET LBA STATUS reports every block mapped, which
 /// a unit may do (an unmap is a hint, SBC-3 4.7.3.4).
 enum ProvisioningCommands {
     /// Block Limits of a thin provisioned unit: at most this many blocks per UNMAP descriptor
@@ -43,7 +44,7 @@ enum ProvisioningCommands {
         guard let store = context.unit.backstore else { return .check(.hardwareError, .internalTargetFailure) }
         let eventLoop = context.eventLoop
         let shift = UInt64(context.unit.blockShift)
-        let futures = ranges.map { store.discardOrZero(offset: $0.lba << shift, length: $0.blocks << shift, on: eventLoop) }
+        let futures = ranges.map { store.deallocate(offset: $0.lba << shift, length: $0.blocks << shift, on: eventLoop) }
         return BackstoreCompletion.status(
             EventLoopFuture.andAllSucceed(futures, on: eventLoop), writing: true, on: eventLoop)
     }

@@ -49,18 +49,32 @@ public final class SCSITargetDevice: @unchecked Sendable {
             units[index] = unit
             inventoryChanged()
         }
+        if let watched = backstore as? ResizeNotifyingBackstore {
+            watched.setResizeHandler { [weak self, weak unit] in
+                guard let self, let unit else { return }
+                self.storeDidResize(unit)
+            }
+        }
     }
 
     /// Removes a unit and hands back its store for the caller to close; LUN 0 stays.
     public func removeLogicalUnit(_ lun: UInt64) throws -> Backstore? {
         guard lun != 0 else { throw SCSITargetError.lunZeroIsController }
-        return try lock.withLock {
+        let store = try lock.withLock {
             guard let unit = unitLocked(lun) else { throw SCSITargetError.noSuchLUN(lun) }
             units[Int(lun)] = nil
             while units.count > 1, units[units.count - 1] == nil { units.removeLast() }
             inventoryChanged()
             return unit.backstore
         }
+        (store as? ResizeNotifyingBackstore)?.setResizeHandler(nil)
+        return store
+    }
+
+    /// The store a unit reads and writes (nil for LUN 0 or no such unit).
+    public func backstore(of lun: UInt64) -> Backstore? {
+        guard lun != 0 else { return nil }
+        return lock.withLock { unitLocked(lun)?.backstore }
     }
 
     public var logicalUnits: [LogicalUnitInfo] {
@@ -75,6 +89,15 @@ public final class SCSITargetDevice: @unchecked Sendable {
             guard let unit = unitLocked(lun), unit.backstore != nil else { return false }
             refreshCapacityLocked(unit)
             return true
+        }
+    }
+
+    /// The store saw its size change underneath (RBD's header watch): the same as
+    /// `capacityDidChange`, if the unit is still in the table. Called on the store's thread.
+    private func storeDidResize(_ unit: LogicalUnit) {
+        lock.withLock {
+            guard unitLocked(unit.lun) === unit else { return }
+            refreshCapacityLocked(unit)
         }
     }
 

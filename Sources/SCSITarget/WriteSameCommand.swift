@@ -3,7 +3,9 @@ import NIOCore
 import SCSIProtocol
 
 /// WRITE SAME (10) and (16): one block (or zeros with NDOB) repeated over the range, written in
-/// chunks of at most 1 MiB; with UNMAP on a thin provisioned unit the range is unmapped instead.
+/// chunks of at most 1 MiB, or zeroed by the store when the block is zeros and the store can
+/// zero; with UNMAP on a thin provisioned unit whose unmapped blocks read as zeros the range is
+/// unmapped instead.
 enum WriteSameCommand {
     static let chunkBytes = 1 << 20
 
@@ -40,13 +42,23 @@ enum WriteSameCommand {
             block = dataOut
         }
         guard let store = context.unit.backstore else { return .check(.hardwareError, .internalTargetFailure) }
-        if unmap {
+        let shift = UInt64(context.unit.blockShift)
+        let eventLoop = context.eventLoop
+        let fua = context.state.writeThrough
+        if unmap && context.profile.unmapReadsZeros {
             // The range is unmapped whatever the block holds, as LIO and tgt do (and libiscsi's
             // UnmapUntilEnd expects): it reads back as zeros (LBPRZ).
-            let shift = UInt64(context.unit.blockShift)
             return BackstoreCompletion.status(
-                store.discardOrZero(offset: lba << shift, length: blocks << shift, on: context.eventLoop),
-                writing: true, on: context.eventLoop)
+                store.discardOrZero(offset: lba << shift, length: blocks << shift, on: eventLoop),
+                writing: true, on: eventLoop)
+        }
+        // LBPRZ 0 (an unmap may leave data) or no UNMAP: the range must read back as the block.
+        // Zeros go to the store's zeroing (RBD write_zeroes, which also deallocates whole
+        // objects) when it has one; other stores keep writing the pattern.
+        if unmap || store is ZeroingBackstore, noDataOut || block.readableBytesView.allSatisfy({ $0 == 0 }) {
+            let zeroed = store.zeroFill(offset: lba << shift, length: blocks << shift, on: eventLoop)
+            return BackstoreCompletion.status(
+                fua ? zeroed.flatMap { store.flush(on: eventLoop) } : zeroed, writing: true, on: eventLoop)
         }
 
         let chunkBlocks = min(blocks, UInt64(max(1, chunkBytes / blockSize)))
@@ -54,9 +66,6 @@ enum WriteSameCommand {
         for _ in 0..<chunkBlocks { pattern.writeImmutableBuffer(block) }
         let chunks = pattern
 
-        let shift = UInt64(context.unit.blockShift)
-        let eventLoop = context.eventLoop
-        let fua = context.state.writeThrough
         @Sendable func writeChunks(from start: UInt64, remaining: UInt64) -> EventLoopFuture<Void> {
             let count = min(remaining, chunkBlocks)
             let chunk = chunks.getSlice(at: chunks.readerIndex, length: Int(count << shift))!

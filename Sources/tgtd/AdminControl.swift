@@ -330,6 +330,7 @@ final class AdminControl: @unchecked Sendable {
                 options = parsed.options
             }
             let store = try openStore(request, type: type, flags: openFlags, options: &options)
+            options.adoptIdentity(of: store)
             do {
                 try target.device.addLogicalUnit(lun, backstore: store, blockSize: blockSize, options: options)
             } catch let error as SCSITargetError {

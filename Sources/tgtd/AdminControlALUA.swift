@@ -13,7 +13,10 @@ extension AdminControl {
         let tags = daemon.model.portalGroups(of: configuration, defaultTags: daemon.server.taggedPortals.map(\.tag))
         for lun in configuration.luns where lun.lun != 0 {
             guard let object = daemon.model.storageObject(named: lun.storageObject) else { continue }
-            target.device.setALUA(lun: lun.lun, Self.aluaConfiguration(of: lun, object: object, ports: tags))
+            let alua = lockDrivenALUA(
+                Self.aluaConfiguration(of: lun, object: object, ports: tags), store: target.device.backstore(of: lun.lun),
+                object: object.name)
+            target.device.setALUA(lun: lun.lun, alua)
         }
     }
 
@@ -40,6 +43,7 @@ extension AdminControl {
     /// and every other unit of the same storage object with it.
     func aluaChangedByInitiator(tid: Int, lun: UInt64, groupID: UInt16, state: ALUAState) {
         modelLock.withLock {
+            if lockDrivenSetTargetPortGroups(tid: tid, lun: lun, groupID: groupID, state: state) { return }
             guard let objectName = daemon.model.target(tid: tid)?.luns.first(where: { $0.lun == lun })?.storageObject,
                 let object = daemon.model.storageObject(named: objectName),
                 let group = object.aluaGroups?.first(where: { $0.id == groupID })

@@ -112,9 +112,11 @@ extension AdminControl {
             case .rbd:
                 guard let path = request.backingStore, !path.isEmpty else { throw Refusal("user:rbd needs cfgstring pool/image") }
                 store = try openStore(path: path, type: "rbd", size: nil, readOnly: readOnly, options: request.bsOpts)
-                if let location = (store as? RBDBackstore)?.location {
-                    configuration.path = location.path
-                    configuration.bsOptions = location.options
+                if let image = store as? RBDBackstore {
+                    configuration.path = image.location.path
+                    configuration.bsOptions = image.location.options
+                    // Saved with the object, so a restored one keeps the serial every gateway reports.
+                    configuration.serial = configuration.serial ?? image.imageID
                 }
             case .null:
                 throw Refusal("unknown storage object type null")
@@ -236,6 +238,7 @@ extension AdminControl {
         options.writeCache = object.writeCache
         options.serialNumber = object.serial
         options.thinProvisioning = object.thinProvisioning ?? false
+        options.adoptIdentity(of: store)
         do {
             try target.device.addLogicalUnit(lun, backstore: store, blockSize: blockSize, options: options)
         } catch {

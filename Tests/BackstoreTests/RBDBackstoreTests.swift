@@ -145,7 +145,7 @@ final class RBDBackstoreTests: XCTestCase {
         // FUA, then zeroing an unaligned range inside the pattern: zeros there, the rest intact.
         let second = ByteBuffer.pattern(count: 64 << 10, seed: 7)
         try store.write(second, offset: offset, fua: true, on: loop).wait()
-        try store.discard(offset: offset + 4096 + 512, length: 8192, on: loop).wait()
+        try store.writeZeroes(offset: offset + 4096 + 512, length: 8192, on: loop).wait()
         let after = try store.read(offset: offset, length: 1 << 20, allocator: ByteBufferAllocator(), on: loop).wait()
         var expected = pattern
         expected.setBuffer(second, at: expected.readerIndex)
@@ -215,5 +215,147 @@ final class RBDBackstoreTests: XCTestCase {
             print("RBD QD32 4 KiB random \(writing ? "writes" : "reads"): \(count) in \(seconds) s = \(Int(Double(count) / seconds)) IOPS")
             if writing { try store.flush(on: loop).wait() }
         }
+    }
+
+    /// rbd_aio_discard skips what does not cover a whole discard granule (64 KiB by default), so
+    /// this store reports LBPRZ 0; write_zeroes zeroes any range.
+    func testDiscardMayKeepDataAndWriteZeroesZeroes() throws {
+        let store = try openTestImage()
+        defer { XCTAssertNoThrow(try store.close()) }
+        XCTAssertFalse(store.discardReadsZeros)
+        XCTAssertFalse((store as Backstore).deallocatedBlocksReadAsZeros)
+        let loop = group.next()
+        let offset: UInt64 = 8 << 20
+        let pattern = ByteBuffer.pattern(count: 256 << 10, seed: 11)
+        try store.write(pattern, offset: offset, fua: true, on: loop).wait()
+        // 8 KiB inside one granule: left as it was.
+        try store.discard(offset: offset + 4096 + 512, length: 8192, on: loop).wait()
+        var back = try store.read(offset: offset, length: 256 << 10, allocator: ByteBufferAllocator(), on: loop).wait()
+        XCTAssertTrue(back == pattern, "a partial-granule discard changed the data")
+        // The same range zeroed, and a whole aligned 64 KiB granule discarded: both read as zeros.
+        try store.writeZeroes(offset: offset + 4096 + 512, length: 8192, on: loop).wait()
+        try store.discard(offset: offset + (128 << 10), length: 64 << 10, on: loop).wait()
+        back = try store.read(offset: offset, length: 256 << 10, allocator: ByteBufferAllocator(), on: loop).wait()
+        var expected = pattern
+        expected.setRepeatingByte(0, count: 8192, at: expected.readerIndex + 4096 + 512)
+        expected.setRepeatingByte(0, count: 64 << 10, at: expected.readerIndex + (128 << 10))
+        XCTAssertTrue(back == expected, "zeroed or discarded granule does not read as zeros")
+    }
+
+    /// COMPARE AND WRITE on the OSD: a match writes, a mismatch reports the index of the first
+    /// differing byte and writes nothing, ranges beyond one sector are left to the caller.
+    func testCompareAndWriteOnTheOSD() throws {
+        let store = try openTestImage()
+        defer { XCTAssertNoThrow(try store.close()) }
+        let loop = group.next()
+        // In the second object, not at its start, so librbd's object/image offset mapping shows.
+        let offset: UInt64 = (4 << 20) + 3 * 512
+        let old = ByteBuffer.pattern(count: 512, seed: 21)
+        let new = ByteBuffer.pattern(count: 512, seed: 22)
+        try store.write(old, offset: offset, fua: false, on: loop).wait()
+        XCTAssertEqual(try store.compareAndWrite(expected: old, replacement: new, offset: offset, fua: true, on: loop).wait(), .written)
+        var back = try store.read(offset: offset, length: 512, allocator: ByteBufferAllocator(), on: loop).wait()
+        XCTAssertTrue(back == new)
+        var wrong = new
+        wrong.setInteger(~new.getInteger(at: new.readerIndex + 123, as: UInt8.self)!, at: wrong.readerIndex + 123)
+        XCTAssertEqual(
+            try store.compareAndWrite(expected: wrong, replacement: old, offset: offset, fua: false, on: loop).wait(),
+            .mismatch(offset: 123))
+        back = try store.read(offset: offset, length: 512, allocator: ByteBufferAllocator(), on: loop).wait()
+        XCTAssertTrue(back == new, "a miscompare wrote")
+        // Two sectors: librbd would refuse; nothing is sent.
+        let two = ByteBuffer.pattern(count: 1024, seed: 1)
+        XCTAssertEqual(
+            try store.compareAndWrite(expected: two, replacement: two, offset: offset, fua: false, on: loop).wait(),
+            .unsupported)
+        // A sector never written (a sparse object): compares as zeros.
+        let fresh: UInt64 = 40 << 20
+        try store.discard(offset: fresh - (4 << 20), length: 8 << 20, on: loop).wait()
+        let zeros = ByteBuffer(repeating: 0, count: 512)
+        XCTAssertEqual(
+            try store.compareAndWrite(expected: zeros, replacement: new, offset: fresh + 512, fua: false, on: loop).wait(),
+            .written)
+        back = try store.read(offset: fresh + 512, length: 512, allocator: ByteBufferAllocator(), on: loop).wait()
+        XCTAssertTrue(back == new)
+    }
+
+    /// `rbd resize` from outside: the header watch calls the handler, `refreshSize` adopts the
+    /// new size; after close the watch is gone.
+    func testResizeSeenThroughTheHeaderWatch() throws {
+        let store = try openTestImage()
+        XCTAssertTrue(store.followsResize)
+        let conf = ProcessInfo.processInfo.environment["SWIFT_ISCSI_TEST_CEPH_CONF"]!
+        let image = store.path!
+        let original = store.byteSize
+        let calls = NIOLockedValueBox(0)
+        let called = DispatchSemaphore(value: 0)
+        store.setResizeHandler {
+            calls.withLockedValue { $0 += 1 }
+            called.signal()
+        }
+        XCTAssertFalse(store.refreshSize(), "nothing changed yet")
+
+        let grown = original + (64 << 20)
+        try runRBD(conf, "resize", "--size", "\(grown)B", image)
+        XCTAssertEqual(called.wait(timeout: .now() + 15), .success, "no resize notification in 15 s")
+        XCTAssertTrue(store.refreshSize())
+        XCTAssertEqual(store.byteSize, grown)
+        XCTAssertFalse(store.refreshSize())
+        let loop = group.next()
+        try store.write(ByteBuffer.pattern(count: 4096, seed: 5), offset: grown - 4096, fua: false, on: loop).wait()
+
+        try runRBD(conf, "resize", "--allow-shrink", "--size", "\(original)B", image)
+        XCTAssertEqual(called.wait(timeout: .now() + 15), .success, "no notification of the shrink in 15 s")
+        XCTAssertTrue(store.refreshSize())
+        XCTAssertEqual(store.byteSize, original)
+        XCTAssertThrowsError(
+            try store.write(ByteBuffer.pattern(count: 4096, seed: 5), offset: grown - 4096, fua: false, on: loop).wait()
+        ) { XCTAssertEqual(($0 as? BackstoreError)?.kind, .outOfRange) }
+
+        try store.close()
+        let before = calls.withLockedValue { $0 }
+        try runRBD(conf, "resize", "--size", "\(grown)B", image)
+        try runRBD(conf, "resize", "--allow-shrink", "--size", "\(original)B", image)
+        XCTAssertEqual(called.wait(timeout: .now() + 1), .timedOut, "a closed store still watches")
+        XCTAssertEqual(calls.withLockedValue { $0 }, before)
+    }
+
+    private func runRBD(_ conf: String, _ arguments: String...) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/rbd")
+        process.arguments = ["-c", conf] + arguments
+        try process.run()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0, "rbd \(arguments.joined(separator: " "))")
+    }
+
+    /// Two clients of the image (two gateways) race compare-and-writes expecting the same old
+    /// sector: exactly one writes, every other one sees a mismatch, the winner's data stays.
+    func testCompareAndWriteIsAtomicAcrossClients() throws {
+        let first = try openTestImage()
+        defer { XCTAssertNoThrow(try first.close()) }
+        let second = try openTestImage()
+        defer { XCTAssertNoThrow(try second.close()) }
+        let loop = group.next()
+        let offset: UInt64 = (20 << 20) + 512
+        let old = ByteBuffer.pattern(count: 512, seed: 40)
+        try first.write(old, offset: offset, fua: true, on: loop).wait()
+        let attempts = (0..<16).map { index in
+            let store = index % 2 == 0 ? first : second
+            let new = ByteBuffer.pattern(count: 512, seed: UInt8(50 + index))
+            return (new, store.compareAndWrite(expected: old, replacement: new, offset: offset, fua: false, on: loop))
+        }
+        var winners: [ByteBuffer] = []
+        for (new, attempt) in attempts {
+            switch try attempt.wait() {
+            case .written: winners.append(new)
+            case .mismatch: break
+            case .unsupported: XCTFail("one sector must be compared on the OSD")
+            }
+        }
+        XCTAssertEqual(winners.count, 1, "exactly one compare-and-write may win")
+        try first.flush(on: loop).wait()
+        let back = try second.read(offset: offset, length: 512, allocator: ByteBufferAllocator(), on: loop).wait()
+        XCTAssertTrue(winners.first == back, "the medium holds the winner's data")
     }
 }

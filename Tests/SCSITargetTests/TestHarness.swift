@@ -23,6 +23,13 @@ struct Harness {
         try device.addLogicalUnit(1, backstore: store, blockSize: blockSize, options: options)
     }
 
+    /// LUN 1 on a store that behaves like RBD; `store` is the memory under it.
+    init(fake: FakeRBDStore, blockSize: Int = 512, options: LogicalUnitOptions = .init()) throws {
+        device = SCSITargetDevice(targetID: 1, targetName: "iqn.2026-11.test:h3")
+        store = fake.memory
+        try device.addLogicalUnit(1, backstore: fake, blockSize: blockSize, options: options)
+    }
+
     var blockCount: UInt64 { store.byteSize / 512 }
 
     @discardableResult

@@ -19,6 +19,8 @@ public final class LibRBD: @unchecked Sendable {
 
     /// `void (*rbd_callback_t)(rbd_completion_t cb, void *arg)`
     public typealias Callback = @convention(c) (UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) -> Void
+    /// `void (*rbd_update_callback_t)(void *arg)`
+    public typealias UpdateCallback = @convention(c) (UnsafeMutableRawPointer?) -> Void
 
     // librados
     typealias RadosCreate = @convention(c) (UnsafeMutablePointer<UnsafeMutableRawPointer?>?, UnsafePointer<CChar>?) -> Int32
@@ -62,6 +64,18 @@ public final class LibRBD: @unchecked Sendable {
     typealias RBDAioWriteZeroes = @convention(c) (
         UnsafeMutableRawPointer?, UInt64, Int, UnsafeMutableRawPointer?, Int32, Int32
     ) -> Int32
+    /// rbd_aio_compare_and_write(image, off, size_t len, const char *cmp_buf, const char *buf, c,
+    /// uint64_t *mismatch_off, int op_flags)
+    typealias RBDAioCompareAndWrite = @convention(c) (
+        UnsafeMutableRawPointer?, UInt64, Int, UnsafePointer<CChar>?, UnsafePointer<CChar>?, UnsafeMutableRawPointer?,
+        UnsafeMutablePointer<UInt64>?, Int32
+    ) -> Int
+    /// rbd_update_watch(image, uint64_t *handle, rbd_update_callback_t watch_cb, void *arg)
+    typealias RBDUpdateWatch = @convention(c) (
+        UnsafeMutableRawPointer?, UnsafeMutablePointer<UInt64>?, UpdateCallback?, UnsafeMutableRawPointer?
+    ) -> Int32
+    /// rbd_update_unwatch(image, uint64_t handle)
+    typealias RBDUpdateUnwatch = @convention(c) (UnsafeMutableRawPointer?, UInt64) -> Int32
     typealias RBDAioGetReturnValue = @convention(c) (UnsafeMutableRawPointer?) -> Int
     typealias RBDAioRelease = @convention(c) (UnsafeMutableRawPointer?) -> Void
 
@@ -84,6 +98,9 @@ public final class LibRBD: @unchecked Sendable {
     let rbdAioFlush: RBDAioFlush
     let rbdAioDiscard: RBDAioDiscard
     let rbdAioWriteZeroes: RBDAioWriteZeroes
+    let rbdAioCompareAndWrite: RBDAioCompareAndWrite
+    let rbdUpdateWatch: RBDUpdateWatch
+    let rbdUpdateUnwatch: RBDUpdateUnwatch
     let rbdAioGetReturnValue: RBDAioGetReturnValue
     let rbdAioRelease: RBDAioRelease
 
@@ -131,18 +148,21 @@ public final class LibRBD: @unchecked Sendable {
         rbdAioFlush = try Self.symbol(rbd, "rbd_aio_flush", rbdLibrary)
         rbdAioDiscard = try Self.symbol(rbd, "rbd_aio_discard", rbdLibrary)
         rbdAioWriteZeroes = try Self.symbol(rbd, "rbd_aio_write_zeroes", rbdLibrary)
+        rbdAioCompareAndWrite = try Self.symbol(rbd, "rbd_aio_compare_and_write", rbdLibrary)
+        rbdUpdateWatch = try Self.symbol(rbd, "rbd_update_watch", rbdLibrary)
+        rbdUpdateUnwatch = try Self.symbol(rbd, "rbd_update_unwatch", rbdLibrary)
         rbdAioGetReturnValue = try Self.symbol(rbd, "rbd_aio_get_return_value", rbdLibrary)
         rbdAioRelease = try Self.symbol(rbd, "rbd_aio_release", rbdLibrary)
     }
 
-    private static func openLibrary(_ name: String, package: String) throws -> UnsafeMutableRawPointer {
+    static func openLibrary(_ name: String, package: String) throws -> UnsafeMutableRawPointer {
         guard let handle = dlopen(name, RTLD_NOW | RTLD_GLOBAL) else {
             throw BackstoreError(.notFound, errno: ENOENT, "\(name) not found: install \(package)")
         }
         return handle
     }
 
-    private static func symbol<T>(_ library: UnsafeMutableRawPointer, _ name: String, _ libraryName: String) throws -> T {
+    static func symbol<T>(_ library: UnsafeMutableRawPointer, _ name: String, _ libraryName: String) throws -> T {
         guard let address = dlsym(library, name) else {
             throw BackstoreError(.notFound, errno: ENOENT, "\(libraryName) has no \(name): librbd/librados too old?")
         }

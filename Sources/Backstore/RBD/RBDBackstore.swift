@@ -5,6 +5,7 @@ import Darwin
 #endif
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// A Ceph RBD image as a logical unit ("rbd", path "pool/image"), on librbd's asynchronous API.
 ///
@@ -15,18 +16,36 @@ import NIOPosix
 /// through librbd's `arg` pointer) until librbd is done with it.
 ///
 /// Opening (connect, open the image) is synchronous and bounded by the location's `timeout`.
-/// `discard` writes zeros (`rbd_aio_write_zeroes`): `rbd_aio_discard` may leave data behind on
-/// unaligned ranges, and `DiscardingBackstore` promises zeros.
-public final class RBDBackstore: DiscardingBackstore, @unchecked Sendable {
-    public let byteSize: UInt64
+///
+/// `discard` is `rbd_aio_discard`, which skips what does not cover whole discard granules
+/// (64 KiB by default), so discarded data may stay (`discardReadsZeros` false: LBPRZ 0);
+/// `writeZeroes` is `rbd_aio_write_zeroes` (reads back as zeros, deallocates whole objects).
+/// `compareAndWrite` is `rbd_aio_compare_and_write`, atomic on the OSD. The size follows
+/// `rbd resize` through librbd's header watch (`RBDSizeWatch`).
+public final class RBDBackstore: DiscardingBackstore, ZeroingBackstore, CompareAndWriteBackstore,
+    ResizeNotifyingBackstore, @unchecked Sendable
+{
+    /// The size IO is checked against; `refreshSize` adopts what the header watch saw.
+    public var byteSize: UInt64 { size.load(ordering: .relaxed) }
+    private let size: Atomic<UInt64>
+    /// rbd_aio_discard may leave data on partial granules.
+    public let discardReadsZeros = false
+    /// librbd's default `rbd_discard_granularity_bytes`: reported to initiators as OPTIMAL UNMAP
+    /// GRANULARITY so that their discards cover whole granules (a hint if a conf changes it).
+    public let discardGranularity: UInt64 = 64 << 10
+    /// True when librbd accepted the header watch: resizes are followed.
+    public let followsResize: Bool
     /// librbd's cache (write-back once it has seen a flush): SYNCHRONIZE CACHE and FUA must flush.
     public let hasVolatileWriteCache = true
     public let typeName = "rbd"
     public let path: String?
 
     let lib: LibRBD
-    private let image: LibRBD.ImageHandle
-    fileprivate let gate: IOGate
+    let image: LibRBD.ImageHandle
+    let gate: IOGate
+    private let sizeWatch: RBDSizeWatch
+    /// Set once when several gateways serve the image (`enableLockOwnership`).
+    let ownershipSlot = Mutex<RBDLockOwnership?>(nil)
 
     /// Connects to the cluster of `location.conf` and opens the image.
     /// - Parameters:
@@ -121,9 +140,12 @@ public final class RBDBackstore: DiscardingBackstore, @unchecked Sendable {
         }
         failed = false
         self.image = opened
-        self.byteSize = size
-        self.gate = IOGate {
+        self.size = Atomic(size)
+        let watch = RBDSizeWatch(lib: lib, image: opened, size: size)
+        self.sizeWatch = watch
+        let gate = IOGate {
             let release = {
+                watch.stop()
                 _ = lib.rbdClose(opened)
                 lib.radosIoctxDestroy(ioctx)
                 lib.radosShutdown(cluster)
@@ -136,6 +158,9 @@ public final class RBDBackstore: DiscardingBackstore, @unchecked Sendable {
                 release()
             }
         }
+        self.gate = gate
+        watch.gate = gate
+        followsResize = watch.start()
     }
 
     public func read(offset: UInt64, length: Int, allocator: ByteBufferAllocator, on eventLoop: EventLoop)
@@ -158,7 +183,7 @@ public final class RBDBackstore: DiscardingBackstore, @unchecked Sendable {
         return promise.futureResult
     }
 
-    public func write(_ data: ByteBuffer, offset: UInt64, fua: Bool, on eventLoop: EventLoop) -> EventLoopFuture<Void> {
+    func writeOnce(_ data: ByteBuffer, offset: UInt64, fua: Bool, on eventLoop: EventLoop) -> EventLoopFuture<Void> {
         let length = data.readableBytes
         if let error = BackstoreError.checkRange(offset: offset, length: length, size: byteSize) {
             return eventLoop.makeFailedFuture(error)
@@ -193,14 +218,32 @@ public final class RBDBackstore: DiscardingBackstore, @unchecked Sendable {
         return promise.futureResult
     }
 
+    /// Deallocates with `rbd_aio_discard`: whole objects are removed, whole discard granules
+    /// inside objects are zeroed or truncated, the rest is left as it was.
+    func discardOnce(offset: UInt64, length: UInt64, on eventLoop: EventLoop) -> EventLoopFuture<Void> {
+        if let error = BackstoreError.checkDiscardRange(offset: offset, length: length, size: byteSize) {
+            return eventLoop.makeFailedFuture(error)
+        }
+        guard length > 0 else { return eventLoop.makeSucceededVoidFuture() }
+        guard gate.enter() else { return eventLoop.makeFailedFuture(BackstoreError.closedStore) }
+        let promise = eventLoop.makePromise(of: Void.self)
+        let request = RBDRequest(
+            store: self, eventLoop: eventLoop, operation: .discard(promise), memory: nil, length: Int(clamping: length),
+            offset: offset)
+        submit(request) { completion in
+            self.lib.rbdAioDiscard(self.image, offset, length, completion)
+        }
+        return promise.futureResult
+    }
+
     /// Zeroes the range (`rbd_aio_write_zeroes`, which deallocates whole objects where it can).
-    public func discard(offset: UInt64, length: UInt64, on eventLoop: EventLoop) -> EventLoopFuture<Void> {
+    func writeZeroesOnce(offset: UInt64, length: UInt64, on eventLoop: EventLoop) -> EventLoopFuture<Void> {
         if let error = BackstoreError.checkDiscardRange(offset: offset, length: length, size: byteSize) {
             return eventLoop.makeFailedFuture(error)
         }
         guard length > 0 else { return eventLoop.makeSucceededVoidFuture() }
         guard let count = Int(exactly: length) else {
-            return eventLoop.makeFailedFuture(BackstoreError(.invalidArgument, errno: EINVAL, "discard too long"))
+            return eventLoop.makeFailedFuture(BackstoreError(.invalidArgument, errno: EINVAL, "zeroing too long"))
         }
         guard gate.enter() else { return eventLoop.makeFailedFuture(BackstoreError.closedStore) }
         let promise = eventLoop.makePromise(of: Void.self)
@@ -212,13 +255,24 @@ public final class RBDBackstore: DiscardingBackstore, @unchecked Sendable {
         return promise.futureResult
     }
 
+    /// Adopts the size the header watch last read; never waits on the cluster.
+    public func refreshSize() -> Bool {
+        let observed = sizeWatch.observedSize.load(ordering: .relaxed)
+        return size.exchange(observed, ordering: .relaxed) != observed
+    }
+
+    public func setResizeHandler(_ handler: (@Sendable () -> Void)?) {
+        sizeWatch.setHandler(handler)
+    }
+
     public func close() throws {
+        lockOwnership?.stop()
         guard gate.close() else { throw BackstoreError.closedStore }
     }
 
     /// Creates the completion (with the request retained as its argument) and starts the IO; if
     /// librbd refuses it synchronously, the request fails on its event loop.
-    private func submit(_ request: RBDRequest, _ start: (LibRBD.CompletionHandle) -> Int32) {
+    func submit(_ request: RBDRequest, _ start: (LibRBD.CompletionHandle) -> Int32) {
         let argument = Unmanaged.passRetained(request).toOpaque()
         var completion: UnsafeMutableRawPointer?
         var rc = lib.rbdAioCreateCompletion(argument, rbdCompletionCallback, &completion)
@@ -241,6 +295,9 @@ final class RBDRequest: @unchecked Sendable {
         case write(EventLoopPromise<Void>)
         case flush(EventLoopPromise<Void>)
         case zero(EventLoopPromise<Void>)
+        case discard(EventLoopPromise<Void>)
+        /// `mismatch` is where librbd writes the offset of the first differing byte.
+        case compareAndWrite(EventLoopPromise<CompareAndWriteResult>, mismatch: UnsafeMutablePointer<UInt64>)
     }
 
     let store: RBDBackstore
@@ -270,6 +327,7 @@ final class RBDRequest: @unchecked Sendable {
     private func complete(_ rc: Int) {
         defer {
             memory?.deallocate()
+            if case .compareAndWrite(_, let mismatch) = operation { mismatch.deallocate() }
             store.gate.leave()
         }
         func failure(_ what: String) -> BackstoreError {
@@ -293,6 +351,16 @@ final class RBDRequest: @unchecked Sendable {
             rc < 0 ? promise.fail(failure("flush")) : promise.succeed(())
         case .zero(let promise):
             rc < 0 ? promise.fail(failure("write zeroes")) : promise.succeed(())
+        case .discard(let promise):
+            rc < 0 ? promise.fail(failure("discard")) : promise.succeed(())
+        case .compareAndWrite(let promise, let mismatch):
+            switch rc {
+            case 0...: promise.succeed(.written)
+            case Int(-EILSEQ): promise.succeed(.mismatch(offset: RBDBackstore.mismatchIndex(mismatch.pointee, offset: offset)))
+            // Refused before anything was written (a range librbd or the OSD will not compare).
+            case Int(-EINVAL): promise.succeed(.unsupported)
+            default: promise.fail(failure("compare and write"))
+            }
         }
     }
 }
@@ -307,31 +375,4 @@ private func rbdCompletionCallback(_ completion: UnsafeMutableRawPointer?, _ arg
     let rc = lib.rbdAioGetReturnValue(completion)
     lib.rbdAioRelease(completion)
     request.finish(rc)
-}
-
-/// Runs `body` on a new detached thread (falls back to the caller's if none can be created).
-private func runDetached(_ body: @escaping () -> Void) {
-    let argument = Unmanaged.passRetained(DetachedBody(body)).toOpaque()
-    var attributes = pthread_attr_t()
-    pthread_attr_init(&attributes)
-    pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
-    defer { pthread_attr_destroy(&attributes) }
-    #if canImport(Glibc)
-    var thread = pthread_t()
-    #else
-    var thread: pthread_t?
-    #endif
-    let rc = pthread_create(&thread, &attributes, { raw in
-        Unmanaged<DetachedBody>.fromOpaque(raw!).takeRetainedValue().body()
-        return nil
-    }, argument)
-    if rc != 0 {
-        Unmanaged<DetachedBody>.fromOpaque(argument).release()
-        body()
-    }
-}
-
-private final class DetachedBody {
-    let body: () -> Void
-    init(_ body: @escaping () -> Void) { self.body = body }
 }
