@@ -97,6 +97,7 @@ crbd create --size "${SIZE_MB}M" "rbd/$IMAGE"
 # Fill it, so that reads reach the OSD instead of being answered from the object map as holes.
 crbd bench --io-type write --io-size 4M --io-threads 4 --io-total "${SIZE_MB}M" --io-pattern seq "rbd/$IMAGE" >/dev/null
 
+[ "$P1" != "$P2" ] && [ "$C1" != "$C2" ] || { echo "bench-rbd: the two gateways need different ports and control numbers" >&2; exit 2; }
 start_ours "$C1" "$P1" "$WORK/ours.log"
 [ "$AA" = 1 ] && disown "$OURS_PID"  # Debian's tgtd ignores SIGTERM: SIGKILLed at the end
 start_peer "$C2" "$P2" "$WORK/peer.log"
@@ -106,6 +107,11 @@ for side in ours peer; do
   "$adm" -C "$cp" --lld iscsi --op new --mode logicalunit --tid 1 --lun 1 --bstype rbd \
     --backing-store "rbd/$IMAGE" --bsopts "conf=$CONF;id=admin"
   "$adm" -C "$cp" --lld iscsi --op bind --mode target --tid 1 -I ALL
+done
+# Each portal must be its own gateway's (not, say, a port already taken by someone else).
+for x in "$P1 $OURS_PID ours" "$P2 $PEER_PID tgt-rbd"; do
+  set -- $x
+  ss -Htlnp "sport = :$1" | grep -q "pid=$2," || { echo "bench-rbd: 127.0.0.1:$1 is not served by $3's tgtd (pid $2)" >&2; exit 1; }
 done
 url() { echo "iscsi://127.0.0.1:$1/$IQN/1"; }
 # iscsi-perf counts in logical blocks: ask each LU its block size.
