@@ -11,7 +11,10 @@
 #      takes it and turns active/optimized. The take-over time (kill to gateway 2 holding the lock)
 #      and fio's longest write are printed;
 #   4. gateway 1 restarted comes back non-optimized (the lock stays where it is) and the map uses
-#      it as a standby path; then gateway 2 is killed during fio verify: the lock moves back.
+#      it as a standby path; then gateway 2 is killed during fio verify: the lock moves back;
+#   5. gateway 2 restarted; a write through it from another initiator takes the lock while
+#      gateway 1 is alive: gateway 1 is blocklisted (fenced), reopens the image with a new client
+#      and reports itself non-optimized; writes through the map go on.
 #
 # Needs root, FUSE, loop devices, fio, Ceph (scripts/ceph-cluster.sh). Ports 4876-4877, control 476-477.
 set -euo pipefail
@@ -173,4 +176,26 @@ moved1=$(($(written 1) - before1)) moved2=$(($(written 2) - before2))
 echo "   16 MiB written through gateway 2 only"
 
 takeover 2 1
+
+echo "== a live holder fenced by a take-over reopens its image and comes back non-optimized"
+start_gw 2
+paths_up 2
+probe() { /usr/bin/python3 scripts/scsi-probe.py "$IQN" "$@"; }
+# A write through gateway 2 (not the holder) from another initiator: gateway 2 breaks gateway 1's
+# lock while gateway 1 is alive, which blocklists gateway 1's client.
+[ "$(probe write:"$(port 2)")" = "$(port 2) write GOOD" ] || fail "a write through gateway 2 did not take the lock"
+for _ in $(seq 1 300); do
+  grep -q "reopened with a new client" "$WORK/gw1.log" && break
+  sleep 0.1
+done
+grep -q "reopened with a new client" "$WORK/gw1.log" || fail "fenced gateway 1 did not reopen its image within 30 s"
+# (Until the new client has read the holder's tags, every group reads non-optimized.)
+for _ in $(seq 1 50); do
+  states=$(probe rtpg:"$(port 1)")
+  echo "$states" | grep -q "g1:ANO\[1\] g2:AO\[2\]" && break
+  sleep 0.2
+done
+echo "$states" | grep -q "g1:ANO\[1\] g2:AO\[2\]" || fail "gateway 1 after reopening reports: $states"
+dd if=/dev/urandom of="$DEV" bs=1M count=8 oflag=direct status=none || fail "writes through the map after the fencing"
+echo "   gateway 1 fenced, reopened and non-optimized ($states); writes through the map go on"
 echo "rbd-failover: all passed ($(tr '\n' ';' <"$WORK/takeovers"))"

@@ -23,8 +23,9 @@ extension AdminControl {
         let ownTags = Set(daemon.server.taggedPortals.map(\.tag))
         let ownership: RBDLockOwnership
         do {
+            let server = daemon.server
             ownership = try image.enableLockOwnership(
-                tags: Self.tagList(ownTags), eventLoop: daemon.group.next()
+                tags: { Self.tagList(Set(server.taggedPortals.map(\.tag))) }, eventLoop: daemon.group.next()
             ) { [weak self] state in
                 self?.ownershipChanged(object: object, state: state)
             }
@@ -32,6 +33,7 @@ extension AdminControl {
             daemon.logger.warning("RBD image \(image.location.path): no lock ownership: \(error)")
             return alua
         }
+        ownership.republishIfNeeded()
         let state = ownership.state
         var leaders: Set<UInt16>
         switch state {

@@ -134,6 +134,8 @@ struct TGTDCommand: ParsableCommand {
                 throw ValidationError("cannot listen on \(portal): \(error)")
             }
         }
+        // Units restored before these portals existed learn their target ports (ALUA).
+        daemon.portalsChanged()
         if let metricsAddress {
             let server = daemon.server
             let endpoint = MetricsServer(group: daemon.group) { loop in loop.makeSucceededFuture(TargetMetrics.render(server)) }

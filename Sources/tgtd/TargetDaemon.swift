@@ -57,6 +57,11 @@ final class TargetDaemon: @unchecked Sendable {
         try persistence.restore(using: control.apply)
     }
 
+    /// Portals came or went outside an admin request (the command line's, after the restore).
+    func portalsChanged() {
+        control.modelLock.withLock { control.applyALUAEverywhere() }
+    }
+
     func startControl() throws {
         try control.start()
     }

@@ -13,10 +13,11 @@ import Synchronization
 extension RBDBackstore {
     public var lockOwnership: RBDLockOwnership? { ownershipSlot.withLock { $0 } }
 
-    /// Takes part in lock ownership with this gateway's portal-group tags ("1,3"): takes the lock
+    /// Takes part in lock ownership with this gateway's portal-group tags ("1,3", read whenever
+    /// the lock is taken): takes the lock
     /// if it is free. Idempotent: a second call returns the first one's ownership.
     public func enableLockOwnership(
-        tags: String, eventLoop: EventLoop, takeOverTimeout: TimeAmount? = nil,
+        tags: @escaping @Sendable () -> String, eventLoop: EventLoop, takeOverTimeout: TimeAmount? = nil,
         onChange: @escaping @Sendable (RBDLockOwnership.State) -> Void
     ) throws -> RBDLockOwnership {
         let lib = try LibRBDLock.shared()

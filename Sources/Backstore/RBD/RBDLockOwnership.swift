@@ -40,7 +40,7 @@ public final class RBDLockOwnership: @unchecked Sendable {
     private let lib: LibRBDLock
     private let image: LibRBD.ImageHandle
     private let imageName: String
-    private let tags: String
+    private let tags: @Sendable () -> String
     private let timeout: TimeAmount
     private let pollInterval: TimeAmount
     private let thread: NIOThreadPool
@@ -51,14 +51,18 @@ public final class RBDLockOwnership: @unchecked Sendable {
     private var watchHandle: UInt64?
     private var poll: RepeatedTask?
     private var stopped = false
+    /// The tags last written to the image's metadata.
+    private var published: String?
     private let onChange: @Sendable (State) -> Void
 
     /// - Parameters:
-    ///   - tags: this gateway's portal-group tags, as the owner writes them ("1,3").
+    ///   - tags: this gateway's portal-group tags, as the owner writes them ("1,3"); read each
+    ///     time the lock is taken (portals may come after the image was opened).
     ///   - eventLoop: runs the poll timer and the timeouts (never a librbd call).
     ///   - onChange: called (on the lock thread) whenever `state` changes.
     init(
-        lib: LibRBDLock, image: LibRBD.ImageHandle, imageName: String, tags: String, timeout: TimeAmount,
+        lib: LibRBDLock, image: LibRBD.ImageHandle, imageName: String, tags: @escaping @Sendable () -> String,
+        timeout: TimeAmount,
         pollInterval: TimeAmount = .seconds(5), eventLoop: EventLoop, onChange: @escaping @Sendable (State) -> Void
     ) {
         self.lib = lib
@@ -182,7 +186,18 @@ public final class RBDLockOwnership: @unchecked Sendable {
 
     /// Tells the other gateways which port groups now lead (they watch the image header).
     private func publishOwnership() {
-        _ = lib.metadataSet(image, Self.ownerKey, tags)
+        let current = tags()
+        if lib.metadataSet(image, Self.ownerKey, current) == 0 { lock.withLock { published = current } }
+    }
+
+    /// The holder writes its tags again if they changed since (a portal added after the lock was
+    /// taken at start-up).
+    public func republishIfNeeded() {
+        guard !lock.withLock({ stopped }) else { return }
+        thread.submit { _ in
+            guard self.state == .owner, self.lock.withLock({ self.published }) != self.tags() else { return }
+            self.publishOwnership()
+        }
     }
 
     @discardableResult
