@@ -9,53 +9,19 @@ Expects tpg1 in an Active/optimized group (id 0) and tpg2 in a Standby group (id
 SET TARGET PORT GROUPS it prints "waiting" and reads a line: the caller puts the states back
 with targetcli meanwhile. Prints one "ok ..." line per check; exits 1 with "FAIL ..." on the
 first failure."""
-import importlib.util
 import os
 import struct
 import sys
 
-here = os.path.dirname(os.path.abspath(__file__))
-spec = importlib.util.spec_from_file_location("hostile", os.path.join(here, "hostile-initiator.py"))
-hi = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(hi)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from probe_support import fail, hi, ok, rtpg  # noqa: E402
+import probe_support  # noqa: E402
 
 target, port1, port2 = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 
 
-def fail(why):
-    print("FAIL " + why)
-    sys.exit(1)
-
-
-def ok(what):
-    print("ok  " + what, flush=True)
-
-
 def session(port, name):
-    conn = hi.Conn(port)
-    status = conn.login(target=target, initiator="iqn.2026-12.org.swift-iscsi:alua-" + name)
-    if status != (0, 0):
-        fail("login through port %d: status %s" % (port, status))
-    # The power-on unit attention of a new nexus, taken here.
-    conn.run(hi.cdb_test_unit_ready())
-    return conn
-
-
-def rtpg(conn):
-    cdb = bytes([0xA3, 0x0A]) + b"\0" * 4 + struct.pack(">I", 4096) + b"\0\0"
-    task = conn.run(cdb, edtl=4096, read=True)
-    if task.status != 0:
-        fail("REPORT TARGET PORT GROUPS: " + task.describe())
-    data = bytes(task.data)
-    length = struct.unpack_from(">I", data, 0)[0]
-    groups, at = {}, 4
-    while at + 8 <= min(len(data), 4 + length):
-        state, pref = data[at] & 0x0F, bool(data[at] & 0x80)
-        gid, count = struct.unpack_from(">H", data, at + 2)[0], data[at + 7]
-        ports = [struct.unpack_from(">H", data, at + 8 + 4 * i + 2)[0] for i in range(count)]
-        groups[gid] = (state, pref, ports)
-        at += 8 + 4 * count
-    return groups
+    return probe_support.session(port, target, "iqn.2026-12.org.swift-iscsi:alua-" + name)
 
 
 def vpd83_ports(conn):

@@ -47,14 +47,8 @@ rbd_start() {
   printf 'RBD=1\nRBD_PORT1=%s\nRBD_PORT2=%s\n' "${RBD_PORTS[1]}" "${RBD_PORTS[2]}" >>"$SHARE/env"
 }
 
-rbd_holds() { grep -c "RBD lock held by this gateway" "$WORK/rbd-gw$1.log" 2>/dev/null || true; }
-rbd_wait_holds() {  # rbd_wait_holds N COUNT: 30 s at most
-  for _ in $(seq 1 600); do
-    [ "$(rbd_holds "$1")" -ge "$2" ] && return 0
-    sleep 0.05
-  done
-  return 1
-}
+rbd_holds() { lock_takeovers "$WORK/rbd-gw$1.log"; }
+rbd_wait_holds() { wait_lock_takeovers "$WORK/rbd-gw$1.log" "$2"; }  # rbd_wait_holds N COUNT
 
 # The guest's request: kill -9 the lock holder (gateway 1) and time the other's take-over.
 rbd_kill_owner() {

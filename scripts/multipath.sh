@@ -57,35 +57,6 @@ start_gw() {
   GW_PID[$1]=$!
   wait_port "$(port "$1")"
 }
-kill_gw() {
-  kill -9 "${GW_PID[$1]}"
-  wait "${GW_PID[$1]}" 2>/dev/null || true
-  GW_PID[$1]=""
-}
-
-# paths_up N: until `iscsiadm -m multipath` shows N paths "active ready running" (30 s at most).
-paths_up() {
-  for _ in $(seq 1 300); do
-    [ "$("$ADM" -m multipath | grep -c "active ready running")" = "$1" ] && return 0
-    sleep 0.1
-  done
-  fail "not $1 active paths within 30 s"
-}
-
-# run_fio NAME: fio with verification in the background; sets FIO_PID.
-run_fio() {
-  fio --name="$1" --filename="$DEV" --direct=1 --ioengine=libaio --rw=randwrite --bsrange=4k-128k \
-    --iodepth=16 --size=384M --loops=5 --verify=crc32c --verify_fatal=1 --verify_state_save=0 \
-    --randrepeat=0 >"$WORK/fio-$1.out" 2>&1 &
-  FIO_PID=$!
-}
-wait_fio() {
-  local status=0
-  wait "$FIO_PID" || status=$?
-  FIO_PID=
-  [ $status = 0 ] || fail "$1: fio failed: $(grep -iE "error|verify|fail" "$WORK/fio-$1.out" | head -5)"
-}
-
 truncate -s 512M "$LUN"
 cat >"$ISCSI_ROOT/iscsid.conf" <<EOF
 node.session.timeo.replacement_timeout = 15
@@ -168,11 +139,7 @@ paths_up 1
 dd if=/dev/zero of="$DEV" bs=4k count=1 seek=100 oflag=direct 2>"$WORK/dd.err" || fail "IO after a gateway returned: $(cat "$WORK/dd.err")"
 echo "   IO works again once a gateway is back"
 
-# written N: bytes gateway N's LU 1 has written (tgtadm --op stat: wr_done bytes, all sessions).
-written() {
-  "$BIN/tgtadm" -C "48$1" --lld iscsi --op stat --mode logicalunit --tid 1 --lun 1 |
-    awk '$1 == 1 && $2 == 1 { sum += $10 } END { print sum + 0 }'
-}
+written() { lu_bytes_written "48$1"; }  # bytes gateway N's LU 1 has written
 echo "== ALUA across the gateways: TPG 1 (gateway 1) Active/optimized, TPG 2 (gateway 2) Active/non-optimized"
 "$ADM" -m node -u >/dev/null
 "$ADM" -m node -o delete >/dev/null

@@ -7,37 +7,21 @@ initiator of hostile-initiator.py.
 
 usage: pr-gateways.py TARGET PORT_A PORT_B
 Prints one "ok ..." line per check; exits 1 with "FAIL ..." on the first failure."""
-import importlib.util
 import os
 import struct
 import sys
 
-here = os.path.dirname(os.path.abspath(__file__))
-spec = importlib.util.spec_from_file_location("hostile", os.path.join(here, "hostile-initiator.py"))
-hi = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(hi)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from probe_support import fail, ok  # noqa: E402
+import probe_support  # noqa: E402
 
 target, port_a, port_b = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 KEY_X = 0x1122334455667788
 RESERVATION_CONFLICT = 0x18
 
 
-def fail(why):
-    print("FAIL " + why)
-    sys.exit(1)
-
-
-def ok(what):
-    print("ok  " + what, flush=True)
-
-
 def session(port, name):
-    conn = hi.Conn(port)
-    status = conn.login(target=target, initiator="iqn.2026-12.org.swift-iscsi:pr-" + name)
-    if status != (0, 0):
-        fail("login through port %d: status %s" % (port, status))
-    conn.run(hi.cdb_test_unit_ready())
-    return conn
+    return probe_support.session(port, target, "iqn.2026-12.org.swift-iscsi:pr-" + name)
 
 
 def prout(conn, action, key=0, sa_key=0, rtype=0):

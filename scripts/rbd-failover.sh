@@ -59,43 +59,10 @@ start_gw() {
   GW_PID[$1]=$!
   wait_port "$(port "$1")"
 }
-kill_gw() {
-  kill -9 "${GW_PID[$1]}"
-  wait "${GW_PID[$1]}" 2>/dev/null || true
-  GW_PID[$1]=""
+wait_holds() {  # wait_holds N COUNT: until gateway N has taken the lock COUNT times (30 s at most)
+  wait_lock_takeovers "$WORK/gw$1.log" "$2" || fail "gateway $1 did not take the lock within 30 s"
 }
-# holds N: gateway N's log says it took the image's lock, counted from its COUNT-th such line.
-holds_count() { grep -c "RBD lock held by this gateway" "$WORK/gw$1.log" || true; }
-wait_holds() {  # wait_holds N COUNT: until gateway N has logged COUNT take-overs (30 s at most)
-  for _ in $(seq 1 600); do
-    [ "$(holds_count "$1")" -ge "$2" ] && return 0
-    sleep 0.05
-  done
-  fail "gateway $1 did not take the lock within 30 s"
-}
-paths_up() {
-  for _ in $(seq 1 300); do
-    [ "$("$ADM" -m multipath | grep -c "active ready running")" = "$1" ] && return 0
-    sleep 0.1
-  done
-  fail "not $1 active paths within 30 s"
-}
-written() {  # bytes gateway N's LU 1 has written
-  "$BIN/tgtadm" -C "$((475 + $1))" --lld iscsi --op stat --mode logicalunit --tid 1 --lun 1 |
-    awk '$1 == 1 && $2 == 1 { sum += $10 } END { print sum + 0 }'
-}
-run_fio() {
-  fio --name="$1" --filename="$DEV" --direct=1 --ioengine=libaio --rw=randwrite --bsrange=4k-128k \
-    --iodepth=16 --size=256M --loops=3 --verify=crc32c --verify_fatal=1 --verify_state_save=0 \
-    --randrepeat=0 --output-format=normal,json --output="$WORK/fio-$1.out" >/dev/null 2>&1 &
-  FIO_PID=$!
-}
-wait_fio() {
-  local status=0
-  wait "$FIO_PID" || status=$?
-  FIO_PID=
-  [ $status = 0 ] || fail "$1: fio failed: $(grep -iE "error|verify|fail" "$WORK/fio-$1.out" | head -5)"
-}
+written() { lu_bytes_written "$((475 + $1))"; }  # bytes gateway N's LU 1 has written
 # The longest write fio saw (ms): how long the application waited across the failover.
 longest_write() {
   /usr/bin/python3 - "$WORK/fio-$1.out" <<'PYEOF'
@@ -140,7 +107,7 @@ moved1=$(($(written 1) - before1)) moved2=$(($(written 2) - before2))
 echo "   16 MiB written: $moved1 bytes through gateway 1 (lock holder), $moved2 through gateway 2"
 
 echo "== fio verify while OSD 1 is killed"
-run_fio osd
+run_fio osd 256M 3
 sleep 2
 kill -0 "$FIO_PID" 2>/dev/null || fail "fio finished before the OSD was killed"
 bash scripts/ceph-cluster.sh kill-osd "$WORK/ceph" 1 >/dev/null
@@ -150,9 +117,9 @@ bash scripts/ceph-cluster.sh start-osd "$WORK/ceph" 1 >/dev/null
 
 takeover() {  # takeover VICTIM SURVIVOR
   local victim=$1 survivor=$2 count start took
-  count=$(holds_count "$survivor")
+  count=$(lock_takeovers "$WORK/gw$survivor.log")
   echo "== fio verify while gateway $victim (lock holder) is killed with -9"
-  run_fio "kill$victim"
+  run_fio "kill$victim" 256M 3
   sleep 2
   kill -0 "$FIO_PID" 2>/dev/null || fail "fio finished before the kill"
   start=$(now)
