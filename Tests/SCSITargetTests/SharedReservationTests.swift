@@ -33,7 +33,7 @@ final class SharedReservationTests: XCTestCase {
     /// One gateway: a target whose LUN 1 has its PR state in `cluster`.
     struct Gateway {
         let device: SCSITargetDevice
-        let store: SharedTestStore
+        let store: Backstore
         let loop: EventLoop
 
         func run(_ cdb: [UInt8], dataOut: [UInt8]? = nil, nexus: SCSINexus) -> SCSICommandResult {
@@ -258,7 +258,7 @@ final class SharedReservationTests: XCTestCase {
         late.ready(Self.initiatorB)
         XCTAssertEqual(late.read(Self.initiatorB).status, .reservationConflict)
         _ = try late.device.removeLogicalUnit(1)
-        XCTAssertFalse(late.store.blob.hasHandler)
+        XCTAssertFalse((late.store as? SharedTestStore)?.blob.hasHandler ?? true)
     }
 
     /// A resync (watch lost and set up again) reloads what was missed.
@@ -270,7 +270,7 @@ final class SharedReservationTests: XCTestCase {
         state.generation = 5
         cluster.overwrite(try PersistentReservationCoding.encode(state))
         XCTAssertEqual(b.keys(Self.initiatorB).1, [])
-        b.store.blob.deliver(.resync)
+        try XCTUnwrap(b.store as? SharedTestStore).blob.deliver(.resync)
         XCTAssertEqual(b.keys(Self.initiatorB).1, [0x77])
         XCTAssertEqual(a.keys(Self.initiatorA).0, 0, "A missed it too and was not told")
     }

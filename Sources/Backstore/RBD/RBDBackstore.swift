@@ -26,7 +26,9 @@ public final class RBDBackstore: DiscardingBackstore, @unchecked Sendable {
 
     let lib: LibRBD
     private let image: LibRBD.ImageHandle
-    fileprivate let gate: IOGate
+    let gate: IOGate
+    /// Blobs shared with the other gateways serving this image (RADOSSharedBlob.swift).
+    let sharedBlobs: RADOSSharedBlobs
 
     /// Connects to the cluster of `location.conf` and opens the image.
     /// - Parameters:
@@ -122,8 +124,11 @@ public final class RBDBackstore: DiscardingBackstore, @unchecked Sendable {
         failed = false
         self.image = opened
         self.byteSize = size
+        let sharedBlobs = RADOSSharedBlobs(ioctx: ioctx)
+        self.sharedBlobs = sharedBlobs
         self.gate = IOGate {
             let release = {
+                sharedBlobs.closeAll()
                 _ = lib.rbdClose(opened)
                 lib.radosIoctxDestroy(ioctx)
                 lib.radosShutdown(cluster)
