@@ -206,6 +206,38 @@ final class SharedReservationTests: XCTestCase {
         assertGood(b.write(Self.initiatorB))
     }
 
+    /// While a PR OUT waits on the store, the same gateway's other commands do not wait: the
+    /// device lock is not held across the wait.
+    func testCommandsRunWhileReserveOutWaits() throws {
+        let cluster = FakeBlobCluster()
+        let (a, _) = try pair(cluster)
+        let other = SCSINexus(id: 9, initiatorPortName: "iqn.2026-12.test:c,i,0x023d000003")
+        a.ready(other)
+        cluster.tune { $0.hangStores = true }
+        let request = SCSICommandRequest(
+            lun: 1,
+            cdb: ByteBuffer(bytes: [SCSIOpcode.persistentReserveOut, 0, 0, 0, 0] + be(24, 4) + [0] + [UInt8](repeating: 0, count: 6)),
+            dataOut: ByteBuffer(bytes: be(0, 8) + be(0xA, 8) + [UInt8](repeating: 0, count: 8)), expectedDataTransferLength: 24)
+        let pending = try a.loop.submit { a.device.execute(request, nexus: Self.initiatorA, on: a.loop) }.wait()
+        let start = Date()
+        assertGood(a.write(other))
+        XCTAssertEqual(a.keys(other).1, [])
+        XCTAssertLessThan(Date().timeIntervalSince(start), 0.2)
+        assertCheck(try pending.wait(), .abortedCommand, .logicalUnitCommunicationTimeout)
+    }
+
+    /// RELEASE of a registrants only reservation through A: B's registrant hears RESERVATIONS
+    /// RELEASED on B (SPC-4 5.13.11.2.2).
+    func testReleaseTellsRegistrantsOnTheOtherGateway() throws {
+        let (a, b) = try pair()
+        assertGood(a.prout(0, serviceKey: 0xA, nexus: Self.initiatorA))
+        assertGood(b.prout(0, serviceKey: 0xB, nexus: Self.initiatorB))
+        assertGood(a.prout(1, key: 0xA, type: 5, nexus: Self.initiatorA))  // WRITE EXCLUSIVE, REGISTRANTS ONLY
+        assertGood(a.prout(2, key: 0xA, type: 5, nexus: Self.initiatorA))
+        assertCheck(b.run([SCSIOpcode.testUnitReady], nexus: Self.initiatorB), .unitAttention, .reservationsReleased)
+        assertGood(a.run([SCSIOpcode.testUnitReady], nexus: Self.initiatorA))
+    }
+
     /// Peers that do not acknowledge in time: the change is stored, the command answers GOOD
     /// after the bounded wait.
     func testUnacknowledgedNotifyIsBounded() throws {
