@@ -80,6 +80,29 @@ final class RADOSSharedBlobTests: XCTestCase {
         XCTAssertEqual(seenByB.withLockedValue { $0 }, [.notified([0xAB, 0xCD])])
     }
 
+    /// A broken watch (what librados' error callback reports) is set up again; the holder hears
+    /// `.resync`, and peers' notifies reach it again.
+    func testBrokenWatchIsSetUpAgain() throws {
+        let (a, b) = try openTwoGateways()
+        defer {
+            XCTAssertNoThrow(try a.close())
+            XCTAssertNoThrow(try b.close())
+        }
+        let name = uniqueName()
+        let blobA = try a.openSharedBlob(named: name)
+        let blobB = try XCTUnwrap(try b.openSharedBlob(named: name) as? RADOSSharedBlob)
+        let seenByB = NIOLockedValueBox<[SharedBlobEvent]>([])
+        blobB.setEventHandler { event in seenByB.withLockedValue { $0.append(event) } }
+        let old = try XCTUnwrap(blobB.watchCookie)
+        blobB.watchFailed(cookie: old, error: -ENOTCONN)
+        let deadline = Date() + 10
+        while seenByB.withLockedValue({ $0 }) != [.resync], Date() < deadline { usleep(10_000) }
+        XCTAssertEqual(seenByB.withLockedValue { $0 }, [.resync])
+        XCTAssertNotNil(blobB.watchCookie)
+        XCTAssertNoThrow(try outcome { blobA.notifyPeers([7], timeoutMilliseconds: 5000, $0) }.get())
+        XCTAssertEqual(seenByB.withLockedValue { $0 }, [.resync, .notified([7])])
+    }
+
     /// Both handles add to a counter in the blob at once; lost races retry; nothing is lost.
     func testConcurrentIncrementsConverge() throws {
         let (a, b) = try openTwoGateways()

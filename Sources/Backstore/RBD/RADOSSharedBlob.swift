@@ -90,6 +90,8 @@ final class RADOSSharedBlob: SharedBlob, @unchecked Sendable {
     }
 
     var isWatching: Bool { mutex.withLock { cookie != nil } }
+    /// The watch's cookie (tests).
+    var watchCookie: UInt64? { mutex.withLock { cookie } }
 
     func setEventHandler(_ handler: (@Sendable (SharedBlobEvent) -> Void)?) {
         mutex.withLock { self.handler = handler }
@@ -283,7 +285,10 @@ final class RADOSSharedBlob: SharedBlob, @unchecked Sendable {
 
     /// On a librados thread: the watch broke (e.g. the OSD session was lost). Set it up again
     /// off this thread, a bounded number of times with backoff, then ask for a reload.
-    fileprivate func watchFailed(cookie failed: UInt64) {
+    func watchFailed(cookie failed: UInt64, error: Int32) {
+        if getenv("SWIFT_ISCSI_DEBUG_RADOS_WATCH") != nil {
+            fputs("RADOS watch on \(objectName) failed: \(describe(error)); setting it up again\n", stderr)
+        }
         rewatchQueue.async { [self] in rewatch(failed, attempt: 1) }
     }
 
@@ -428,5 +433,5 @@ private func radosWatchCallback(
 
 private func radosWatchErrorCallback(_ argument: UnsafeMutableRawPointer?, _ cookie: UInt64, _ error: Int32) {
     guard let argument else { return }
-    Unmanaged<RADOSSharedBlob>.fromOpaque(argument).takeUnretainedValue().watchFailed(cookie: cookie)
+    Unmanaged<RADOSSharedBlob>.fromOpaque(argument).takeUnretainedValue().watchFailed(cookie: cookie, error: error)
 }
