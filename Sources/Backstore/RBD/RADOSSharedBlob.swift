@@ -293,6 +293,9 @@ final class RADOSSharedBlob: SharedBlob, @unchecked Sendable {
     }
 
     private func rewatch(_ failed: UInt64, attempt: Int) {
+        // Inside the IO gate, so the image's release (which destroys the RADOS context) waits.
+        guard gate.enter() else { return }
+        defer { leaveGate() }
         let old: UInt64? = mutex.withLock {
             guard !closed, cookie == failed || cookie == nil else { return nil }
             defer { cookie = nil }
@@ -300,7 +303,8 @@ final class RADOSSharedBlob: SharedBlob, @unchecked Sendable {
         }
         guard let old else { return }
         if old != 0 { _ = RADOSObjectCall.wait(lib: lib, timeoutSeconds: 10) { self.lib.aioUnwatch(self.ioctx, old, $0) } }
-        if let rc = watch(timeoutSeconds: 10), rc >= 0 {
+        // startWatching creates the object first, in case it was removed (which also breaks a watch).
+        if (try? startWatching(timeoutSeconds: 10)) != nil {
             let handler = mutex.withLock { self.handler }
             handler?(.resync)
             return
