@@ -47,6 +47,10 @@ final class SharedReservations: @unchecked Sendable {
     private weak var unit: LogicalUnit?
     /// The blob version `unit.persistent` came from. Guarded by `lock`.
     private var version: UInt64 = 0
+    /// The last PR OUT of this gateway: the next one starts when it ends, so that commands of
+    /// one gateway do not race each other through compare-and-store (only other gateways'
+    /// do). Guarded by `lock`.
+    private var lastReserveOut: EventLoopFuture<SCSICommandResult>?
 
     /// Opens the unit's blob, starts following peers' changes and loads the state; blocks for
     /// at most `timing.openTimeout` (adding a unit blocks anyway: its store was just opened).
@@ -146,7 +150,20 @@ final class SharedReservations: @unchecked Sendable {
         -> EventLoopFuture<SCSICommandResult>
     {
         let promise = loop.makePromise(of: SCSICommandResult.self)
-        attempt(1, request, port, loop, deadline: .now() + timing.commandDeadline, promise)
+        // The deadline runs from arrival: time queued behind this gateway's earlier PR OUTs
+        // counts, so a command never waits longer than `commandDeadline` in all.
+        let deadline = NIODeadline.now() + timing.commandDeadline
+        let previous: EventLoopFuture<SCSICommandResult>? = lock.withLock {
+            defer { lastReserveOut = promise.futureResult }
+            return lastReserveOut
+        }
+        guard let previous else {
+            attempt(1, request, port, loop, deadline: deadline, promise)
+            return promise.futureResult
+        }
+        previous.whenComplete { _ in
+            loop.execute { self.attempt(1, request, port, loop, deadline: deadline, promise) }
+        }
         return promise.futureResult
     }
 

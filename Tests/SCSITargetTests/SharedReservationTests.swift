@@ -146,7 +146,7 @@ final class SharedReservationTests: XCTestCase {
     func testConcurrentReserveOutsOnBothGatewaysConverge() throws {
         let cluster = FakeBlobCluster()
         var timing = Self.quickTiming
-        timing.maximumAttempts = 64
+        timing.maximumAttempts = 16
         timing.commandDeadline = .seconds(20)
         let a = try gateway(cluster, timing: timing)
         let b = try gateway(cluster, timing: timing)
@@ -173,6 +173,21 @@ final class SharedReservationTests: XCTestCase {
             XCTAssertEqual(Set(keys), expected)
         }
         print("shared PR: \(2 * perGateway) concurrent REGISTERs, \(cluster.stats.stores) stores, \(cluster.stats.conflicts) lost races")
+    }
+
+    /// PR OUTs arriving at once on one gateway queue there instead of racing each other.
+    func testOneGatewaysReserveOutsDoNotRaceEachOther() throws {
+        let cluster = FakeBlobCluster()
+        let (a, _) = try pair(cluster)
+        cluster.tune { $0.latency = 0.002 }
+        DispatchQueue.concurrentPerform(iterations: 10) { index in
+            let nexus = SCSINexus(id: UInt64(200 + index), initiatorPortName: "iqn.2026-12.test:q\(index),i,0x023d0000bb")
+            _ = a.run([SCSIOpcode.testUnitReady], nexus: nexus)
+            assertGood(a.prout(0, serviceKey: UInt64(0x200 + index), nexus: nexus))
+        }
+        XCTAssertEqual(cluster.stats.conflicts, 0)
+        XCTAssertEqual(cluster.stats.stores, 10)
+        XCTAssertEqual(a.keys(Self.initiatorA).1.count, 10)
     }
 
     // MARK: Bounds
