@@ -24,8 +24,16 @@ final class SharedReservations: @unchecked Sendable {
         var stepTimeout: TimeAmount = .seconds(4)
         /// A whole PERSISTENT RESERVE OUT: well inside an initiator's usual 30 s command timeout.
         var commandDeadline: TimeAmount = .seconds(15)
-        /// How long peers have to acknowledge a notify.
-        var notifyTimeoutMilliseconds: UInt64 = 3000
+        /// How long peers have to acknowledge a notify (cut to what is left of the command's
+        /// deadline). Long enough for a live gateway whose watch is reconnecting (after an OSD
+        /// restart) to get it; a dead gateway's watch makes every PR OUT wait this long until
+        /// RADOS drops the watch (30 s).
+        var notifyTimeoutMilliseconds: UInt64 = 8000
+        /// After a notify not every peer acknowledged: sent again this often, this many times
+        /// (RADOS' watch timeout), in the background, so a peer that reconnects late still
+        /// learns the change.
+        var renotifyInterval: TimeAmount = .seconds(2)
+        var renotifyAttempts = 15
         /// Compare-and-store attempts of one command.
         var maximumAttempts = 8
         /// Backoff before attempt n: random up to min(base << n, cap).
@@ -181,12 +189,21 @@ final class SharedReservations: @unchecked Sendable {
             } catch {
                 return promise.succeed(Self.failure(error))
             }
-            self.lock.withLock { self.installLocked(state, version: snapshot.version) }
+            let heardOf: UInt64 = self.lock.withLock {
+                defer { self.installLocked(state, version: snapshot.version) }
+                return self.version
+            }
             var next = state
             let result = next.apply(request, from: port, persistenceSupported: true)
             guard result.status == .good, next != state else {
                 self.postLocally(result.attentions)
-                return promise.succeed(Self.answer(result))
+                // A version nobody told us about (a store whose command gave up before its
+                // notify, e.g. this command's own earlier attempt): the peers may not know it
+                // either, so tell them before answering.
+                guard snapshot.version > heardOf else { return promise.succeed(Self.answer(result)) }
+                return self.notifyPeers(next: snapshot.bytes, version: snapshot.version, [], loop, deadline) {
+                    promise.succeed(Self.answer(result))
+                }
             }
             let bytes: [UInt8]
             do {
@@ -195,7 +212,18 @@ final class SharedReservations: @unchecked Sendable {
             } catch {
                 return promise.succeed(Self.insufficientRegistrationResources)
             }
-            self.step(on: loop, deadline: deadline) { blob.store(bytes, ifVersion: snapshot.version, $0) }.whenComplete {
+            // A store that lands after its step timed out still reaches the peers (and this
+            // gateway's cache), though the command has answered.
+            let stored = next
+            let late: @Sendable (Result<UInt64, SharedBlobError>) -> Void = { [weak self] outcome in
+                guard let self, case .success(let newVersion) = outcome else { return }
+                self.lock.withLock {
+                    self.installLocked(stored, version: newVersion)
+                    for (registration, code) in result.attentions { self.unit?.postAttention(code, to: registration) }
+                }
+                self.notifyPeers(next: bytes, version: newVersion, result.attentions, loop, .now() + self.timing.commandDeadline) {}
+            }
+            self.step(on: loop, deadline: deadline, late: late) { blob.store(bytes, ifVersion: snapshot.version, $0) }.whenComplete {
                 stored in
                 switch stored {
                 case .success(let newVersion):
@@ -231,18 +259,35 @@ final class SharedReservations: @unchecked Sendable {
             state: state)
         guard let message = try? PersistentReservationCoding.encode(notice) else { return then() }
         let blob = self.blob
-        let timeout = timing.notifyTimeoutMilliseconds
-        // The notify's own timeout plus a margin for the answer to travel.
-        let bound = NIODeadline.now() + .milliseconds(Int64(timeout)) + .seconds(1)
-        step(on: loop, deadline: min(deadline, bound), limit: .milliseconds(Int64(timeout)) + .seconds(1)) {
+        // What is left of the command's deadline, less a margin for the answer to travel.
+        let left = (deadline - .now() - .milliseconds(500)).nanoseconds / 1_000_000
+        let timeout = UInt64(max(100, min(Int64(timing.notifyTimeoutMilliseconds), left)))
+        step(on: loop, deadline: deadline, limit: .milliseconds(Int64(timeout)) + .milliseconds(500)) {
             blob.notifyPeers(message, timeoutMilliseconds: timeout, $0)
-        }.whenComplete { _ in then() }
+        }.whenComplete { outcome in
+            if case .failure = outcome { self.renotify(message, version: version, attempt: 1, loop) }
+            then()
+        }
+    }
+
+    /// Sends a notify again, in the background, until every peer acknowledged it, a newer
+    /// change superseded it, or `renotifyAttempts` ran out.
+    private func renotify(_ message: [UInt8], version: UInt64, attempt: Int, _ loop: EventLoop) {
+        guard attempt <= timing.renotifyAttempts else { return }
+        loop.scheduleTask(in: timing.renotifyInterval) { [weak self] in
+            guard let self, self.lock.withLock({ self.version }) == version else { return }
+            let timeout = UInt64(max(100, self.timing.renotifyInterval.nanoseconds / 1_000_000))
+            self.blob.notifyPeers(message, timeoutMilliseconds: timeout) { [weak self] outcome in
+                if case .failure = outcome { self?.renotify(message, version: version, attempt: attempt + 1, loop) }
+            }
+        }
     }
 
     /// Runs one blob operation with a timer: whichever of the two comes first completes the
     /// future on `loop`; the other is dropped.
     private func step<T: Sendable>(
         on loop: EventLoop, deadline: NIODeadline, limit: TimeAmount? = nil,
+        late: (@Sendable (Result<T, SharedBlobError>) -> Void)? = nil,
         _ start: (@escaping @Sendable (Result<T, SharedBlobError>) -> Void) -> Void
     ) -> EventLoopFuture<T> {
         let promise = loop.makePromise(of: T.self)
@@ -256,7 +301,7 @@ final class SharedReservations: @unchecked Sendable {
             if once.claim() { promise.fail(SharedBlobError.timedOut) }
         }
         start { result in
-            guard once.claim() else { return }
+            guard once.claim() else { return late?(result) ?? () }
             timer.cancel()
             promise.completeWith(result.mapError { $0 as Error })
         }

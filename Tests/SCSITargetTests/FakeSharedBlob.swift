@@ -20,6 +20,8 @@ final class FakeBlobCluster: @unchecked Sendable {
         /// Loads, stores or notifies never complete.
         var hangLoads = false
         var hangStores = false
+        /// Stores land (and complete) this long after they were asked for.
+        var storeDelay: TimeInterval = 0
         /// Notifies reach nobody and end in `.timedOut`.
         var notifiesTimeOut = false
     }
@@ -65,7 +67,14 @@ final class FakeBlobCluster: @unchecked Sendable {
     fileprivate func store(
         _ newBytes: [UInt8], ifVersion expected: UInt64, _ done: @escaping @Sendable (Result<UInt64, SharedBlobError>) -> Void
     ) {
-        if lock.withLock({ knobs.hangStores }) { return }
+        let (hang, delay) = lock.withLock { (knobs.hangStores, knobs.storeDelay) }
+        if hang { return }
+        if delay > 0 {
+            return DispatchQueue.global().asyncAfter(deadline: .now() + delay) {
+                self.tune { $0.storeDelay = 0 }
+                self.store(newBytes, ifVersion: expected, done)
+            }
+        }
         later {
             let result: Result<UInt64, SharedBlobError> = self.lock.withLock {
                 self.counters.stores += 1

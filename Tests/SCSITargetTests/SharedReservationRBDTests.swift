@@ -122,12 +122,14 @@ final class SharedReservationRBDTests: XCTestCase {
         osdUp = true
         // The REGISTER that timed out may still land once the OSD is back: a lost status, as
         // SCSI knows it. Either way the gateways agree afterwards.
+        let reserveStart = Date()
         var reserved = a.prout(1, key: 0xA, type: 1, nexus: initiatorA)
         for _ in 0..<10 where reserved.status != .good {
             Thread.sleep(forTimeInterval: 1)
             reserved = a.prout(1, key: 0xA, type: 1, nexus: initiatorA)
         }
         assertGood(reserved)
+        print("OSD back: RESERVE answered after \(Date().timeIntervalSince(reserveStart)) s")
         XCTAssertEqual(b.write(initiatorB).status, .reservationConflict)
         XCTAssertEqual(Set(a.keys(initiatorA).1), Set(b.keys(initiatorB).1))
         print("OSD outage: PR OUT ended after \(elapsed) s; keys after recovery \(b.keys(initiatorB).1.map { String($0, radix: 16) })")

@@ -22,6 +22,8 @@ final class SharedReservationTests: XCTestCase {
         timing.stepTimeout = .milliseconds(300)
         timing.commandDeadline = .seconds(3)
         timing.notifyTimeoutMilliseconds = 200
+        timing.renotifyInterval = .milliseconds(20)
+        timing.renotifyAttempts = 3
         timing.maximumAttempts = 5
         timing.backoffBase = .milliseconds(1)
         timing.backoffCap = .milliseconds(5)
@@ -253,6 +255,33 @@ final class SharedReservationTests: XCTestCase {
         assertGood(a.run([SCSIOpcode.testUnitReady], nexus: Self.initiatorA))
     }
 
+    /// A store that lands after its command gave up (ABORTED COMMAND) still reaches the peers.
+    func testLateStoreStillReachesPeers() throws {
+        let cluster = FakeBlobCluster()
+        let (a, b) = try pair(cluster)
+        cluster.tune { $0.storeDelay = 0.6 }
+        assertCheck(a.prout(0, serviceKey: 0xA, nexus: Self.initiatorA), .abortedCommand, .logicalUnitCommunicationTimeout)
+        let deadline = Date() + 3
+        while b.keys(Self.initiatorB).1 != [0xA], Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        XCTAssertEqual(b.keys(Self.initiatorB).1, [0xA])
+        XCTAssertEqual(a.keys(Self.initiatorA).1, [0xA])
+    }
+
+    /// A PR OUT that changes nothing but finds a version no notify announced tells the peers.
+    func testUnannouncedVersionIsAnnounced() throws {
+        let cluster = FakeBlobCluster()
+        let (a, b) = try pair(cluster)
+        var state = PersistentReservationState()
+        state.registrations = [.init(nexus: Self.initiatorA.itNexusName, key: 0xA, allTargetPorts: false)]
+        state.generation = 1
+        state.reservation = .init(type: .writeExclusive, holder: Self.initiatorA.itNexusName)
+        cluster.overwrite(try PersistentReservationCoding.encode(state))
+        // The retry of a RESERVE whose first attempt landed unannounced: nothing to change.
+        assertGood(a.prout(1, key: 0xA, type: 1, nexus: Self.initiatorA))
+        XCTAssertEqual(b.write(Self.initiatorB).status, .reservationConflict)
+        XCTAssertEqual(cluster.stats.stores, 0)
+    }
+
     /// Peers that do not acknowledge in time: the change is stored, the command answers GOOD
     /// after the bounded wait.
     func testUnacknowledgedNotifyIsBounded() throws {
@@ -261,6 +290,9 @@ final class SharedReservationTests: XCTestCase {
         cluster.tune { $0.notifiesTimeOut = true }
         assertGood(a.prout(0, serviceKey: 0xA, nexus: Self.initiatorA))
         XCTAssertEqual(cluster.snapshot.version, 1)
+        // Sent again in the background, a bounded number of times.
+        Thread.sleep(forTimeInterval: 0.3)
+        XCTAssertEqual(cluster.stats.notifies, 1 + Self.quickTiming.renotifyAttempts)
     }
 
     // MARK: Corruption and format
