@@ -177,7 +177,10 @@ let package = Package(
                 .product(name: "NIOTestUtils", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "SCSITargetTests", dependencies: ["SCSITarget", "SCSIProtocol", "Backstore"]),
+        .testTarget(
+            name: "SCSITargetTests",
+            dependencies: ["SCSITarget", "SCSIProtocol", "Backstore", .product(name: "NIOPosix", package: "swift-nio")]
+        ),
         .testTarget(
             name: "BackstoreTests",
             dependencies: [

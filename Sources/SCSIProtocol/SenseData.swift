@@ -34,6 +34,8 @@ public struct AdditionalSenseCode: Hashable, Sendable, CustomStringConvertible {
     public static let targetPortInStandbyState = Self(0x04, 0x0B)
     public static let targetPortInUnavailableState = Self(0x04, 0x0C)
     public static let targetPortOffline = Self(0x04, 0x12)
+    /// The logical unit could not reach what it depends on in time (a shared state store).
+    public static let logicalUnitCommunicationTimeout = Self(0x08, 0x01)
     public static let invalidFieldInCommandInformationUnit = Self(0x0E, 0x03)
     public static let writeError = Self(0x0C, 0x00)
     public static let unrecoveredReadError = Self(0x11, 0x00)
@@ -60,6 +62,7 @@ public struct AdditionalSenseCode: Hashable, Sendable, CustomStringConvertible {
     public static let reportedLUNsDataHasChanged = Self(0x3F, 0x0E)
     public static let internalTargetFailure = Self(0x44, 0x00)
     public static let mediumRemovalPrevented = Self(0x53, 0x02)
+    public static let insufficientRegistrationResources = Self(0x55, 0x04)
 
     /// True for the 29/xx family (power on, reset), which supersedes other unit attentions.
     public var isResetClass: Bool { asc == 0x29 }

@@ -22,7 +22,11 @@ final class LogicalUnit: @unchecked Sendable {
     /// The I_T nexus holding an SPC-2 RESERVE.
     var reservationHolder: UInt64?
     /// SPC-4 persistent reservations: registrations and the reservation, keyed by I_T nexus name.
+    /// With `sharedReservations`, a cache of the state all gateways share.
     var persistent = PersistentReservationState()
+    /// Set once, before the unit is published, when its store shares persistent reservations
+    /// with other gateways (`SharedBlobProvider`).
+    private(set) var sharedReservations: SharedReservations?
     /// Serializes COMPARE AND WRITE, and the writes arriving while one runs.
     var exclusiveGate = ExclusiveGate()
     /// Medium present (removable unit) or unit online (tgt's "Online").
@@ -64,6 +68,21 @@ final class LogicalUnit: @unchecked Sendable {
             deallocation: StoreDeallocation(backstore))
         blockCount = backstore.byteSize >> shift
         writeCacheEnabled = options.writeCache ?? backstore.hasVolatileWriteCache
+    }
+
+    /// Before the unit is published: its store provides shared blobs, so persistent
+    /// reservations live there.
+    func shareReservations(through provider: SharedBlobProvider, lock: DeviceLock, timing: SharedReservations.Timing)
+        throws
+    {
+        sharedReservations = try SharedReservations(provider: provider, unit: self, lock: lock, timing: timing)
+    }
+
+    /// Caller holds the lock: the shared state now comes through another handle on the same
+    /// image (a reopened store); the old one stops delivering changes.
+    func replaceSharedReservations(_ shared: SharedReservations?) {
+        sharedReservations?.detach()
+        sharedReservations = shared
     }
 
     // Caller holds the lock for these four.

@@ -95,6 +95,9 @@ public struct SCSITargetError: Error, Equatable, CustomStringConvertible {
         case duplicateLUN, noSuchLUN, lunOutOfRange, lunZeroIsController, invalidBlockSize, storeTooSmall
         /// The medium cannot go offline: a nexus prevents its removal.
         case removalPrevented
+        /// The store shares persistent reservations between gateways, and they could not be
+        /// opened or read.
+        case sharedStateUnavailable
     }
     public var kind: Kind
     public var description: String
@@ -107,6 +110,7 @@ public struct SCSITargetError: Error, Equatable, CustomStringConvertible {
     static func removalPrevented(_ lun: UInt64) -> Self {
         .init(kind: .removalPrevented, description: "medium removal of logical unit \(lun) is prevented")
     }
+    static func sharedStateUnavailable(_ message: String) -> Self { .init(kind: .sharedStateUnavailable, description: message) }
     static let lunZeroIsController = Self(kind: .lunZeroIsController, description: "LUN 0 is the target's controller")
     static func invalidBlockSize(_ size: Int) -> Self {
         .init(kind: .invalidBlockSize, description: "block size \(size) is not a power of two from 512 to 65536")

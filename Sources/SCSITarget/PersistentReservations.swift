@@ -57,14 +57,18 @@ struct PersistentReservation: Sendable, Equatable {
 }
 
 /// Registrations and the reservation of one logical unit (SPC-4 5.13), guarded by the device
-/// lock. Survives I_T nexus loss and resets; not persisted across restarts (PTPL_C 0).
-struct PersistentReservationState: Sendable {
+/// lock. Survives I_T nexus loss and resets. Persisted across restarts only on units whose
+/// store shares it between gateways (`SharedReservations`, PTPL_C 1); elsewhere PTPL_C is 0.
+struct PersistentReservationState: Sendable, Equatable {
     /// PRGENERATION: bumped by every REGISTER, REGISTER AND IGNORE EXISTING KEY, CLEAR, PREEMPT,
     /// PREEMPT AND ABORT and REGISTER AND MOVE that succeeds (not by RESERVE or RELEASE).
     var generation: UInt32 = 0
     /// In registration order; at most one covers any I_T nexus.
     var registrations: [PersistentRegistration] = []
     var reservation: PersistentReservation?
+    /// The APTPL bit of the last REGISTER, REGISTER AND IGNORE EXISTING KEY or REGISTER AND
+    /// MOVE that succeeded (PTPL_A), on units that support it.
+    var persistThroughPowerLoss = false
 
     /// The registration covering `nexus`.
     func registration(of nexus: ITNexusName) -> PersistentRegistration? {

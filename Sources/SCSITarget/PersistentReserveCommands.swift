@@ -23,7 +23,9 @@ enum PersistentReserveCommands {
             switch action {
             case .readKeys: return readKeys(state)
             case .readReservation: return readReservation(state)
-            case .reportCapabilities: return reportCapabilities
+            case .reportCapabilities:
+                return reportCapabilities(
+                    persistenceSupported: context.unit.sharedReservations != nil, active: state.persistThroughPowerLoss)
             case .readFullStatus: return readFullStatus(state)
             }
         }
@@ -51,15 +53,18 @@ enum PersistentReserveCommands {
     }
 
     /// REPORT CAPABILITIES (SPC-4 6.16.4): CRH (RESERVE/RELEASE follow SPC-4 5.13.3), ATP_C
-    /// (ALL_TG_PT registers through every target port), no SPEC_I_PT, no persistence
-    /// through power loss; ALLOW COMMANDS 011b; every reservation type.
-    static let reportCapabilities: [UInt8] = [
-        0, 8,
-        0x10 | 0x04,  // CRH, ATP_C
-        0x80 | 0x30,  // TMV, ALLOW COMMANDS 011b, PTPL_A 0
-        PersistentReservationType.capabilityMask.0, PersistentReservationType.capabilityMask.1,
-        0, 0,
-    ]
+    /// (ALL_TG_PT registers through every target port), no SPEC_I_PT; ALLOW COMMANDS 011b;
+    /// every reservation type. PTPL_C only where the state is shared through the store, which
+    /// keeps it across gateway restarts; PTPL_A is then the last APTPL received.
+    static func reportCapabilities(persistenceSupported: Bool, active: Bool) -> [UInt8] {
+        [
+            0, 8,
+            0x10 | 0x04 | (persistenceSupported ? 0x01 : 0),  // CRH, ATP_C, PTPL_C
+            0x80 | 0x30 | (persistenceSupported && active ? 0x01 : 0),  // TMV, ALLOW COMMANDS 011b, PTPL_A
+            PersistentReservationType.capabilityMask.0, PersistentReservationType.capabilityMask.1,
+            0, 0,
+        ]
+    }
 
     /// READ FULL STATUS (SPC-4 6.16.5): one descriptor per registration, with the initiator
     /// port's iSCSI TransportID and the target port it was made through (none with ALL_TG_PT).
@@ -122,6 +127,9 @@ enum PersistentReserveCommands {
         switch parse(action, cdb: cdb, listLength: listLength, dataOut: context.request.dataOut) {
         case .success(let parsed): request = parsed
         case .failure(let error): return error.outcome
+        }
+        if let shared = context.unit.sharedReservations {
+            return .pending(shared.reserveOut(request, from: context.nexus.itNexusName, on: context.eventLoop))
         }
         let result: PersistentReserveOutResult = context.device.lock.withLock {
             let unit = context.unit

@@ -53,14 +53,28 @@ struct PersistentReserveOutResult: Equatable {
 
 extension PersistentReservationState {
     /// Applies one PERSISTENT RESERVE OUT received through I_T nexus `port` (SPC-4 5.13.7 to
-    /// 5.13.11).
-    mutating func apply(_ request: PersistentReserveOutRequest, from port: ITNexusName) -> PersistentReserveOutResult {
-        // Persist through power loss is not supported (PTPL_C 0).
-        if request.activatePersistThroughPowerLoss,
-            [.register, .registerAndIgnoreExistingKey, .registerAndMove].contains(request.action)
-        {
+    /// 5.13.11). Without `persistenceSupported` (PTPL_C 0) APTPL set is refused; with it, the
+    /// registering service actions record it.
+    mutating func apply(
+        _ request: PersistentReserveOutRequest, from port: ITNexusName, persistenceSupported: Bool = false
+    ) -> PersistentReserveOutResult {
+        let registering = [.register, .registerAndIgnoreExistingKey, .registerAndMove].contains(request.action)
+        if request.activatePersistThroughPowerLoss && registering && !persistenceSupported {
             return .invalidFieldInParameterList
         }
+        let before = generation
+        let result = applyAction(request, from: port)
+        // Every successful registering action bumps PRGENERATION, except REGISTER of key 0 by
+        // a nexus that was not registered, which changes nothing and so records nothing.
+        if persistenceSupported && registering && result.status == .good && generation != before {
+            persistThroughPowerLoss = request.activatePersistThroughPowerLoss
+        }
+        return result
+    }
+
+    private mutating func applyAction(_ request: PersistentReserveOutRequest, from port: ITNexusName)
+        -> PersistentReserveOutResult
+    {
         switch request.action {
         case .register, .registerAndIgnoreExistingKey:
             return register(request, from: port)

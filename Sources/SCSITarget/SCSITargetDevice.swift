@@ -28,6 +28,9 @@ public final class SCSITargetDevice: @unchecked Sendable {
         set { lock.withLock { aluaChangeHandler = newValue } }
     }
 
+    /// Bounds and retries of persistent reservations shared through a store (tests shorten them).
+    var sharedReservationTiming = SharedReservations.Timing()
+
     public init(targetID: Int, targetName: String) {
         self.targetID = targetID
         self.targetName = targetName
@@ -43,8 +46,19 @@ public final class SCSITargetDevice: @unchecked Sendable {
         guard lun <= SAMLUN.maximum else { throw SCSITargetError.lunOutOfRange(lun) }
         let unit = try LogicalUnit(disk: lun, targetID: targetID, backstore: backstore, blockSize: blockSize, options: options)
         try lock.withLock {
+            if Int(lun) < units.count, units[Int(lun)] != nil { throw SCSITargetError.duplicateLUN(lun) }
+        }
+        // A store other gateways serve too: persistent reservations live in it. Outside the
+        // lock, as this waits (bounded) for the first load.
+        if let provider = backstore as? SharedBlobProvider {
+            try unit.shareReservations(through: provider, lock: lock, timing: sharedReservationTiming)
+        }
+        try lock.withLock {
             let index = Int(lun)
-            if index < units.count, units[index] != nil { throw SCSITargetError.duplicateLUN(lun) }
+            if index < units.count, units[index] != nil {
+                unit.sharedReservations?.detach()
+                throw SCSITargetError.duplicateLUN(lun)
+            }
             if index >= units.count { units += [LogicalUnit?](repeating: nil, count: index + 1 - units.count) }
             units[index] = unit
             inventoryChanged()
@@ -65,9 +79,18 @@ public final class SCSITargetDevice: @unchecked Sendable {
     /// options, reservations, nexuses and unit attentions; hands back the old store for the caller
     /// to close (commands already admitted finish on it).
     public func replaceBackstore(_ lun: UInt64, with store: Backstore) throws -> Backstore {
+        guard lun != 0, let current = lock.withLock({ unitLocked(lun) }) else { throw SCSITargetError.noSuchLUN(lun) }
+        // Shared reservations follow the new handle (outside the lock: the first load waits).
+        let shared = try (store as? SharedBlobProvider).map {
+            try SharedReservations(provider: $0, unit: current, lock: lock, timing: sharedReservationTiming)
+        }
         let (unit, old): (LogicalUnit, Backstore) = try lock.withLock {
-            guard lun != 0, let unit = unitLocked(lun), let old = unit.backstore else { throw SCSITargetError.noSuchLUN(lun) }
+            guard let unit = unitLocked(lun), unit === current, let old = unit.backstore else {
+                shared?.detach()
+                throw SCSITargetError.noSuchLUN(lun)
+            }
             unit.replaceBackstore(store)
+            if shared != nil || unit.sharedReservations != nil { unit.replaceSharedReservations(shared) }
             return (unit, old)
         }
         (old as? ResizeNotifyingBackstore)?.setResizeHandler(nil)
@@ -81,6 +104,7 @@ public final class SCSITargetDevice: @unchecked Sendable {
         let store = try lock.withLock {
             guard let unit = unitLocked(lun) else { throw SCSITargetError.noSuchLUN(lun) }
             units[Int(lun)] = nil
+            unit.sharedReservations?.detach()
             while units.count > 1, units[units.count - 1] == nil { units.removeLast() }
             inventoryChanged()
             return unit.backstore

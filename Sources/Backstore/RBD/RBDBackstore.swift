@@ -46,6 +46,8 @@ public final class RBDBackstore: DiscardingBackstore, ZeroingBackstore, CompareA
     private let sizeWatch: RBDSizeWatch
     /// Set once when several gateways serve the image (`enableLockOwnership`).
     let ownershipSlot = Mutex<RBDLockOwnership?>(nil)
+    /// Blobs shared with the other gateways serving this image (RADOSSharedBlob.swift).
+    let sharedBlobs: RADOSSharedBlobs
 
     /// Connects to the cluster of `location.conf` and opens the image.
     /// - Parameters:
@@ -143,9 +145,12 @@ public final class RBDBackstore: DiscardingBackstore, ZeroingBackstore, CompareA
         self.size = Atomic(size)
         let watch = RBDSizeWatch(lib: lib, image: opened, size: size)
         self.sizeWatch = watch
+        let sharedBlobs = RADOSSharedBlobs(ioctx: ioctx)
+        self.sharedBlobs = sharedBlobs
         let gate = IOGate {
             let release = {
                 watch.stop()
+                sharedBlobs.closeAll()
                 _ = lib.rbdClose(opened)
                 lib.radosIoctxDestroy(ioctx)
                 lib.radosShutdown(cluster)
