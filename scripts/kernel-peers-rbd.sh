@@ -31,7 +31,7 @@ rbd_start() {
         "${A[@]}" --op new --mode target --tid 1 -T "$IQN_RBD" &&
           "${A[@]}" --op update --mode target --tid 1 --name portal_groups --value 1,2 &&
           "${A[@]}" --op new --mode logicalunit --tid 1 --lun 1 --bstype rbd --backing-store rbd/kp-rbd \
-            --bsopts "conf=$RBD_CONF" &&
+            --bsopts "conf=$RBD_CONF;cache=0" &&
           "${A[@]}" --op update --mode logicalunit --tid 1 --lun 1 --params alua_state=1:active,alua_state=2:active &&
           "${A[@]}" --op bind --mode target --tid 1 -I ALL
       } >>"$WORK/rbd-setup.log" 2>&1 || { why="gateway $n setup: $(tail -n 2 "$WORK/rbd-setup.log" | tr '\n' ' ')"; break; }

@@ -27,7 +27,9 @@ def session(port, name):
 def prout(conn, action, key=0, sa_key=0, rtype=0):
     params = struct.pack(">QQ", key, sa_key) + b"\0" * 8
     cdb = bytes([0x5F, action, rtype & 0x0F]) + b"\0\0" + struct.pack(">I", len(params)) + b"\0"
-    return conn.run(cdb, edtl=len(params), write=True, data=params)
+    # A gateway killed less than 30 s ago still has a watch on the reservation object: the
+    # change waits (8 s at most) for its acknowledgement before it is answered.
+    return conn.run(cdb, timeout=20.0, edtl=len(params), write=True, data=params)
 
 
 def prin(conn, action):

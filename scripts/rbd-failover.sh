@@ -83,7 +83,7 @@ for n in 1 2; do
   A() { timeout 20 "$BIN/tgtadm" -C "$((475 + n))" --lld iscsi "$@"; }
   A --op new --mode target --tid 1 -T "$IQN"
   A --op update --mode target --tid 1 --name portal_groups --value 1,2
-  A --op new --mode logicalunit --tid 1 --lun 1 --bstype rbd --backing-store "$IMAGE" --bsopts "conf=$CONF"
+  A --op new --mode logicalunit --tid 1 --lun 1 --bstype rbd --backing-store "$IMAGE" --bsopts "conf=$CONF;cache=0"
   # One ALUA group per gateway; their states follow the lock, not these words.
   A --op update --mode logicalunit --tid 1 --lun 1 --params alua_state=1:active,alua_state=2:active
   A --op bind --mode target --tid 1 -I ALL

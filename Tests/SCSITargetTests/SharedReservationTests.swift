@@ -119,6 +119,18 @@ final class SharedReservationTests: XCTestCase {
         assertGood(b.write(Self.initiatorB))
     }
 
+    /// An SPC-2 reservation would bind one gateway only: refused as an unknown operation code.
+    func testSPC2ReserveAndReleaseAreRefused() throws {
+        let (a, _) = try pair()
+        for opcode: UInt8 in [0x16, 0x56, 0x17, 0x57] {  // RESERVE(6), RESERVE(10), RELEASE(6), RELEASE(10)
+            let cdb = [opcode] + [UInt8](repeating: 0, count: opcode < 0x20 ? 5 : 9)
+            let result = a.run(cdb, nexus: Self.initiatorA)
+            XCTAssertEqual(result.status, .checkCondition, "opcode \(opcode)")
+            XCTAssertEqual(result.senseData.map { Array($0.readableBytesView)[12...13] }, [0x20, 0x00], "opcode \(opcode)")
+        }
+        assertGood(a.write(Self.initiatorA))
+    }
+
     func testRegistrationThroughBIsInReadKeysThroughA() throws {
         let (a, b) = try pair()
         assertGood(b.prout(0, serviceKey: 0xB0B, nexus: Self.initiatorB))

@@ -36,7 +36,8 @@ public final class RBDBackstore: DiscardingBackstore, ZeroingBackstore, CompareA
     /// True when librbd accepted the header watch: resizes are followed.
     public let followsResize: Bool
     /// librbd's cache (write-back once it has seen a flush): SYNCHRONIZE CACHE and FUA must flush.
-    public let hasVolatileWriteCache = true
+    /// Off with the `cache=0` option (then every write is on the OSDs when acknowledged).
+    public var hasVolatileWriteCache: Bool { location.cache ?? true }
     public let typeName = "rbd"
     public let path: String?
 
@@ -105,6 +106,7 @@ public final class RBDBackstore: DiscardingBackstore, ZeroingBackstore, CompareA
         let timeout = String(max(1, location.timeout))
         var settings = [("client_mount_timeout", timeout), ("rados_mon_op_timeout", timeout)]
         if let keyring = location.keyring { settings.append(("keyring", keyring)) }
+        if let cache = location.cache { settings.append(("rbd_cache", cache ? "true" : "false")) }
         for (option, value) in settings {
             rc = lib.radosConfSet(cluster, option, value)
             guard rc == 0 else {

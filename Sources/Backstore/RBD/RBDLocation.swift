@@ -10,7 +10,10 @@ import Darwin
 /// The backing store is `[pool/[namespace/]]image` (pool "rbd" when absent, as in tgt-rbd); the
 /// options are `key=value` pairs separated by `;`: `conf` (the ceph.conf, default
 /// /etc/ceph/ceph.conf), `id` (the cephx user without "client."), `cluster` (the cluster name),
-/// `keyring`, and `timeout` (seconds for connecting and for monitor operations, default 10).
+/// `keyring`, `timeout` (seconds for connecting and for monitor operations, default 10) and
+/// `cache` (0 or 1: librbd's cache, `rbd_cache`; the conf's setting when absent). Several gateways
+/// on one image want `cache=0`: each librbd cache is its own, so with it a write acknowledged by
+/// one gateway reaches the others only after a flush.
 public struct RBDLocation: Sendable, Equatable {
     public static let defaultConf = "/etc/ceph/ceph.conf"
     public static let defaultPool = "rbd"
@@ -24,6 +27,8 @@ public struct RBDLocation: Sendable, Equatable {
     public var clusterName: String?
     public var keyring: String?
     public var timeout: Int = RBDLocation.defaultTimeout
+    /// librbd's cache on (true) or off (false); nil leaves the conf's `rbd cache`.
+    public var cache: Bool?
 
     public init(pool: String, namespace: String? = nil, image: String) {
         self.pool = pool
@@ -58,8 +63,11 @@ public struct RBDLocation: Sendable, Equatable {
                     throw Self.invalid("RBD option timeout=\(keyValue[1]) is not 1 to 3600 seconds")
                 }
                 timeout = seconds
+            case "cache":
+                guard ["0", "1"].contains(keyValue[1]) else { throw Self.invalid("RBD option cache=\(keyValue[1]) is not 0 or 1") }
+                cache = keyValue[1] == "1"
             default:
-                throw Self.invalid("unknown RBD option \(keyValue[0]) (conf, id, cluster, keyring, timeout)")
+                throw Self.invalid("unknown RBD option \(keyValue[0]) (conf, id, cluster, keyring, timeout, cache)")
             }
         }
     }
@@ -75,6 +83,7 @@ public struct RBDLocation: Sendable, Equatable {
         if let clusterName { pairs.append("cluster=\(clusterName)") }
         if let keyring { pairs.append("keyring=\(keyring)") }
         if timeout != Self.defaultTimeout { pairs.append("timeout=\(timeout)") }
+        if let cache { pairs.append("cache=\(cache ? 1 : 0)") }
         return pairs.isEmpty ? nil : pairs.joined(separator: ";")
     }
 
