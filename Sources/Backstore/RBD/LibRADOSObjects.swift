@@ -88,15 +88,9 @@ final class LibRADOSObjects: @unchecked Sendable {
     /// library, so this only resolves names).
     static func shared() throws -> LibRADOSObjects { try sharedResult.get() }
 
-    private static let sharedResult: Result<LibRADOSObjects, BackstoreError> = {
-        do {
-            return .success(try LibRADOSObjects(library: LibRBD.defaultRadosLibrary))
-        } catch let error as BackstoreError {
-            return .failure(error)
-        } catch {
-            return .failure(BackstoreError(.ioError, "\(error)"))
-        }
-    }()
+    private static let sharedResult = Result<LibRADOSObjects, BackstoreError>(loading: {
+        try LibRADOSObjects(library: LibRBD.defaultRadosLibrary)
+    })
 
     init(library name: String) throws {
         guard let library = dlopen(name, RTLD_NOW | RTLD_GLOBAL) else {

@@ -113,15 +113,9 @@ public final class LibRBD: @unchecked Sendable {
         try sharedResult.get()
     }
 
-    private static let sharedResult: Result<LibRBD, BackstoreError> = {
-        do {
-            return .success(try LibRBD(rbdLibrary: defaultRBDLibrary, radosLibrary: defaultRadosLibrary))
-        } catch let error as BackstoreError {
-            return .failure(error)
-        } catch {
-            return .failure(BackstoreError(.ioError, "\(error)"))
-        }
-    }()
+    private static let sharedResult = Result<LibRBD, BackstoreError>(loading: {
+        try LibRBD(rbdLibrary: defaultRBDLibrary, radosLibrary: defaultRadosLibrary)
+    })
 
     /// Loads the two libraries by name (tests pass names that do not exist).
     public init(rbdLibrary: String, radosLibrary: String) throws {
@@ -172,5 +166,19 @@ public final class LibRBD: @unchecked Sendable {
     /// strerror of a negative Ceph return code.
     static func describe(_ rc: Int) -> String {
         String(cString: strerror(Int32(truncatingIfNeeded: -rc)))
+    }
+}
+
+extension Result where Failure == BackstoreError {
+    /// A library loaded once per process: its error, whatever it was, kept as one line so every
+    /// later open reports the same.
+    init(loading body: () throws -> Success) {
+        do {
+            self = .success(try body())
+        } catch let error as BackstoreError {
+            self = .failure(error)
+        } catch {
+            self = .failure(BackstoreError(.ioError, "\(error)"))
+        }
     }
 }

@@ -40,15 +40,9 @@ public struct LibRBDLock: Sendable {
 
     public static func shared() throws -> LibRBDLock { try sharedResult.get() }
 
-    private static let sharedResult: Result<LibRBDLock, BackstoreError> = {
-        do {
-            return .success(try LibRBDLock(library: LibRBD.defaultRBDLibrary))
-        } catch let error as BackstoreError {
-            return .failure(error)
-        } catch {
-            return .failure(BackstoreError(.ioError, "\(error)"))
-        }
-    }()
+    private static let sharedResult = Result<LibRBDLock, BackstoreError>(loading: {
+        try LibRBDLock(library: LibRBD.defaultRBDLibrary)
+    })
 
     init(library name: String) throws {
         let rbd = try LibRBD.openLibrary(name, package: "librbd1")
