@@ -83,8 +83,9 @@ final class RBDBackstoreTests: XCTestCase {
         location = try RBDLocation(backingStore: "disk1", options: nil)
         XCTAssertEqual(location.path, "rbd/disk1")
         XCTAssertNil(location.options)
-        location = try RBDLocation(backingStore: "p/ns/img", options: "keyring=/k;timeout=3;cluster=c2;cache=0")
+        location = try RBDLocation(backingStore: "p/ns/img", options: "keyring=/k;timeout=3;cluster=c2;cache=0;osd_op_timeout=30")
         XCTAssertEqual(location.cache, false)
+        XCTAssertEqual(location.osdOpTimeout, 30)
         XCTAssertEqual([location.pool, location.namespace, location.image], ["p", "ns", "img"])
         XCTAssertEqual(location.path, "p/ns/img")
         XCTAssertEqual(location.timeout, 3)
@@ -98,7 +99,8 @@ final class RBDBackstoreTests: XCTestCase {
             ("a/b/c/d", nil, "RBD backing store a/b/c/d is not [pool/[namespace/]]image"),
             ("rbd/img@snap", nil, "RBD backing store rbd/img@snap: snapshots are not served"),
             ("rbd/img", "conf", "RBD option conf is not key=value"),
-            ("rbd/img", "user=x", "unknown RBD option user (conf, id, cluster, keyring, timeout, cache)"),
+            ("rbd/img", "user=x", "unknown RBD option user (conf, id, cluster, keyring, timeout, osd_op_timeout, cache)"),
+            ("rbd/img", "osd_op_timeout=0", "RBD option osd_op_timeout=0 is not 1 to 3600 seconds"),
             ("rbd/img", "cache=yes", "RBD option cache=yes is not 0 or 1"),
             ("rbd/img", "timeout=0", "RBD option timeout=0 is not 1 to 3600 seconds"),
         ]

@@ -107,6 +107,7 @@ public final class RBDBackstore: DiscardingBackstore, ZeroingBackstore, CompareA
         var settings = [("client_mount_timeout", timeout), ("rados_mon_op_timeout", timeout)]
         if let keyring = location.keyring { settings.append(("keyring", keyring)) }
         if let cache = location.cache { settings.append(("rbd_cache", cache ? "true" : "false")) }
+        if let seconds = location.osdOpTimeout { settings.append(("rados_osd_op_timeout", String(seconds))) }
         for (option, value) in settings {
             rc = lib.radosConfSet(cluster, option, value)
             guard rc == 0 else {

@@ -11,6 +11,8 @@ import Darwin
 /// options are `key=value` pairs separated by `;`: `conf` (the ceph.conf, default
 /// /etc/ceph/ceph.conf), `id` (the cephx user without "client."), `cluster` (the cluster name),
 /// `keyring`, `timeout` (seconds for connecting and for monitor operations, default 10) and
+/// `osd_op_timeout` (seconds an IO may wait for the OSDs before it fails, as TCMU's rbd handler;
+/// unset, IO waits for the cluster to come back), and
 /// `cache` (0 or 1: librbd's cache, `rbd_cache`; the conf's setting when absent). Several gateways
 /// on one image want `cache=0`: each librbd cache is its own, so with it a write acknowledged by
 /// one gateway reaches the others only after a flush.
@@ -29,6 +31,8 @@ public struct RBDLocation: Sendable, Equatable {
     public var timeout: Int = RBDLocation.defaultTimeout
     /// librbd's cache on (true) or off (false); nil leaves the conf's `rbd cache`.
     public var cache: Bool?
+    /// `rados_osd_op_timeout`: an IO the OSDs do not answer within this fails (ETIMEDOUT).
+    public var osdOpTimeout: Int?
 
     public init(pool: String, namespace: String? = nil, image: String) {
         self.pool = pool
@@ -63,11 +67,17 @@ public struct RBDLocation: Sendable, Equatable {
                     throw Self.invalid("RBD option timeout=\(keyValue[1]) is not 1 to 3600 seconds")
                 }
                 timeout = seconds
+            case "osd_op_timeout":
+                guard let seconds = Int(keyValue[1]), (1...3600).contains(seconds) else {
+                    throw Self.invalid("RBD option osd_op_timeout=\(keyValue[1]) is not 1 to 3600 seconds")
+                }
+                osdOpTimeout = seconds
             case "cache":
                 guard ["0", "1"].contains(keyValue[1]) else { throw Self.invalid("RBD option cache=\(keyValue[1]) is not 0 or 1") }
                 cache = keyValue[1] == "1"
             default:
-                throw Self.invalid("unknown RBD option \(keyValue[0]) (conf, id, cluster, keyring, timeout, cache)")
+                throw Self.invalid(
+                    "unknown RBD option \(keyValue[0]) (conf, id, cluster, keyring, timeout, osd_op_timeout, cache)")
             }
         }
     }
@@ -83,6 +93,7 @@ public struct RBDLocation: Sendable, Equatable {
         if let clusterName { pairs.append("cluster=\(clusterName)") }
         if let keyring { pairs.append("keyring=\(keyring)") }
         if timeout != Self.defaultTimeout { pairs.append("timeout=\(timeout)") }
+        if let osdOpTimeout { pairs.append("osd_op_timeout=\(osdOpTimeout)") }
         if let cache { pairs.append("cache=\(cache ? 1 : 0)") }
         return pairs.isEmpty ? nil : pairs.joined(separator: ";")
     }
