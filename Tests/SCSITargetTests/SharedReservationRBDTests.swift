@@ -59,7 +59,9 @@ final class SharedReservationRBDTests: XCTestCase {
         let storeA = try openImage()
         let storeB = try openImage()
         try resetState(through: storeA)
-        addTeardownBlock {
+        addTeardownBlock { [self] in
+            // The state lives in RADOS: leave none behind for the next test on this image.
+            try? resetState(through: storeA)
             try? storeA.close()
             try? storeB.close()
         }
