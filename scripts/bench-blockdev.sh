@@ -17,7 +17,7 @@ URL="iscsi://127.0.0.1:3481/$IQN/1"
 OURS_PID= ISCSID_PID=
 cleanup() {
   "$BIN/iscsiadm" -m node -u >/dev/null 2>&1 || true
-  [ -n "$ISCSID_PID" ] && kill "$ISCSID_PID" 2>/dev/null || true
+  [ -n "$ISCSID_PID" ] && stop_and_wait "$ISCSID_PID"
   [ -n "$OURS_PID" ] && kill "$OURS_PID" 2>/dev/null || true
   sleep 0.5
   rm -f "$LUN"

@@ -18,7 +18,7 @@ cleanup() {
   [ -n "$private_pid" ] && kill "$private_pid" 2>/dev/null || true
   for dev in $busy1 $busy2; do losetup -d "$dev" 2>/dev/null || true; done
   "$ADM" -m node -u >/dev/null 2>&1 || true
-  [ -n "$ISCSID_PID" ] && kill "$ISCSID_PID" 2>/dev/null || true
+  [ -n "$ISCSID_PID" ] && stop_and_wait "$ISCSID_PID"
   [ -n "$OURS_PID" ] && kill "$OURS_PID" 2>/dev/null || true
   [ -n "$PEER_PID" ] && kill -9 "$PEER_PID" 2>/dev/null || true
   sleep 0.5

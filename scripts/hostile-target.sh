@@ -20,7 +20,10 @@ ADM="$BIN/iscsiadm" TOOL="$BIN/iscsi-tool"
 IQN=iqn.2026-11.test:hostile
 PIDS=() ISCSID_PID=
 cleanup() {
-  [ -n "$ISCSID_PID" ] && { "$ADM" -m node -u >/dev/null 2>&1 || true; kill "$ISCSID_PID" 2>/dev/null || true; }
+  if [ -n "$ISCSID_PID" ]; then
+    "$ADM" -m node -u >/dev/null 2>&1 || true
+    stop_and_wait "$ISCSID_PID"
+  fi
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   [ -n "${KEEP:-}" ] || rm -rf "$WORK"
 }

@@ -35,6 +35,13 @@ export_lun() {
   "$adm" -C "$cp" --lld iscsi --op bind --mode target --tid 1 -I ALL
 }
 
+# stop_and_wait PID: SIGTERM, then until the process has gone (10 s at most): an iscsid unmounts
+# its FUSE directory on the way out, so its work directory can be removed after.
+stop_and_wait() {
+  kill "$1" 2>/dev/null || return 0
+  for _ in $(seq 1 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+}
+
 # stop_iscsid: logs out every session of the iscsid serving $ISCSID_RUN_DIR, stops it and waits
 # (10 s at most) until it has gone, so its FUSE directory is unmounted before the caller removes it.
 stop_iscsid() {
